@@ -1,0 +1,377 @@
+//! How cashews is spelled in code, and the two small languages it reads:
+//! key templates and TTL strings. Shared by the rewrite and the lint so they
+//! can never disagree.
+
+use std::collections::BTreeSet;
+
+use tree_sitter::Node;
+
+use crate::function::{Decorator, dotted_name};
+use crate::imports::Imports;
+use crate::source::SourceFile;
+
+/// Local names that refer to cashews cache objects in one module.
+pub(crate) struct CashewsNames {
+    /// Names bound to a cache object: `cache`, an alias, a `Cache()` instance,
+    /// `noself_cache`, `cashews.cache`.
+    caches: BTreeSet<String>,
+    /// Names bound to `cashews.noself`.
+    noself: BTreeSet<String>,
+}
+
+/// A decorator that resolves to cashews.
+#[derive(Debug, Clone)]
+pub(crate) struct CashewsDecorator<'t> {
+    /// `early`, `soft`, `failover`, …; None for plain `@cache(...)`.
+    pub(crate) method: Option<String>,
+    /// The call holding the arguments; None for a bare `@cache`.
+    pub(crate) call: Option<Node<'t>>,
+    pub(crate) noself: bool,
+}
+
+impl<'t> CashewsDecorator<'t> {
+    /// The strategy word used in JSON: `cache` for plain `@cache(...)`.
+    pub(crate) fn strategy(&self) -> &str {
+        self.method.as_deref().unwrap_or("cache")
+    }
+
+    /// A keyword argument's value node.
+    pub(crate) fn keyword(&self, src: &SourceFile, name: &str) -> Option<Node<'t>> {
+        let args = self.call?.child_by_field_name("arguments")?;
+        let mut cursor = args.walk();
+        let found = args.named_children(&mut cursor).find(|a| {
+            a.kind() == "keyword_argument"
+                && a.child_by_field_name("name")
+                    .is_some_and(|n| src.text_of(n) == name)
+        });
+        found.and_then(|a| a.child_by_field_name("value"))
+    }
+
+    /// The n-th positional argument.
+    pub(crate) fn positional(&self, n: usize) -> Option<Node<'t>> {
+        let args = self.call?.child_by_field_name("arguments")?;
+        let mut cursor = args.walk();
+        args.named_children(&mut cursor)
+            .filter(|a| {
+                !matches!(
+                    a.kind(),
+                    "keyword_argument" | "comment" | "list_splat" | "dictionary_splat"
+                )
+            })
+            .nth(n)
+    }
+}
+
+impl CashewsNames {
+    pub(crate) fn collect(src: &SourceFile, imports: &Imports) -> CashewsNames {
+        let mut caches: BTreeSet<String> =
+            imports.locals_for("cashews", "cache").into_iter().collect();
+        caches.extend(imports.locals_for("cashews", "noself_cache"));
+        for module in imports.module_aliases("cashews") {
+            caches.insert(format!("{module}.cache"));
+            caches.insert(format!("{module}.noself_cache"));
+        }
+        let noself: BTreeSet<String> = imports
+            .locals_for("cashews", "noself")
+            .into_iter()
+            .collect();
+        let mut names = CashewsNames { caches, noself };
+        names.add_instances(src, imports);
+        names
+    }
+
+    /// `mycache = Cache()` at module level makes `mycache` a cache object.
+    fn add_instances(&mut self, src: &SourceFile, imports: &Imports) {
+        let root = src.tree.root_node();
+        let mut cursor = root.walk();
+        for stmt in root
+            .named_children(&mut cursor)
+            .filter(|s| s.kind() == "expression_statement")
+        {
+            let Some(assign) = stmt.named_child(0).filter(|a| a.kind() == "assignment") else {
+                continue;
+            };
+            let (Some(left), Some(right)) = (
+                assign.child_by_field_name("left"),
+                assign.child_by_field_name("right"),
+            ) else {
+                continue;
+            };
+            let Some(callee) = right
+                .child_by_field_name("function")
+                .filter(|_| right.kind() == "call")
+            else {
+                continue;
+            };
+            let class = dotted_name(src, callee).map(|c| imports.resolve(&c));
+            if matches!(
+                class.as_deref(),
+                Some("cashews.Cache" | "cashews.wrapper.Cache")
+            ) && let Some(name) = dotted_name(src, left)
+            {
+                self.caches.insert(name);
+            }
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.caches.is_empty()
+    }
+
+    pub(crate) fn is_cache(&self, dotted: &str) -> bool {
+        self.caches.contains(dotted)
+    }
+
+    /// Recognises `@cache`, `@cache(...)`, `@cache.early(...)`,
+    /// `@noself(cache)(...)`, `@noself(cache).soft(...)`, `@mycache(...)`.
+    pub(crate) fn decorator<'t>(
+        &self,
+        src: &SourceFile,
+        d: &Decorator<'t>,
+    ) -> Option<CashewsDecorator<'t>> {
+        let (target, call) = match d.expr.kind() {
+            "call" => (d.expr.child_by_field_name("function")?, Some(d.expr)),
+            _ => (d.expr, None),
+        };
+        // `cache` or `cache.early`
+        if let Some(name) = dotted_name(src, target) {
+            if self.is_cache(&name) {
+                return Some(CashewsDecorator {
+                    method: None,
+                    call,
+                    noself: name.ends_with("noself_cache"),
+                });
+            }
+            if let Some((base, method)) = name.rsplit_once('.')
+                && self.is_cache(base)
+            {
+                return Some(CashewsDecorator {
+                    method: Some(method.to_string()),
+                    call,
+                    noself: base.ends_with("noself_cache"),
+                });
+            }
+            return None;
+        }
+        // `noself(cache)(...)` or `noself(cache).early(...)`
+        let (inner, method) = match target.kind() {
+            "call" => (target, None),
+            "attribute" => {
+                let object = target.child_by_field_name("object")?;
+                let attr = src
+                    .text_of(target.child_by_field_name("attribute")?)
+                    .to_string();
+                (object, Some(attr))
+            }
+            _ => return None,
+        };
+        let wrapper = dotted_name(src, inner.child_by_field_name("function")?)?;
+        let arg = inner.child_by_field_name("arguments")?.named_child(0)?;
+        let wrapped = dotted_name(src, arg)?;
+        (self.noself.contains(&wrapper) && self.is_cache(&wrapped)).then_some(CashewsDecorator {
+            method,
+            call,
+            noself: true,
+        })
+    }
+}
+
+/// One `{...}` placeholder of a key template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Placeholder {
+    /// Everything before the format spec: `user.id`, `obj[k]`, `__args__`.
+    pub(crate) field: String,
+    /// The leading name: `user` for `user.id`; `@` for context values.
+    pub(crate) root: String,
+    /// The format spec after `:`, e.g. `hash`, `lower`, `get(name)`.
+    pub(crate) format: Option<String>,
+}
+
+/// Parses a cashews key template the way `string.Formatter` does:
+/// `{{` and `}}` are literal braces.
+pub(crate) fn parse_template(template: &str) -> Result<Vec<Placeholder>, String> {
+    let mut out = Vec::new();
+    let mut chars = template.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '{' if chars.peek().map(|p| p.1) == Some('{') => {
+                chars.next();
+            }
+            '}' if chars.peek().map(|p| p.1) == Some('}') => {
+                chars.next();
+            }
+            '}' => return Err(format!("single '}}' at position {i}")),
+            '{' => {
+                let mut depth = 1;
+                let mut inner = String::new();
+                for (_, c) in chars.by_ref() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                    if depth == 0 {
+                        break;
+                    }
+                    inner.push(c);
+                }
+                if depth != 0 {
+                    return Err(format!("unclosed '{{' at position {i}"));
+                }
+                out.push(
+                    placeholder(&inner)
+                        .ok_or_else(|| format!("empty placeholder at position {i}"))?,
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn placeholder(inner: &str) -> Option<Placeholder> {
+    let (field, format) = match inner.split_once(':') {
+        Some((f, fmt)) => (f.trim(), Some(fmt.trim().to_string())),
+        None => (inner.trim(), None),
+    };
+    if field.is_empty() {
+        return None;
+    }
+    let root: String = if field.starts_with('@') {
+        "@".to_string()
+    } else {
+        field
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    Some(Placeholder {
+        field: field.to_string(),
+        root,
+        format,
+    })
+}
+
+/// Seconds from a TTL string in cashews' grammar (`30s`, `5m`, `2h5m30s`,
+/// `1d`, `3600`). Refuses what cashews would misread: `5m30` is 300 s to
+/// cashews (the trailing 30 is dropped), `5x` raises, `0` caches nothing.
+pub(crate) fn parse_ttl(ttl: &str) -> Result<u64, String> {
+    let t = ttl.trim().to_ascii_lowercase();
+    if t.is_empty() {
+        return Err("empty TTL".to_string());
+    }
+    if t.chars().all(|c| c.is_ascii_digit()) {
+        let secs: u64 = t.parse().map_err(|_| format!("TTL {ttl:?} is too large"))?;
+        return if secs == 0 {
+            Err(format!("TTL {ttl:?} is zero: nothing would be cached"))
+        } else {
+            Ok(secs)
+        };
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => {
+                return Err(format!(
+                    "TTL {ttl:?}: unknown unit {c:?} (use d, h, m, s, e.g. 2h5m30s)"
+                ));
+            }
+        };
+        if number.is_empty() {
+            return Err(format!("TTL {ttl:?}: unit {c:?} has no number before it"));
+        }
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("TTL {ttl:?} is too large"))?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("TTL {ttl:?} is too large"))?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return Err(format!(
+            "TTL {ttl:?}: trailing {number} has no unit, and cashews would silently drop it (write {number}s)"
+        ));
+    }
+    if total == 0 {
+        return Err(format!("TTL {ttl:?} is zero: nothing would be cached"));
+    }
+    Ok(total)
+}
+
+/// Seconds as the shortest cashews TTL string: 3600 -> `1h`, 330 -> `5m30s`.
+pub(crate) fn format_ttl(mut secs: u64) -> String {
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    if out.is_empty() {
+        "0s".to_string()
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_table() {
+        let ok = [
+            ("30s", 30),
+            ("5m", 300),
+            ("2h5m30s", 7530),
+            ("1d", 86_400),
+            ("3600", 3600),
+            ("1H", 3600),
+        ];
+        for (text, secs) in ok {
+            assert_eq!(parse_ttl(text), Ok(secs), "{text}");
+        }
+        for bad in ["", "  ", "5x", "5m30", "0", "0s", "m", "1w", "-5s", "1.5h"] {
+            assert!(parse_ttl(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(parse_ttl("5m30").unwrap_err().contains("silently drop"));
+    }
+
+    #[test]
+    fn ttl_formats_back() {
+        for (secs, text) in [
+            (3600, "1h"),
+            (330, "5m30s"),
+            (86_400 + 60, "1d1m"),
+            (45, "45s"),
+        ] {
+            assert_eq!(format_ttl(secs), text);
+            assert_eq!(parse_ttl(text), Ok(secs));
+        }
+    }
+
+    #[test]
+    fn template_placeholders() {
+        let p =
+            parse_template("f:{user.id}:{obj[k]}:{password:hash}:{{lit}}:{@:get(name)}:{__args__}")
+                .unwrap();
+        let roots: Vec<_> = p.iter().map(|p| p.root.as_str()).collect();
+        assert_eq!(roots, ["user", "obj", "password", "@", "__args__"]);
+        assert_eq!(p[2].format.as_deref(), Some("hash"));
+        assert_eq!(p[0].field, "user.id");
+        assert!(parse_template("f:{a").is_err());
+        assert!(parse_template("f:a}").is_err());
+        assert!(parse_template("f:{}").is_err());
+    }
+}

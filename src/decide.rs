@@ -1,0 +1,473 @@
+//! The decision tree: which cashews decorator, with which TTL. Every branch
+//! leaves a reason behind, shown in `decision.reasons`.
+
+use serde::Serialize;
+
+use crate::cashews::{format_ttl, parse_ttl};
+use crate::function::Function;
+use crate::key::{Key, looks_aggregate};
+use crate::module::Module;
+use crate::purity::{Purity, Verdict};
+use crate::source::{BadInput, SourceFile};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Strategy {
+    /// `@cache(ttl, key)`: plain caching.
+    Cache,
+    /// `@cache.early(...)`: refreshed in the background before it expires.
+    Early,
+    /// `@cache.soft(...)`: serves a stale value while one call recomputes.
+    Soft,
+    /// `@cache(..., lock=True)`: one caller computes, the others wait.
+    Locked,
+    /// `@cache.failover(...)` over `@cache(...)`: serves the last good value when the call raises.
+    Failover,
+    /// `@cache.iterator(...)`: for async generators.
+    Iterator,
+    /// `@cache.hit(...)`: expires after N hits.
+    Hit,
+}
+
+impl Strategy {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Cache => "cache",
+            Strategy::Early => "early",
+            Strategy::Soft => "soft",
+            Strategy::Locked => "locked",
+            Strategy::Failover => "failover",
+            Strategy::Iterator => "iterator",
+            Strategy::Hit => "hit",
+        }
+    }
+
+    /// Default TTL in seconds when neither `--ttl` nor config gives one.
+    pub(crate) fn default_ttl(self) -> u64 {
+        match self {
+            Strategy::Failover => 5 * 60, // the short inner cache; the failover copy lives a day
+            _ => 3600,
+        }
+    }
+}
+
+/// What the user asked for on the command line (or in config).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Request {
+    pub(crate) ttl: Option<String>,
+    pub(crate) key: Option<String>,
+    pub(crate) strategy: Option<Strategy>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Decision {
+    pub(crate) strategy: Strategy,
+    pub(crate) reasons: Vec<String>,
+    #[serde(skip)]
+    pub(crate) ttl: u64,
+    /// `early_ttl`, `soft_ttl`, or the failover copy's TTL.
+    #[serde(skip)]
+    pub(crate) second_ttl: Option<u64>,
+}
+
+pub(crate) enum Outcome {
+    Decorate(Decision),
+    /// Already cached by cashews: nothing to do.
+    Unchanged(String),
+    /// Not safe or not possible to cache: exit 1.
+    Refused(String),
+}
+
+const OTHER_CACHES: &[&str] = &[
+    "lru_cache",
+    "functools.cache",
+    "alru_cache",
+    "cached",
+    "aiocache.cached",
+    "async_lru.alru_cache",
+];
+const NOT_CACHEABLE: &[(&str, &str)] = &[
+    ("contextmanager", "a context manager"),
+    ("asynccontextmanager", "a context manager"),
+    ("abstractmethod", "abstract"),
+    ("overload", "an @overload stub"),
+    ("property", "a @property"),
+    ("cached_property", "a @cached_property"),
+    ("setter", "a property setter"),
+];
+const WRITE_ROUTES: &[&str] = &[
+    "post",
+    "put",
+    "patch",
+    "delete",
+    "websocket",
+    "websocket_route",
+];
+
+pub(crate) fn decide(
+    module: &Module,
+    f: &Function,
+    purity: &Purity,
+    key: &Key,
+    req: &Request,
+) -> Result<Outcome, BadInput> {
+    let src = module.src;
+    if let Some(d) = f
+        .decorators
+        .iter()
+        .find_map(|d| module.cashews.decorator(src, d))
+    {
+        return Ok(Outcome::Unchanged(format!(
+            "already cached with @{}",
+            decorator_label(d.strategy())
+        )));
+    }
+    if let Some(refusal) = structural_refusal(src, f) {
+        return Ok(Outcome::Refused(refusal));
+    }
+    let mut reasons = vec![if f.is_generator {
+        "async generator: cashews caches it with @cache.iterator".to_string()
+    } else {
+        "async def: cashews can await it".to_string()
+    }];
+    match purity_gate(f, purity, req.force) {
+        Ok(reason) => reasons.push(reason),
+        Err(refusal) => return Ok(Outcome::Refused(refusal)),
+    }
+    if !f.is_generator && !f.returns_value(src) {
+        if !req.force {
+            return Ok(Outcome::Refused(
+                "never returns a value: caching would store None and skip whatever the function does; --force caches it anyway".to_string(),
+            ));
+        }
+        reasons.push("never returns a value; cached anyway (--force)".to_string());
+    }
+    let strategy = choose(f, purity, key, req, &mut reasons)?;
+    let (ttl, second_ttl) = ttls(strategy, req.ttl.as_deref(), &mut reasons)?;
+    Ok(Outcome::Decorate(Decision {
+        strategy,
+        reasons,
+        ttl,
+        second_ttl,
+    }))
+}
+
+fn decorator_label(strategy: &str) -> String {
+    if strategy == "cache" {
+        "cache".to_string()
+    } else {
+        format!("cache.{strategy}")
+    }
+}
+
+fn structural_refusal(src: &SourceFile, f: &Function) -> Option<String> {
+    let _ = src;
+    if let Some((_, what)) = NOT_CACHEABLE
+        .iter()
+        .find(|(name, _)| f.has_decorator(&[name]))
+    {
+        return Some(format!(
+            "is {what}: cashews cannot cache it; cache the async function it calls instead"
+        ));
+    }
+    if !f.is_async {
+        return Some(
+            "is a sync def: cashews awaits the function it wraps, so every call would fail with TypeError at run time; \
+             make it `async def` (run blocking work with asyncio.to_thread) and cache that"
+                .to_string(),
+        );
+    }
+    if f.has_decorator(OTHER_CACHES) {
+        return Some("is already cached by another library (lru_cache/alru_cache/aiocache): remove that first".to_string());
+    }
+    let write_route = f
+        .decorators
+        .iter()
+        .filter_map(|d| d.dotted.as_deref())
+        .find(|d| {
+            d.rsplit_once('.')
+                .is_some_and(|(_, verb)| WRITE_ROUTES.contains(&verb))
+        });
+    if let Some(route) = write_route {
+        return Some(format!(
+            "is a @{route} route: a write endpoint must run on every request, so it is not cached"
+        ));
+    }
+    None
+}
+
+/// Ok(reason) when caching may go on; Err(refusal) otherwise.
+fn purity_gate(f: &Function, purity: &Purity, force: bool) -> Result<String, String> {
+    let _ = f;
+    match purity.verdict {
+        Verdict::Pure => {
+            Ok("no side effects found in the body or the helpers it calls".to_string())
+        }
+        Verdict::Unknown => Ok(format!(
+            "{} effect(s) to review (warn): {}",
+            purity.effects.len(),
+            purity
+                .effects
+                .iter()
+                .map(|e| format!("line {} {}", e.line, e.category))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Verdict::Impure => {
+            let e = purity
+                .effects
+                .iter()
+                .find(|e| e.severity == "block")
+                .expect("impure has a block");
+            let via = e
+                .via
+                .as_deref()
+                .map(|v| format!(" in {v}()"))
+                .unwrap_or_default();
+            let what = format!(
+                "{} at line {}{via}: `{}` ({})",
+                e.category, e.line, e.code, e.note
+            );
+            if force {
+                Ok(format!(
+                    "has side effects ({what}); cached anyway (--force)"
+                ))
+            } else {
+                Err(format!(
+                    "has side effects: {what}; caching would skip them on every hit (--force caches it anyway)"
+                ))
+            }
+        }
+    }
+}
+
+fn choose(
+    f: &Function,
+    purity: &Purity,
+    key: &Key,
+    req: &Request,
+    reasons: &mut Vec<String>,
+) -> Result<Strategy, BadInput> {
+    if let Some(s) = req.strategy {
+        match (f.is_generator, s) {
+            (true, s) if s != Strategy::Iterator => {
+                return Err(BadInput(format!(
+                    "--strategy {}: {} is an async generator; only --strategy iterator can cache it",
+                    s.as_str(),
+                    f.name
+                )));
+            }
+            (false, Strategy::Iterator) => {
+                return Err(BadInput(format!(
+                    "--strategy iterator: {} is a coroutine, not an async generator; use cache, early, soft, locked, hit or failover",
+                    f.name
+                )));
+            }
+            _ => {}
+        }
+        reasons.push(format!("strategy {} chosen with --strategy", s.as_str()));
+        return Ok(s);
+    }
+    if f.is_generator {
+        return Ok(Strategy::Iterator);
+    }
+    if let Some(read) = purity
+        .reads
+        .iter()
+        .find(|r| r.category.starts_with("external_read"))
+    {
+        reasons.push(format!(
+            "reads an external HTTP API (line {}: `{}`): failover serves the last good value when it fails, a short cache keeps it fast",
+            read.line, read.code
+        ));
+        return Ok(Strategy::Failover);
+    }
+    if key.inputs.is_empty() && looks_aggregate(&f.name) {
+        reasons.push("no inputs and the name says aggregate: @cache.early refreshes it in the background before it expires".to_string());
+        return Ok(Strategy::Early);
+    }
+    reasons.push("plain @cache: no external API, not an aggregate".to_string());
+    Ok(Strategy::Cache)
+}
+
+/// The TTL and the second TTL a strategy needs (early_ttl, soft_ttl, failover ttl).
+fn ttls(
+    strategy: Strategy,
+    requested: Option<&str>,
+    reasons: &mut Vec<String>,
+) -> Result<(u64, Option<u64>), BadInput> {
+    let ttl = match requested {
+        Some(text) => parse_ttl(text).map_err(|e| BadInput(format!("--ttl: {e}")))?,
+        None => strategy.default_ttl(),
+    };
+    let second = match strategy {
+        Strategy::Early | Strategy::Soft if ttl < 2 => {
+            return Err(BadInput(format!(
+                "--ttl {}: {} needs a TTL of at least 2s so that its second TTL can be strictly below it",
+                format_ttl(ttl),
+                strategy.as_str()
+            )));
+        }
+        // Refresh in the last sixth (1h -> 50m): fresh enough, rare enough.
+        Strategy::Early => Some(ttl - (ttl / 6).max(1)),
+        Strategy::Soft => Some(ttl / 2),
+        // Keep the failover copy long: it is what survives an outage.
+        Strategy::Failover => Some((ttl * 4).max(86_400)),
+        _ => None,
+    };
+    let source = if requested.is_some() {
+        "from --ttl"
+    } else {
+        "default for this strategy"
+    };
+    reasons.push(format!("ttl {} ({source})", format_ttl(ttl)));
+    Ok((ttl, second))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::builtin;
+    use crate::key::{HandleRules, design};
+    use crate::locate::find;
+    use std::path::Path;
+
+    fn run(code: &str, name: &str, req: &Request) -> Result<(String, String), BadInput> {
+        let src = SourceFile::parse(Path::new("m.py"), code.as_bytes().to_vec()).unwrap();
+        let module = Module::new(&src);
+        let f = Function::new(&src, find(&src, name).unwrap());
+        let patterns: Vec<_> = builtin().iter().collect();
+        let purity = crate::purity::analyse(&module, &f, &patterns);
+        let key = design(&module, &f, "m:f", &HandleRules::default());
+        Ok(match decide(&module, &f, &purity, &key, req)? {
+            Outcome::Decorate(d) => (d.strategy.as_str().to_string(), format_ttl(d.ttl)),
+            Outcome::Unchanged(m) => ("unchanged".to_string(), m),
+            Outcome::Refused(m) => ("refused".to_string(), m),
+        })
+    }
+
+    #[test]
+    fn tree_table() {
+        let none = Request::default();
+        let cases: &[(&str, &str, &str)] = &[
+            ("async def f(a):\n    return a\n", "f", "cache"),
+            ("async def f(a):\n    yield a\n", "f", "iterator"),
+            (
+                "async def f(client, u):\n    return (await client.get(f'/x/{u}')).json()\n",
+                "f",
+                "failover",
+            ),
+            (
+                "async def get_dashboard_stats():\n    return 1\n",
+                "get_dashboard_stats",
+                "early",
+            ),
+            (
+                "async def get_stats(team):\n    return team\n",
+                "get_stats",
+                "cache",
+            ),
+            ("def f(a):\n    return a\n", "f", "refused"),
+            (
+                "class A:\n    @property\n    async def p(self):\n        return 1\n",
+                "A.p",
+                "refused",
+            ),
+            (
+                "async def f(s):\n    await s.commit()\n    return 1\n",
+                "f",
+                "refused",
+            ),
+            ("async def f(a):\n    print(a)\n", "f", "refused"),
+            (
+                "@app.post('/x')\nasync def f(a):\n    return a\n",
+                "f",
+                "refused",
+            ),
+            (
+                "@app.get('/x')\nasync def f(a):\n    return a\n",
+                "f",
+                "cache",
+            ),
+            (
+                "from functools import lru_cache\n@lru_cache\nasync def f(a):\n    return a\n",
+                "f",
+                "refused",
+            ),
+            (
+                "from cashews import cache\n@cache(ttl='1h')\nasync def f(a):\n    return a\n",
+                "f",
+                "unchanged",
+            ),
+        ];
+        for (code, name, want) in cases {
+            let (got, detail) = run(code, name, &none).unwrap();
+            assert_eq!(got, *want, "{code}: {detail}");
+        }
+    }
+
+    #[test]
+    fn overrides_and_ttls() {
+        let req = |s: Strategy, ttl: Option<&str>| Request {
+            strategy: Some(s),
+            ttl: ttl.map(str::to_string),
+            ..Request::default()
+        };
+        let code = "async def f(a):\n    return a\n";
+        assert_eq!(
+            run(code, "f", &req(Strategy::Locked, Some("5m"))).unwrap(),
+            ("locked".into(), "5m".into())
+        );
+        assert!(run(code, "f", &req(Strategy::Iterator, None)).is_err());
+        assert!(
+            run(
+                "async def f(a):\n    yield a\n",
+                "f",
+                &req(Strategy::Cache, None)
+            )
+            .is_err()
+        );
+        let err = run(
+            code,
+            "f",
+            &Request {
+                ttl: Some("5m30".into()),
+                ..Request::default()
+            },
+        )
+        .err()
+        .unwrap();
+        assert!(err.0.contains("silently drop"), "{err}");
+        let forced = Request {
+            force: true,
+            ..Request::default()
+        };
+        assert_eq!(
+            run(
+                "async def f(s):\n    await s.commit()\n    return 1\n",
+                "f",
+                &forced
+            )
+            .unwrap()
+            .0,
+            "cache"
+        );
+    }
+
+    #[test]
+    fn second_ttls_are_strictly_below() {
+        for ttl in [2u64, 7, 60, 3600, 86_400] {
+            let mut reasons = Vec::new();
+            for s in [Strategy::Early, Strategy::Soft] {
+                let (t, second) = ttls(s, Some(&ttl.to_string()), &mut reasons).unwrap();
+                assert!(second.unwrap() < t && second.unwrap() > 0, "{s:?} {ttl}");
+            }
+        }
+        assert_eq!(
+            ttls(Strategy::Early, None, &mut Vec::new()).unwrap(),
+            (3600, Some(3000))
+        );
+    }
+}

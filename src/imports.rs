@@ -1,0 +1,396 @@
+//! Import bindings: resolving local names to dotted paths, and adding an
+//! import once per file (LibCST's semantics: merge into an existing
+//! `from M import …`, else place after the docstring, `__future__` imports
+//! and the leading import block).
+
+use std::collections::BTreeMap;
+
+use tree_sitter::{Node, QueryCursor, StreamingIterator};
+
+use crate::edit::Edit;
+use crate::function::dotted_name;
+use crate::queries::QUERIES;
+use crate::source::SourceFile;
+
+pub(crate) struct Imports<'t> {
+    /// Local name -> dotted path: `h` -> `httpx`, `run` -> `subprocess.run`.
+    aliases: BTreeMap<String, String>,
+    /// Modules imported with `from M import *`.
+    wildcards: Vec<String>,
+    /// `from M import …` statements that are direct children of the module.
+    from_statements: Vec<FromImport<'t>>,
+}
+
+pub(crate) struct FromImport<'t> {
+    pub(crate) node: Node<'t>,
+    pub(crate) module: String,
+    /// (imported name, local name) pairs with the node of the last one.
+    pub(crate) names: Vec<(String, String)>,
+    pub(crate) last_name: Option<Node<'t>>,
+}
+
+impl<'t> Imports<'t> {
+    pub(crate) fn collect(src: &'t SourceFile) -> Imports<'t> {
+        let mut imports = Imports {
+            aliases: BTreeMap::new(),
+            wildcards: Vec::new(),
+            from_statements: Vec::new(),
+        };
+        let query = &QUERIES.imports;
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(query, src.tree.root_node(), src.text.as_bytes());
+        while let Some(m) = matches.next() {
+            for c in m.captures {
+                imports.add_statement(src, c.node);
+            }
+        }
+        imports
+    }
+
+    fn add_statement(&mut self, src: &'t SourceFile, node: Node<'t>) {
+        match node.kind() {
+            "import_statement" => {
+                let mut cursor = node.walk();
+                for name in node.children_by_field_name("name", &mut cursor) {
+                    let (path, alias) = split_alias(src, name);
+                    match alias {
+                        Some(alias) => self.aliases.insert(alias, path),
+                        // `import a.b` binds `a`
+                        None => {
+                            let root = path.split('.').next().unwrap_or_default().to_string();
+                            self.aliases.insert(root.clone(), root)
+                        }
+                    };
+                }
+            }
+            "import_from_statement" => self.add_from(src, node),
+            _ => {}
+        }
+    }
+
+    fn add_from(&mut self, src: &'t SourceFile, node: Node<'t>) {
+        let Some(module) = node.child_by_field_name("module_name") else {
+            return;
+        };
+        let module = src.text_of(module).to_string();
+        let mut cursor = node.walk();
+        if node
+            .named_children(&mut cursor)
+            .any(|c| c.kind() == "wildcard_import")
+        {
+            self.wildcards.push(module);
+            return;
+        }
+        let mut names = Vec::new();
+        let mut last_name = None;
+        for name in node.children_by_field_name("name", &mut node.walk()) {
+            let (path, alias) = split_alias(src, name);
+            let local = alias.unwrap_or_else(|| path.clone());
+            self.aliases
+                .insert(local.clone(), format!("{module}.{path}"));
+            names.push((path, local));
+            last_name = Some(name);
+        }
+        if node.parent().is_some_and(|p| p.kind() == "module") {
+            self.from_statements.push(FromImport {
+                node,
+                module,
+                names,
+                last_name,
+            });
+        }
+    }
+
+    /// `h.get` -> `httpx.get` when `import httpx as h`.
+    pub(crate) fn resolve(&self, dotted: &str) -> String {
+        let (head, tail) = dotted
+            .split_once('.')
+            .map_or((dotted, None), |(h, t)| (h, Some(t)));
+        match (self.aliases.get(head), tail) {
+            (Some(full), Some(tail)) => format!("{full}.{tail}"),
+            (Some(full), None) => full.clone(),
+            (None, _) => dotted.to_string(),
+        }
+    }
+
+    /// The local names bound to `module.name`, by a from-import, an alias or a wildcard.
+    pub(crate) fn locals_for(&self, module: &str, name: &str) -> Vec<String> {
+        let full = format!("{module}.{name}");
+        let mut out: Vec<String> = self
+            .aliases
+            .iter()
+            .filter(|(_, path)| **path == full)
+            .map(|(local, _)| local.clone())
+            .collect();
+        if self.wildcards.iter().any(|w| w == module) && !self.aliases.contains_key(name) {
+            out.push(name.to_string());
+        }
+        out
+    }
+
+    /// Local names bound to a module by `import module [as x]`.
+    pub(crate) fn module_aliases(&self, module: &str) -> Vec<String> {
+        self.aliases
+            .iter()
+            .filter(|(_, path)| *path == module)
+            .map(|(local, _)| local.clone())
+            .collect()
+    }
+
+    /// Whether anything is imported from `module` (or the module itself).
+    pub(crate) fn uses_module(&self, module: &str) -> bool {
+        let prefix = format!("{module}.");
+        self.aliases
+            .values()
+            .any(|path| path == module || path.starts_with(&prefix))
+    }
+
+    pub(crate) fn is_bound(&self, local: &str) -> bool {
+        self.aliases.contains_key(local)
+    }
+
+    /// Makes `module.name` available; returns the local name to use and the
+    /// edit that binds it (None when it is bound already).
+    pub(crate) fn ensure(
+        &self,
+        src: &SourceFile,
+        module: &str,
+        name: &str,
+        before: usize,
+    ) -> (String, Option<Edit>) {
+        if let Some(local) = self.locals_for(module, name).into_iter().next() {
+            return (local, None);
+        }
+        let taken = self.is_bound(name) || module_defines(src, name);
+        if !taken {
+            let existing = self
+                .from_statements
+                .iter()
+                .find(|s| s.module == module && s.node.start_byte() < before);
+            if let Some(last) = existing.and_then(|s| s.last_name) {
+                return (
+                    name.to_string(),
+                    Some(Edit::insert(last.end_byte(), format!(", {name}"))),
+                );
+            }
+        }
+        let local = if taken {
+            format!("{}_{name}", module.replace('.', "_"))
+        } else {
+            name.to_string()
+        };
+        let statement = if taken {
+            format!("from {module} import {name} as {local}")
+        } else {
+            format!("from {module} import {name}")
+        };
+        (local, Some(new_statement(src, &statement)))
+    }
+}
+
+fn split_alias(src: &SourceFile, node: Node) -> (String, Option<String>) {
+    if node.kind() == "aliased_import" {
+        let path = node
+            .child_by_field_name("name")
+            .map(|n| src.text_of(n).to_string())
+            .unwrap_or_default();
+        let alias = node
+            .child_by_field_name("alias")
+            .map(|n| src.text_of(n).to_string());
+        (path, alias)
+    } else {
+        (src.text_of(node).to_string(), None)
+    }
+}
+
+/// Whether a top-level def, class or assignment binds `name`.
+fn module_defines(src: &SourceFile, name: &str) -> bool {
+    let root = src.tree.root_node();
+    let mut cursor = root.walk();
+    root.named_children(&mut cursor).any(|stmt| {
+        let def = match stmt.kind() {
+            "decorated_definition" => stmt.child_by_field_name("definition"),
+            "function_definition" | "class_definition" => Some(stmt),
+            "expression_statement" => {
+                let assign = stmt.named_child(0).filter(|a| a.kind() == "assignment");
+                let left = assign.and_then(|a| a.child_by_field_name("left"));
+                return left
+                    .and_then(|l| dotted_name(src, l))
+                    .is_some_and(|l| l == name);
+            }
+            _ => None,
+        };
+        def.and_then(|d| d.child_by_field_name("name"))
+            .is_some_and(|n| src.text_of(n) == name)
+    })
+}
+
+/// A new import line after the docstring, `__future__` imports and the
+/// leading import block; at the top (below a shebang or encoding comment)
+/// when there is none of those.
+fn new_statement(src: &SourceFile, statement: &str) -> Edit {
+    let text = &src.text;
+    let eol = crate::plan::file_line_ending(text);
+    let root = src.tree.root_node();
+    let mut cursor = root.walk();
+    let mut after: Option<Node> = None;
+    let mut seen_import = false;
+    for stmt in root
+        .named_children(&mut cursor)
+        .filter(|s| s.kind() != "comment")
+    {
+        match stmt.kind() {
+            "import_statement" | "import_from_statement" | "future_import_statement" => {
+                seen_import = true;
+                after = Some(stmt);
+            }
+            "expression_statement" if after.is_none() && is_docstring(stmt) => after = Some(stmt),
+            _ => break,
+        }
+    }
+    let at = after.map_or_else(
+        || header_comments_end(text),
+        |node| line_end(text, node.end_byte()),
+    );
+    let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
+        eol
+    } else {
+        ""
+    };
+    // Keep code one blank line away from a new import block.
+    let needs_blank = !seen_import && at < text.len() && !text[at..].starts_with(['\n', '\r']);
+    let blank = if needs_blank { eol } else { "" };
+    Edit::insert(at, format!("{lead}{statement}{eol}{blank}"))
+}
+
+fn is_docstring(stmt: Node) -> bool {
+    stmt.named_child_count() == 1
+        && stmt
+            .named_child(0)
+            .is_some_and(|c| matches!(c.kind(), "string" | "concatenated_string"))
+}
+
+/// The offset just past the line ending of the line holding `pos`.
+pub(crate) fn line_end(text: &str, pos: usize) -> usize {
+    match text[pos..].find('\n') {
+        Some(i) => pos + i + 1,
+        None => text.len(),
+    }
+}
+
+/// Past a shebang and encoding comment on the first two lines.
+fn header_comments_end(text: &str) -> usize {
+    let mut at = 0;
+    for _ in 0..2 {
+        let line = &text[at..line_end(text, at)];
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("#!") || (trimmed.starts_with('#') && trimmed.contains("coding")) {
+            at += line.len();
+        } else {
+            break;
+        }
+    }
+    if at > 0 && !text[..at].ends_with('\n') {
+        // A header comment without a newline at end of file: cannot insert after it cleanly.
+        return text.len();
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edit::apply;
+    use std::path::Path;
+
+    fn add(before: &str) -> String {
+        let src = SourceFile::parse(Path::new("m.py"), before.as_bytes().to_vec()).unwrap();
+        let imports = Imports::collect(&src);
+        let (local, edit) = imports.ensure(&src, "cashews", "cache", src.text.len());
+        let out = apply(&src.text, &edit.into_iter().collect::<Vec<_>>()).unwrap();
+        format!("{local}|{out}")
+    }
+
+    #[test]
+    fn noop_when_imported() {
+        assert_eq!(
+            add("from cashews import cache\n"),
+            "cache|from cashews import cache\n"
+        );
+        assert_eq!(
+            add("from cashews import cache as c\n"),
+            "c|from cashews import cache as c\n"
+        );
+        assert_eq!(
+            add("from cashews import *\n"),
+            "cache|from cashews import *\n"
+        );
+    }
+
+    #[test]
+    fn merges_into_existing_from_import() {
+        assert_eq!(
+            add("from cashews import Cache\nx = 1\n"),
+            "cache|from cashews import Cache, cache\nx = 1\n"
+        );
+        assert_eq!(
+            add("from cashews import (\n    Cache,\n    noself,\n)\n"),
+            "cache|from cashews import (\n    Cache,\n    noself, cache,\n)\n"
+        );
+    }
+
+    #[test]
+    fn after_docstring_future_and_imports() {
+        assert_eq!(
+            add("\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nimport os\n\nx = 1\n"),
+            "cache|\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nimport os\nfrom cashews import cache\n\nx = 1\n"
+        );
+        assert_eq!(
+            add("\"\"\"Doc.\"\"\"\nx = 1\n"),
+            "cache|\"\"\"Doc.\"\"\"\nfrom cashews import cache\n\nx = 1\n"
+        );
+    }
+
+    #[test]
+    fn top_of_file_below_header_comments() {
+        assert_eq!(
+            add("#!/usr/bin/env python\n# -*- coding: utf-8 -*-\nx = 1\n"),
+            "cache|#!/usr/bin/env python\n# -*- coding: utf-8 -*-\nfrom cashews import cache\n\nx = 1\n"
+        );
+        assert_eq!(add("x = 1"), "cache|from cashews import cache\n\nx = 1");
+        assert_eq!(
+            add("import os"),
+            "cache|import os\nfrom cashews import cache\n"
+        );
+    }
+
+    #[test]
+    fn crlf_file_gets_crlf_import() {
+        assert_eq!(
+            add("import os\r\nx = 1\r\n"),
+            "cache|import os\r\nfrom cashews import cache\r\nx = 1\r\n"
+        );
+    }
+
+    #[test]
+    fn name_taken_by_another_cache() {
+        assert_eq!(
+            add("from functools import cache\n"),
+            "cashews_cache|from functools import cache\nfrom cashews import cache as cashews_cache\n"
+        );
+    }
+
+    #[test]
+    fn resolves_aliases() {
+        let src = SourceFile::parse(
+            Path::new("m.py"),
+            b"import httpx as h\nfrom subprocess import run\nimport os.path\n".to_vec(),
+        )
+        .unwrap();
+        let i = Imports::collect(&src);
+        assert_eq!(i.resolve("h.get"), "httpx.get");
+        assert_eq!(i.resolve("run"), "subprocess.run");
+        assert_eq!(i.resolve("os.path.join"), "os.path.join");
+        assert_eq!(i.resolve("local.x"), "local.x");
+    }
+}

@@ -1,0 +1,650 @@
+//! Key design: an explicit, readable template holding every input that
+//! affects the result, and nothing whose `str()` is `<object at 0x…>`.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+use tree_sitter::Node;
+
+use crate::cashews::parse_template;
+use crate::function::{FnKind, Function, Param, ParamKind, dotted_name};
+use crate::module::{Module, is_container};
+use crate::source::{BadInput, SourceFile};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(crate) struct Excluded {
+    pub(crate) name: String,
+    pub(crate) reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Key {
+    pub(crate) template: String,
+    /// The inputs the template holds: `user_id`, `self._host`.
+    pub(crate) inputs: Vec<String>,
+    pub(crate) excluded: Vec<Excluded>,
+    #[serde(skip)]
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Names and annotation types that are resources, not values; extended from config.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HandleRules {
+    pub(crate) extra_names: Vec<String>,
+    pub(crate) extra_types: Vec<String>,
+    pub(crate) extra_secrets: Vec<String>,
+}
+
+static HANDLE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^_*(session|db|db_session|dbsession|conn|connection|cursor|cur|tx|transaction|uow|client|http|http_client|httpx_client|engine|pool|redis|redis_client|logger|log|lock|background_tasks|callback|cb|executor|loop|sem|semaphore|app|websocket|ws)$|_(session|client|conn|connection|pool|engine|logger|lock|cursor)$").unwrap()
+});
+
+const HANDLE_TYPES: &[(&str, &str)] = &[
+    ("AsyncSession", "database session handle"),
+    ("Session", "database session handle"),
+    ("Connection", "database connection"),
+    ("AsyncConnection", "database connection"),
+    ("Engine", "database engine"),
+    ("AsyncEngine", "database engine"),
+    ("Pool", "connection pool"),
+    ("Cursor", "database cursor"),
+    ("Database", "database handle"),
+    ("AsyncIOMotorDatabase", "database handle"),
+    ("AsyncIOMotorClient", "database client"),
+    ("Redis", "Redis client"),
+    ("ClientSession", "HTTP client"),
+    ("AsyncClient", "HTTP client"),
+    ("Client", "client handle"),
+    ("Logger", "logger"),
+    ("Lock", "lock"),
+    ("Semaphore", "semaphore"),
+    ("BackgroundTasks", "background task queue"),
+    ("Response", "response object"),
+    ("WebSocket", "websocket"),
+    ("Request", "request object"),
+    ("HTTPConnection", "request object"),
+];
+
+static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(password|passwd|pwd|passphrase|token|secret|api_?key|apikey|authorization|auth_header|credential|private_key|access_key|session_key|cookie)").unwrap()
+});
+
+const AGGREGATE_WORDS: &[&str] = &[
+    "stats",
+    "statistics",
+    "dashboard",
+    "summary",
+    "report",
+    "overview",
+    "metrics",
+    "leaderboard",
+    "analytics",
+    "totals",
+    "aggregate",
+    "counts",
+];
+
+/// Whether a name looks like an expensive aggregate (for `@cache.early`).
+pub(crate) fn looks_aggregate(name: &str) -> bool {
+    name.to_ascii_lowercase()
+        .split('_')
+        .any(|w| AGGREGATE_WORDS.contains(&w))
+}
+
+impl HandleRules {
+    /// Why a parameter is a handle rather than a value, if it is one.
+    fn handle_reason(&self, src: &SourceFile, p: &Param) -> Option<String> {
+        if let Some(t) = p.annotation.as_deref().and_then(|a| self.handle_type(a)) {
+            return Some(t);
+        }
+        if p.default
+            .as_deref()
+            .is_some_and(|d| d.starts_with("Depends(") || d.starts_with("Security("))
+        {
+            return Some("dependency-injected by the framework (Depends)".to_string());
+        }
+        let _ = src;
+        self.handle_name(&p.name)
+    }
+
+    fn handle_type(&self, annotation: &str) -> Option<String> {
+        let idents = Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").expect("static regex");
+        for word in idents.find_iter(annotation).map(|m| m.as_str()) {
+            if let Some((_, reason)) = HANDLE_TYPES.iter().find(|(t, _)| *t == word) {
+                return Some(format!("{reason} ({annotation})"));
+            }
+            if self.extra_types.iter().any(|t| t == word) {
+                return Some(format!("handle type {word} (config)"));
+            }
+        }
+        None
+    }
+
+    fn handle_name(&self, name: &str) -> Option<String> {
+        if self.extra_names.iter().any(|n| n == name) {
+            return Some("handle name (config)".to_string());
+        }
+        HANDLE_NAME
+            .is_match(name)
+            .then(|| match name.trim_start_matches('_') {
+                "session" | "db" | "db_session" | "dbsession" | "uow" => {
+                    "database session handle".to_string()
+                }
+                "logger" | "log" => "logger".to_string(),
+                n if n.ends_with("client") || n == "http" => "HTTP client".to_string(),
+                n if n.starts_with("conn") || n.ends_with("connection") || n.ends_with("conn") => {
+                    "database connection".to_string()
+                }
+                _ => "resource handle: its str() is an object address".to_string(),
+            })
+    }
+
+    pub(crate) fn is_secret(&self, name: &str) -> bool {
+        SECRET_NAME.is_match(name)
+            || self
+                .extra_secrets
+                .iter()
+                .any(|s| name.to_ascii_lowercase().contains(&s.to_ascii_lowercase()))
+    }
+}
+
+/// Designs the key for one function. `prefix` is `module:qualname`.
+pub(crate) fn design(module: &Module, f: &Function, prefix: &str, rules: &HandleRules) -> Key {
+    let src = module.src;
+    let mut parts = Vec::new();
+    let mut inputs = Vec::new();
+    let mut excluded = Vec::new();
+    let mut warnings = Vec::new();
+    for p in &f.params {
+        match p.kind {
+            ParamKind::Receiver if f.kind == FnKind::ClassMethod => excluded.push(Excluded {
+                name: p.name.clone(),
+                reason: "the class: classmethod keys do not need it".to_string(),
+            }),
+            ParamKind::Receiver => {
+                let attrs = self_attributes(module, f, &p.name, rules);
+                if attrs.included.is_empty() {
+                    excluded.push(Excluded {
+                        name: p.name.clone(),
+                        reason: "the instance: its str() is an object address, and the method reads no identifying attribute".to_string(),
+                    });
+                }
+                for attr in attrs.included {
+                    let field = format!("{}.{attr}", p.name);
+                    parts.push(placeholder(&field, rules.is_secret(&attr)));
+                    inputs.push(field);
+                }
+                excluded.extend(attrs.excluded);
+            }
+            ParamKind::Args => {
+                parts.push("{__args__}".to_string());
+                inputs.push(p.name.clone());
+            }
+            ParamKind::Kwargs => {
+                parts.push("{__kwargs__}".to_string());
+                inputs.push(p.name.clone());
+            }
+            ParamKind::Plain => match rules.handle_reason(src, p) {
+                Some(reason) => {
+                    if reason.starts_with("dependency-injected")
+                        && rules.handle_name(&p.name).is_none()
+                    {
+                        warnings.push(format!(
+                            "`{}` is injected with Depends(...) and left out of the key; if the result depends on it (a user, a tenant), key on its id, e.g. --key '{prefix}:{{{}.id}}:…'",
+                            p.name, p.name
+                        ));
+                    }
+                    if reason.starts_with("request object") {
+                        warnings.push(format!(
+                            "`{}` (the request) is left out of the key; if the result depends on what it carries, add it, e.g. {{{}.query_params}}",
+                            p.name, p.name
+                        ));
+                    }
+                    excluded.push(Excluded {
+                        name: p.name.clone(),
+                        reason,
+                    });
+                }
+                None => {
+                    parts.push(placeholder(&p.name, rules.is_secret(&p.name)));
+                    inputs.push(p.name.clone());
+                }
+            },
+        }
+    }
+    warnings.extend(module_state_warnings(module, f));
+    let template = std::iter::once(prefix.to_string())
+        .chain(parts)
+        .collect::<Vec<_>>()
+        .join(":");
+    Key {
+        template,
+        inputs,
+        excluded,
+        warnings,
+    }
+}
+
+fn placeholder(field: &str, secret: bool) -> String {
+    if secret {
+        format!("{{{field}:hash}}")
+    } else {
+        format!("{{{field}}}")
+    }
+}
+
+/// Reads of module-level mutable state or `global` names: the key cannot hold them.
+fn module_state_warnings(module: &Module, f: &Function) -> Vec<String> {
+    let src = module.src;
+    let params: BTreeSet<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+    let locals: BTreeSet<&str> = f
+        .body
+        .targets
+        .iter()
+        .filter(|(t, _)| t.kind() == "identifier")
+        .map(|(t, _)| src.text_of(*t))
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for ident in &f.body.idents {
+        let name = src.text_of(*ident);
+        if params.contains(name)
+            || locals.contains(name)
+            || !module.is_mutable_variable(name)
+            || !is_load(*ident)
+        {
+            continue;
+        }
+        if seen.insert(name) {
+            out.push(format!(
+                "reads module-level mutable state `{name}` (line {}), which the key cannot hold: cached results go stale when it changes",
+                crate::source::line_of(*ident)
+            ));
+        }
+    }
+    out
+}
+
+/// An identifier used as a value, not as an attribute name or keyword name.
+fn is_load(ident: Node) -> bool {
+    let Some(parent) = ident.parent() else {
+        return true;
+    };
+    match parent.kind() {
+        "attribute" => parent
+            .child_by_field_name("object")
+            .is_some_and(|o| o.id() == ident.id()),
+        "keyword_argument" => parent
+            .child_by_field_name("value")
+            .is_some_and(|v| v.id() == ident.id()),
+        _ => true,
+    }
+}
+
+struct SelfAttributes {
+    included: Vec<String>,
+    excluded: Vec<Excluded>,
+}
+
+/// Instance attributes the method (and the same-class helpers it calls)
+/// reads, split into identifying values and handles.
+fn self_attributes(
+    module: &Module,
+    f: &Function,
+    receiver: &str,
+    rules: &HandleRules,
+) -> SelfAttributes {
+    let src = module.src;
+    let mut read: Vec<String> = Vec::new();
+    let mut bodies = vec![f.site.node];
+    let class = f.site.class;
+    let methods = class.map(|c| class_methods(src, c)).unwrap_or_default();
+    for call in &f.body.calls {
+        if let Some(name) = call
+            .child_by_field_name("function")
+            .and_then(|c| dotted_name(src, c))
+            && let Some(method) = name.strip_prefix(&format!("{receiver}."))
+            && let Some((_, node)) = methods.iter().find(|(n, _)| n == method)
+        {
+            bodies.push(*node);
+        }
+    }
+    for body in bodies {
+        let facts = crate::function::BodyFacts::collect(src, body);
+        for attr in &facts.attributes {
+            let (Some(object), Some(name)) = (
+                attr.child_by_field_name("object"),
+                attr.child_by_field_name("attribute"),
+            ) else {
+                continue;
+            };
+            let name = src.text_of(name).to_string();
+            let is_call = attr.parent().is_some_and(|p| {
+                p.kind() == "call"
+                    && p.child_by_field_name("function")
+                        .is_some_and(|c| c.id() == attr.id())
+            });
+            let is_target = attr.parent().is_some_and(|p| {
+                matches!(p.kind(), "assignment" | "augmented_assignment")
+                    && p.child_by_field_name("left")
+                        .is_some_and(|l| l.id() == attr.id())
+            });
+            if src.text_of(object) == receiver
+                && !is_call
+                && !is_target
+                && !methods.iter().any(|(m, _)| *m == name)
+                && !read.contains(&name)
+            {
+                read.push(name);
+            }
+        }
+    }
+    let init = class.map(|c| init_assignments(src, c)).unwrap_or_default();
+    let mut out = SelfAttributes {
+        included: Vec::new(),
+        excluded: Vec::new(),
+    };
+    for name in read {
+        let field = format!("{receiver}.{name}");
+        match classify_attribute(src, &init, &name, rules) {
+            AttrKind::Value => out.included.push(name),
+            AttrKind::Constant => {}
+            AttrKind::Handle(reason) => out.excluded.push(Excluded {
+                name: field,
+                reason,
+            }),
+        }
+    }
+    out
+}
+
+enum AttrKind {
+    Value,
+    Constant,
+    Handle(String),
+}
+
+fn classify_attribute(
+    src: &SourceFile,
+    init: &InitInfo,
+    name: &str,
+    rules: &HandleRules,
+) -> AttrKind {
+    if let Some(reason) = rules.handle_name(name) {
+        return AttrKind::Handle(reason);
+    }
+    let Some(value) = init
+        .assigned
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| *v)
+    else {
+        return AttrKind::Value; // set elsewhere (dataclass field, subclass): key on it to be safe
+    };
+    match value.kind() {
+        "identifier" => {
+            let param = init.params.iter().find(|p| p.name == src.text_of(value));
+            match param.and_then(|p| rules.handle_reason(src, p)) {
+                Some(reason) => AttrKind::Handle(format!("set in __init__ from a {reason}")),
+                None => AttrKind::Value,
+            }
+        }
+        "string" | "integer" | "float" | "true" | "false" | "none" => AttrKind::Constant,
+        "call" if !is_container(src, value) => {
+            let callee = value
+                .child_by_field_name("function")
+                .and_then(|c| dotted_name(src, c))
+                .unwrap_or_default();
+            if matches!(
+                callee.as_str(),
+                "str" | "int" | "float" | "bool" | "tuple" | "frozenset" | "Decimal"
+            ) {
+                AttrKind::Value
+            } else {
+                AttrKind::Handle(format!(
+                    "an object built in __init__ ({callee}(…)): its str() is an address"
+                ))
+            }
+        }
+        _ => AttrKind::Value,
+    }
+}
+
+#[derive(Default)]
+struct InitInfo<'t> {
+    params: Vec<Param>,
+    assigned: Vec<(String, Node<'t>)>,
+}
+
+fn class_methods<'t>(src: &'t SourceFile, class: Node<'t>) -> Vec<(String, Node<'t>)> {
+    let Some(body) = class.child_by_field_name("body") else {
+        return Vec::new();
+    };
+    let mut cursor = body.walk();
+    body.named_children(&mut cursor)
+        .filter_map(|s| match s.kind() {
+            "function_definition" => Some(s),
+            "decorated_definition" => s
+                .child_by_field_name("definition")
+                .filter(|d| d.kind() == "function_definition"),
+            _ => None,
+        })
+        .filter_map(|d| Some((src.text_of(d.child_by_field_name("name")?).to_string(), d)))
+        .collect()
+}
+
+fn init_assignments<'t>(src: &'t SourceFile, class: Node<'t>) -> InitInfo<'t> {
+    let Some((_, init)) = class_methods(src, class)
+        .into_iter()
+        .find(|(n, _)| n == "__init__")
+    else {
+        return InitInfo::default();
+    };
+    let site = crate::locate::FunctionSite {
+        node: init,
+        class: Some(class),
+    };
+    let f = Function::new(src, site);
+    let receiver = f
+        .receiver()
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| "self".to_string());
+    let mut assigned = Vec::new();
+    for (target, _) in &f.body.targets {
+        if target.kind() == "attribute"
+            && target
+                .child_by_field_name("object")
+                .is_some_and(|o| src.text_of(o) == receiver)
+            && let (Some(attr), Some(value)) = (
+                target.child_by_field_name("attribute"),
+                target.parent().and_then(|a| a.child_by_field_name("right")),
+            )
+        {
+            assigned.push((src.text_of(attr).to_string(), value));
+        }
+    }
+    InitInfo {
+        params: f.params,
+        assigned,
+    }
+}
+
+/// Checks a user key (or tags) against the function: every placeholder must
+/// name a parameter (cashews raises WrongKeyError at import otherwise).
+pub(crate) fn check_placeholders(
+    f: &Function,
+    template: &str,
+    what: &str,
+) -> Result<Vec<String>, BadInput> {
+    let placeholders =
+        parse_template(template).map_err(|e| BadInput(format!("{what} {template:?}: {e}")))?;
+    let mut roots = Vec::new();
+    for p in placeholders {
+        let ok = p.root == "@"
+            || f.param(&p.root).is_some()
+            || (p.root == "__args__" && f.params.iter().any(|p| p.kind == ParamKind::Args))
+            || (p.root == "__kwargs__" && f.params.iter().any(|p| p.kind == ParamKind::Kwargs));
+        if !ok {
+            let names: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+            return Err(BadInput(format!(
+                "{what} {template:?}: {{{}}} names no parameter of {} (parameters: {}); cashews would raise WrongKeyError at import",
+                p.field,
+                f.name,
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+        roots.push(p.field.clone());
+    }
+    Ok(roots)
+}
+
+/// Inputs the designed key holds that a user key leaves out.
+pub(crate) fn missing_inputs(f: &Function, designed: &Key, user_template: &str) -> Vec<String> {
+    let fields: Vec<String> = parse_template(user_template)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.field)
+        .collect();
+    let covers = |input: &str| {
+        let star = match f.param(input).map(|p| p.kind) {
+            Some(ParamKind::Args) => "__args__",
+            Some(ParamKind::Kwargs) => "__kwargs__",
+            _ => input,
+        };
+        fields.iter().any(|field| {
+            field == star
+                || field.starts_with(&format!("{star}."))
+                || field.starts_with(&format!("{star}["))
+        })
+    };
+    designed
+        .inputs
+        .iter()
+        .filter(|input| !covers(input))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::locate::find;
+    use std::path::Path;
+
+    fn key(text: &str, name: &str) -> Key {
+        let src = SourceFile::parse(Path::new("m.py"), text.as_bytes().to_vec()).unwrap();
+        let module = Module::new(&src);
+        let f = Function::new(&src, find(&src, name).unwrap());
+        design(&module, &f, &format!("m:{name}"), &HandleRules::default())
+    }
+
+    #[test]
+    fn table() {
+        let cases: &[(&str, &str, &str, &[&str])] = &[
+            (
+                "async def f(user_id: int, page: int = 1): ...",
+                "f",
+                "m:f:{user_id}:{page}",
+                &[],
+            ),
+            (
+                "async def f(session: AsyncSession, user_id): ...",
+                "f",
+                "m:f:{user_id}",
+                &["session"],
+            ),
+            (
+                "async def f(db, user_id=Depends(x)): ...",
+                "f",
+                "m:f",
+                &["db", "user_id"],
+            ),
+            (
+                "async def f(*args, **kwargs): ...",
+                "f",
+                "m:f:{__args__}:{__kwargs__}",
+                &[],
+            ),
+            (
+                "async def f(username, password): ...",
+                "f",
+                "m:f:{username}:{password:hash}",
+                &[],
+            ),
+            (
+                "async def f(q, logger: logging.Logger): ...",
+                "f",
+                "m:f:{q}",
+                &["logger"],
+            ),
+            (
+                "class S:\n    def __init__(self, host: str, client: httpx.AsyncClient, token: str):\n        self._host = host\n        self._client = client\n        self._token = token\n        self._retries = 3\n    async def get(self, uid):\n        return await self._client.get(self._host + self._token, self._retries)\n",
+                "S.get",
+                "m:S.get:{self._host}:{self._token:hash}:{uid}",
+                &["self._client"],
+            ),
+            (
+                "class S:\n    async def get(self, uid): return uid\n",
+                "S.get",
+                "m:S.get:{uid}",
+                &["self"],
+            ),
+            (
+                "class S:\n    @classmethod\n    async def get(cls, uid): return uid\n",
+                "S.get",
+                "m:S.get:{uid}",
+                &["cls"],
+            ),
+        ];
+        for (code, name, template, excluded) in cases {
+            let k = key(code, name);
+            assert_eq!(k.template, *template, "{code}");
+            let ex: Vec<&str> = k.excluded.iter().map(|e| e.name.as_str()).collect();
+            assert_eq!(ex, *excluded, "{code}");
+        }
+    }
+
+    #[test]
+    fn warns_on_module_state_and_depends() {
+        let k = key(
+            "SETTINGS = {}\nasync def f(x, user=Depends(cur)):\n    return SETTINGS[x]\n",
+            "f",
+        );
+        assert!(
+            k.warnings
+                .iter()
+                .any(|w| w.contains("module-level mutable state `SETTINGS`")),
+            "{:?}",
+            k.warnings
+        );
+        assert!(
+            k.warnings.iter().any(|w| w.contains("`user` is injected")),
+            "{:?}",
+            k.warnings
+        );
+    }
+
+    #[test]
+    fn user_key_checks() {
+        let src =
+            SourceFile::parse(Path::new("m.py"), b"async def f(a, b): ...\n".to_vec()).unwrap();
+        let f = Function::new(&src, find(&src, "f").unwrap());
+        assert!(check_placeholders(&f, "f:{a}:{b.x}", "key").is_ok());
+        let err = check_placeholders(&f, "f:{c}", "key").unwrap_err();
+        assert!(
+            err.0
+                .contains("{c} names no parameter of f (parameters: a, b)"),
+            "{err}"
+        );
+        let module = Module::new(&src);
+        let designed = design(&module, &f, "m:f", &HandleRules::default());
+        assert_eq!(missing_inputs(&f, &designed, "f:{a}"), ["b"]);
+        assert!(missing_inputs(&f, &designed, "f:{a}:{b.id}").is_empty());
+    }
+}

@@ -1,0 +1,220 @@
+//! cashews-add: adds cashews caching to Python code the way a careful
+//! engineer would, and lints existing cashews usage.
+//!
+//! Pipeline: source (parse) -> locate -> function/purity/key (analyse) ->
+//! decide -> plan (edits) -> render / write.
+
+mod cashews;
+mod catalogue;
+mod decide;
+mod edit;
+mod function;
+mod imports;
+mod key;
+mod locate;
+mod module;
+mod plan;
+mod project;
+mod purity;
+mod queries;
+mod render;
+mod rewrite;
+mod source;
+mod write;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+use crate::decide::{Request, Strategy};
+use crate::rewrite::{Report, Settings, Status, Target};
+use crate::source::BadInput;
+
+/// Exit codes (see CONTRACT.md): success, findings/refusals/changes due, bad input.
+pub(crate) const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_FAILURE: u8 = 1;
+pub(crate) const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// Add a cashews cache decorator to async Python functions.
+///
+/// Prints a unified diff by default; --write applies it.
+/// Exit codes: 0 every target changed or already cached; 1 a target was refused
+/// (or --check found a change due); 2 bad input (nothing is written).
+#[derive(Debug, Parser)]
+#[command(name = "cashews-add", version, about, long_about)]
+struct Cli {
+    /// FILE::FUNCTION or FILE::Class.method; several may be given.
+    #[arg(required = true, value_name = "TARGET")]
+    targets: Vec<String>,
+    /// Time to live in cashews' grammar: 30s, 5m, 2h5m30s, 1d, or seconds.
+    #[arg(long)]
+    ttl: Option<String>,
+    /// Key template; every placeholder must name a parameter.
+    #[arg(long)]
+    key: Option<String>,
+    /// Override the decision tree.
+    #[arg(long, value_enum)]
+    strategy: Option<Strategy>,
+    /// Tags for invalidation, comma separated (placeholders must be parameters).
+    #[arg(long, value_delimiter = ',')]
+    tags: Vec<String>,
+    /// Apply the edits in place (atomically).
+    #[arg(long, conflicts_with = "check")]
+    write: bool,
+    /// Change nothing; exit 1 when a change is due.
+    #[arg(long)]
+    check: bool,
+    /// Cache even when the function has side effects that block caching.
+    #[arg(long)]
+    force: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+/// Runs the command line; the testable entry point behind `main`.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let stdout = std::io::stdout();
+    let colour = render::use_colour(stdout.is_terminal());
+    let code = run_with(
+        args,
+        &mut stdout.lock(),
+        &mut std::io::stderr().lock(),
+        colour,
+    );
+    ExitCode::from(code)
+}
+
+fn run_with(
+    args: impl IntoIterator<Item = OsString>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    colour: bool,
+) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            };
+            let _ = if e.use_stderr() {
+                write!(err, "{}", e.render())
+            } else {
+                write!(out, "{}", e.render())
+            };
+            return code;
+        }
+    };
+    match add(&cli, out, err, colour) {
+        Ok(code) => code,
+        Err(BadInput(message)) => {
+            let _ = writeln!(err, "error: {message}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+fn add(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> Result<u8, BadInput> {
+    let targets: Vec<Target> = cli
+        .targets
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<Result<_, _>>()?;
+    let settings = Settings {
+        request: Request {
+            ttl: cli.ttl.clone(),
+            key: cli.key.clone(),
+            strategy: cli.strategy,
+            tags: cli
+                .tags
+                .iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            force: cli.force,
+        },
+        handles: key::HandleRules::default(),
+        patterns: catalogue::builtin().iter().collect(),
+    };
+    let report = rewrite::plan(&targets, &settings)?;
+    let diff: String = report
+        .changes
+        .iter()
+        .map(|c| render::unified_diff(&c.path, &c.old, &c.new))
+        .collect();
+    if cli.write {
+        let files: Vec<(&std::path::Path, &str)> = report
+            .changes
+            .iter()
+            .map(|c| (c.path.as_path(), c.new.as_str()))
+            .collect();
+        write::write_all(&files)?;
+    }
+    match cli.format {
+        Format::Json => print_json(&report, &diff, out),
+        Format::Text => print_text(cli, &report, &diff, out, err, colour),
+    }
+    Ok(exit_code(cli, &report))
+}
+
+fn exit_code(cli: &Cli, report: &Report) -> u8 {
+    let refused = report.results.iter().any(|r| r.status == Status::Refused);
+    if refused || (cli.check && !report.changes.is_empty()) {
+        EXIT_FAILURE
+    } else {
+        EXIT_OK
+    }
+}
+
+fn print_json(report: &Report, diff: &str, out: &mut dyn Write) {
+    let doc = serde_json::json!({ "results": report.results, "diff": diff });
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&doc).expect("plain data serialises")
+    );
+}
+
+fn print_text(
+    cli: &Cli,
+    report: &Report,
+    diff: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    colour: bool,
+) {
+    if !cli.check && !cli.write {
+        let _ = write!(
+            out,
+            "{}",
+            if colour {
+                render::colour_diff(diff)
+            } else {
+                diff.to_string()
+            }
+        );
+    }
+    for r in &report.results {
+        let status = match (r.status, cli.write, cli.check) {
+            (Status::Changed, true, _) => "changed",
+            (Status::Changed, false, true) => "would change",
+            (Status::Changed, false, false) => "to change",
+            (Status::Unchanged, ..) => "unchanged",
+            (Status::Refused, ..) => "refused",
+        };
+        let _ = writeln!(err, "{}: {status}: {}", r.target, r.message);
+        for w in &r.warnings {
+            let _ = writeln!(err, "  warning: {w}");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    cashews_add::run(std::env::args_os())
+}

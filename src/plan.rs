@@ -1,0 +1,173 @@
+//! From a decision to text edits: the decorator line(s) above `def`, and the import.
+
+use crate::cashews::format_ttl;
+use crate::decide::{Decision, Strategy};
+use crate::edit::Edit;
+use crate::function::Function;
+use crate::module::Module;
+use crate::source::SourceFile;
+
+/// The line ending most lines of the file use (LF when there is none).
+pub(crate) fn file_line_ending(text: &str) -> &'static str {
+    let crlf = text.matches("\r\n").count();
+    let lf = text.matches('\n').count() - crlf;
+    if crlf > lf { "\r\n" } else { "\n" }
+}
+
+/// A Python string literal for `s`.
+pub(crate) fn py_str(s: &str) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r");
+    format!("\"{escaped}\"")
+}
+
+/// What the decorators need beyond the decision.
+pub(crate) struct Spelling<'a> {
+    /// The local name of `cashews.cache` (usually `cache`).
+    pub(crate) cache: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) tags: &'a [String],
+    /// For failover: the exception tuple's contents, e.g. `httpx.HTTPError`.
+    pub(crate) exceptions: &'a str,
+}
+
+/// The decorator lines, outermost first, without indentation.
+pub(crate) fn decorator_lines(d: &Decision, s: &Spelling) -> Vec<String> {
+    let ttl = py_str(&format_ttl(d.ttl));
+    let second = d
+        .second_ttl
+        .map(|t| py_str(&format_ttl(t)))
+        .unwrap_or_default();
+    let key = format!("key={}", py_str(s.key));
+    let tags = if s.tags.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", tags=[{}]",
+            s.tags
+                .iter()
+                .map(|t| py_str(t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let c = s.cache;
+    match d.strategy {
+        Strategy::Cache => vec![format!("@{c}(ttl={ttl}, {key}{tags})")],
+        Strategy::Locked => vec![format!("@{c}(ttl={ttl}, {key}{tags}, lock=True)")],
+        Strategy::Early => vec![format!(
+            "@{c}.early(ttl={ttl}, early_ttl={second}, {key}{tags})"
+        )],
+        Strategy::Soft => vec![format!(
+            "@{c}.soft(ttl={ttl}, soft_ttl={second}, {key}{tags})"
+        )],
+        Strategy::Hit => vec![format!(
+            "@{c}.hit(ttl={ttl}, cache_hits=100, update_after=80, {key}{tags})"
+        )],
+        Strategy::Iterator => vec![format!("@{c}.iterator(ttl={ttl}, {key})")],
+        Strategy::Failover => vec![
+            format!(
+                "@{c}.failover(ttl={second}, exceptions=({},), {key})",
+                s.exceptions
+            ),
+            format!("@{c}(ttl={ttl}, {key}{tags})"),
+        ],
+    }
+}
+
+/// Inserts the lines directly above `def` (so below route decorators,
+/// `@staticmethod` and `@classmethod`), with the def's indentation and line ending.
+pub(crate) fn decorator_edit(
+    src: &SourceFile,
+    f: &Function,
+    lines: &[String],
+) -> Result<Edit, String> {
+    let text = &src.text;
+    let def_start = f.site.node.start_byte();
+    let line_start = text[..def_start].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &text[line_start..def_start];
+    if !indent.chars().all(|c| c == ' ' || c == '\t') {
+        return Err("shares its line with other code (e.g. `class A: async def f(self): …`); put the def on its own line first".to_string());
+    }
+    let eol = match text[def_start..].find('\n') {
+        Some(i) if text[..def_start + i].ends_with('\r') => "\r\n",
+        Some(_) => "\n",
+        None => file_line_ending(text),
+    };
+    let content: String = lines.iter().map(|l| format!("{indent}{l}{eol}")).collect();
+    Ok(Edit::insert(line_start, content))
+}
+
+/// The failover exception for the HTTP library the module uses, and the
+/// import edit it may need.
+pub(crate) fn http_exception(module: &Module, before: usize) -> (String, Option<Edit>) {
+    for (lib, exc) in [
+        ("httpx", "HTTPError"),
+        ("aiohttp", "ClientError"),
+        ("requests", "RequestException"),
+    ] {
+        if let Some(alias) = module.imports.module_aliases(lib).into_iter().next() {
+            return (format!("{alias}.{exc}"), None);
+        }
+        if module.imports.uses_module(lib) {
+            return module.imports.ensure(module.src, lib, exc, before);
+        }
+    }
+    ("Exception".to_string(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_endings() {
+        assert_eq!(file_line_ending("a\r\nb\r\nc\n"), "\r\n");
+        assert_eq!(file_line_ending("a\nb\r\nc\n"), "\n");
+        assert_eq!(file_line_ending("abc"), "\n");
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(py_str(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+
+    #[test]
+    fn decorators_per_strategy() {
+        let d = |strategy, second| Decision {
+            strategy,
+            reasons: vec![],
+            ttl: 3600,
+            second_ttl: second,
+        };
+        let tags = vec!["users".to_string()];
+        let s = Spelling {
+            cache: "cache",
+            key: "m:f:{a}",
+            tags: &tags,
+            exceptions: "httpx.HTTPError",
+        };
+        assert_eq!(
+            decorator_lines(&d(Strategy::Cache, None), &s),
+            [r#"@cache(ttl="1h", key="m:f:{a}", tags=["users"])"#]
+        );
+        assert_eq!(
+            decorator_lines(&d(Strategy::Locked, None), &s),
+            [r#"@cache(ttl="1h", key="m:f:{a}", tags=["users"], lock=True)"#]
+        );
+        assert_eq!(
+            decorator_lines(&d(Strategy::Early, Some(3000)), &s),
+            [r#"@cache.early(ttl="1h", early_ttl="50m", key="m:f:{a}", tags=["users"])"#]
+        );
+        assert_eq!(
+            decorator_lines(&d(Strategy::Failover, Some(86400)), &s),
+            [
+                r#"@cache.failover(ttl="1d", exceptions=(httpx.HTTPError,), key="m:f:{a}")"#,
+                r#"@cache(ttl="1h", key="m:f:{a}", tags=["users"])"#
+            ]
+        );
+    }
+}

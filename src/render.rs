@@ -1,0 +1,97 @@
+//! Output: unified diffs, JSON and the short text summary.
+
+use std::path::Path;
+
+use similar::{ChangeTag, TextDiff};
+
+/// A unified diff that `git apply` accepts; empty when nothing changes.
+pub(crate) fn unified_diff(path: &Path, old: &str, new: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    let name = diff_path(path);
+    let diff = TextDiff::from_lines(old, new);
+    let mut out = format!("--- a/{name}\n+++ b/{name}\n");
+    for group in diff.grouped_ops(3) {
+        let hunk = similar::udiff::UnifiedDiffHunk::new(group.clone(), &diff, true);
+        out.push_str(&format!("{}\n", hunk.header()));
+        for op in &group {
+            for change in diff.iter_changes(op) {
+                let tag = match change.tag() {
+                    ChangeTag::Equal => ' ',
+                    ChangeTag::Delete => '-',
+                    ChangeTag::Insert => '+',
+                };
+                out.push(tag);
+                out.push_str(change.value());
+                if !change.value().ends_with('\n') {
+                    out.push_str("\n\\ No newline at end of file\n");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The path relative to the current folder when it is below it, with `/`.
+pub(crate) fn diff_path(path: &Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let shown = cwd
+        .as_deref()
+        .and_then(|c| absolute.strip_prefix(c).ok())
+        .unwrap_or(path);
+    let text = shown.to_string_lossy().replace('\\', "/");
+    text.trim_start_matches("./")
+        .trim_start_matches('/')
+        .to_string()
+}
+
+/// Colours diff lines for a terminal.
+pub(crate) fn colour_diff(diff: &str) -> String {
+    diff.split_inclusive('\n')
+        .map(|line| {
+            let colour = if line.starts_with("+++") || line.starts_with("---") {
+                "1"
+            } else if line.starts_with('+') {
+                "32"
+            } else if line.starts_with('-') {
+                "31"
+            } else if line.starts_with("@@") {
+                "36"
+            } else {
+                return line.to_string();
+            };
+            let body = line.trim_end_matches(['\n', '\r']);
+            format!("\x1b[{colour}m{body}\x1b[0m{}", &line[body.len()..])
+        })
+        .collect()
+}
+
+/// Colour only on a terminal, and never with NO_COLOR set.
+pub(crate) fn use_colour(stream_is_terminal: bool) -> bool {
+    stream_is_terminal
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_has_git_headers_and_newline_hint() {
+        let d = unified_diff(Path::new("x.py"), "a\nb", "a\nc\nb");
+        assert_eq!(
+            d,
+            "--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,3 @@\n a\n+c\n b\n\\ No newline at end of file\n"
+        );
+        assert_eq!(unified_diff(Path::new("x.py"), "a\n", "a\n"), "");
+    }
+
+    #[test]
+    fn crlf_lines_are_kept() {
+        let d = unified_diff(Path::new("x.py"), "a\r\nb\r\n", "a\r\nc\r\nb\r\n");
+        assert!(d.contains("+c\r\n"), "{d:?}");
+    }
+}
