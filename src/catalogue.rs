@@ -42,9 +42,10 @@ pub(crate) enum When {
     UrlArg,
 }
 
-#[derive(Debug, Deserialize)]
+/// One pattern as written in the catalogue or in `extra-side-effects`.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawEffect {
+pub(crate) struct RawEffect {
     category: String,
     severity: Severity,
     #[serde(default)]
@@ -92,7 +93,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Pattern>, String> {
     raw.effect.into_iter().map(compile).collect()
 }
 
-fn compile(raw: RawEffect) -> Result<Pattern, String> {
+pub(crate) fn compile(raw: RawEffect) -> Result<Pattern, String> {
     let receiver = match raw.receiver {
         Some(r) => Some(Regex::new(&r).map_err(|e| format!("bad receiver regex {r:?}: {e}"))?),
         None => None,

@@ -180,7 +180,9 @@ fn structural_refusal(src: &SourceFile, f: &Function) -> Option<String> {
         );
     }
     if f.has_decorator(OTHER_CACHES) {
-        return Some("is already cached by another library (lru_cache/alru_cache/aiocache): remove that first".to_string());
+        return Some(
+            "is already cached by another library (lru_cache/alru_cache/aiocache): remove that first".to_string(),
+        );
     }
     let write_route = f
         .decorators
@@ -285,7 +287,10 @@ fn choose(
         return Ok(Strategy::Failover);
     }
     if key.inputs.is_empty() && looks_aggregate(&f.name) {
-        reasons.push("no inputs and the name says aggregate: @cache.early refreshes it in the background before it expires".to_string());
+        reasons.push(
+            "no inputs and the name says aggregate: @cache.early refreshes it in the background before it expires"
+                .to_string(),
+        );
         return Ok(Strategy::Early);
     }
     reasons.push("plain @cache: no external API, not an aggregate".to_string());

@@ -6,6 +6,7 @@
 
 mod cashews;
 mod catalogue;
+mod config;
 mod decide;
 mod edit;
 mod function;
@@ -29,7 +30,7 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 
 use crate::decide::{Request, Strategy};
-use crate::rewrite::{Report, Settings, Status, Target};
+use crate::rewrite::{Report, Status, Target};
 use crate::source::BadInput;
 
 /// Exit codes (see CONTRACT.md): success, findings/refusals/changes due, bad input.
@@ -130,23 +131,19 @@ fn add(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> Res
         .iter()
         .map(|t| Target::parse(t))
         .collect::<Result<_, _>>()?;
-    let settings = Settings {
-        request: Request {
-            ttl: cli.ttl.clone(),
-            key: cli.key.clone(),
-            strategy: cli.strategy,
-            tags: cli
-                .tags
-                .iter()
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-                .collect(),
-            force: cli.force,
-        },
-        handles: key::HandleRules::default(),
-        patterns: catalogue::builtin().iter().collect(),
+    let request = Request {
+        ttl: cli.ttl.clone(),
+        key: cli.key.clone(),
+        strategy: cli.strategy,
+        tags: cli
+            .tags
+            .iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        force: cli.force,
     };
-    let report = rewrite::plan(&targets, &settings)?;
+    let report = rewrite::plan(&targets, &request)?;
     let diff: String = report
         .changes
         .iter()

@@ -90,7 +90,10 @@ pub(crate) fn decorator_edit(
     let line_start = text[..def_start].rfind('\n').map_or(0, |i| i + 1);
     let indent = &text[line_start..def_start];
     if !indent.chars().all(|c| c == ' ' || c == '\t') {
-        return Err("shares its line with other code (e.g. `class A: async def f(self): …`); put the def on its own line first".to_string());
+        return Err(
+            "shares its line with other code (e.g. `class A: async def f(self): …`); put the def on its own line first"
+                .to_string(),
+        );
     }
     let eol = match text[def_start..].find('\n') {
         Some(i) if text[..def_start + i].ends_with('\r') => "\r\n",

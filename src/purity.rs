@@ -523,7 +523,8 @@ struct Args<'s, 't> {
 }
 
 static WRITE_SQL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?is)^\s*(insert|update|delete|merge|upsert|replace|create|drop|alter|truncate|grant|revoke)\b").unwrap()
+    Regex::new(r"(?is)^\s*(insert|update|delete|merge|upsert|replace|create|drop|alter|truncate|grant|revoke)\b")
+        .unwrap()
 });
 static READ_SQL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?is)^\s*(select|with|show|explain|values)\b").unwrap());

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::cashews::format_ttl;
 use crate::catalogue::Pattern;
+use crate::config::Config;
 use crate::decide::{Decision, Outcome, Request, decide};
 use crate::edit::{Edit, apply};
 use crate::function::{FnKind, Function};
@@ -83,10 +84,36 @@ pub(crate) struct FileChange {
     pub(crate) new: String,
 }
 
+/// What one file is planned with: the request, completed by its project's config.
 pub(crate) struct Settings<'a> {
     pub(crate) request: Request,
     pub(crate) handles: HandleRules,
     pub(crate) patterns: Vec<&'a Pattern>,
+}
+
+impl<'a> Settings<'a> {
+    /// Command-line values win over `[tool.cashews-add]`.
+    pub(crate) fn new(request: &Request, config: &'a Config) -> Settings<'a> {
+        let o = &config.options;
+        let mut request = request.clone();
+        if request.ttl.is_none() {
+            request.ttl.clone_from(&o.default_ttl);
+        }
+        let handles = HandleRules {
+            extra_names: o.extra_handle_names.clone(),
+            extra_types: o.extra_handle_types.clone(),
+            extra_secrets: o.extra_secret_names.clone(),
+        };
+        let patterns = crate::catalogue::builtin()
+            .iter()
+            .chain(&config.extra_patterns)
+            .collect();
+        Settings {
+            request,
+            handles,
+            patterns,
+        }
+    }
 }
 
 pub(crate) struct Report {
@@ -95,7 +122,7 @@ pub(crate) struct Report {
 }
 
 /// Plans every target; any bad input fails the whole run before anything is written.
-pub(crate) fn plan(targets: &[Target], settings: &Settings) -> Result<Report, BadInput> {
+pub(crate) fn plan(targets: &[Target], request: &Request) -> Result<Report, BadInput> {
     let mut files: Vec<(&Path, Vec<&Target>)> = Vec::new();
     for t in targets {
         match files.iter_mut().find(|(f, _)| *f == t.file.as_path()) {
@@ -109,7 +136,9 @@ pub(crate) fn plan(targets: &[Target], settings: &Settings) -> Result<Report, Ba
     };
     for (path, targets) in files {
         let src = SourceFile::read(path)?;
-        let (results, new_text) = plan_file(&src, &targets, settings)?;
+        let config = crate::config::load_for(path)?;
+        let settings = Settings::new(request, &config);
+        let (results, new_text) = plan_file(&src, &targets, &settings)?;
         report.results.extend(results);
         if new_text != src.text {
             report.changes.push(FileChange {
@@ -178,7 +207,9 @@ fn plan_target(
     if let Some(user_key) = &req.key {
         check_placeholders(f, user_key, "--key").map_err(bad)?;
         for input in missing_inputs(f, &key, user_key) {
-            warnings.push(format!("--key leaves out `{input}`: calls that differ only in it will share one cached value"));
+            warnings.push(format!(
+                "--key leaves out `{input}`: calls that differ only in it will share one cached value"
+            ));
         }
         key.template = user_key.clone();
     }
