@@ -188,6 +188,22 @@ impl<'t> Imports<'t> {
     }
 }
 
+impl Imports<'_> {
+    /// Makes module `module` available as a name; returns the name to use and
+    /// the `import module` edit when it is not bound yet. Never rewrites an
+    /// existing line.
+    pub(crate) fn ensure_module(&self, src: &SourceFile, module: &str) -> (String, Option<Edit>) {
+        if let Some(local) = self.module_aliases(module).into_iter().next() {
+            return (local, None);
+        }
+        if self.is_bound(module) || module_defines(src, module) {
+            let local = format!("_{module}");
+            return (local.clone(), Some(new_statement(src, &format!("import {module} as {local}"))));
+        }
+        (module.to_string(), Some(new_statement(src, &format!("import {module}"))))
+    }
+}
+
 fn split_alias(src: &SourceFile, node: Node) -> (String, Option<String>) {
     if node.kind() == "aliased_import" {
         let path = node
@@ -278,7 +294,8 @@ pub(crate) fn line_end(text: &str, pos: usize) -> usize {
     }
 }
 
-/// Past a shebang and encoding comment on the first two lines.
+/// Past a shebang and encoding comment on the first two lines, and past a
+/// header comment block (a licence, say) that a blank line ends.
 fn header_comments_end(text: &str) -> usize {
     let mut at = 0;
     for _ in 0..2 {
@@ -289,6 +306,13 @@ fn header_comments_end(text: &str) -> usize {
         } else {
             break;
         }
+    }
+    let mut block_end = at;
+    while block_end < text.len() && text[block_end..].trim_start_matches([' ', '\t']).starts_with('#') {
+        block_end = line_end(text, block_end);
+    }
+    if block_end > at && text[block_end..].starts_with(['\n', '\r']) {
+        at = line_end(text, block_end); // past the blank line too
     }
     if at > 0 && !text[..at].ends_with('\n') {
         // A header comment without a newline at end of file: cannot insert after it cleanly.
@@ -359,6 +383,11 @@ mod tests {
         );
         assert_eq!(add("x = 1"), "cache|from cashews import cache\n\nx = 1");
         assert_eq!(
+            add("# Licence.\n# More.\n\nx = 1\n"),
+            "cache|# Licence.\n# More.\n\nfrom cashews import cache\n\nx = 1\n"
+        );
+        assert_eq!(add("# about x\nx = 1\n"), "cache|from cashews import cache\n\n# about x\nx = 1\n");
+        assert_eq!(
             add("import os"),
             "cache|import os\nfrom cashews import cache\n"
         );
@@ -378,6 +407,18 @@ mod tests {
             add("from functools import cache\n"),
             "cashews_cache|from functools import cache\nfrom cashews import cache as cashews_cache\n"
         );
+    }
+
+    #[test]
+    fn module_import_added_once() {
+        let src = SourceFile::parse(Path::new("m.py"), b"from httpx import AsyncClient\nx = 1\n".to_vec()).unwrap();
+        let imports = Imports::collect(&src);
+        let (local, edit) = imports.ensure_module(&src, "httpx");
+        assert_eq!(local, "httpx");
+        let out = apply(&src.text, &[edit.unwrap()]).unwrap();
+        assert_eq!(out, "from httpx import AsyncClient\nimport httpx\nx = 1\n");
+        let src = SourceFile::parse(Path::new("m.py"), b"import httpx as h\n".to_vec()).unwrap();
+        assert_eq!(Imports::collect(&src).ensure_module(&src, "httpx"), ("h".to_string(), None));
     }
 
     #[test]

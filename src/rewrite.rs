@@ -268,7 +268,7 @@ fn plan_target(
     let def_start = f.site.node.start_byte();
     let (cache_name, cache_import) = module.imports.ensure(src, "cashews", "cache", def_start);
     let (exceptions, exc_import) = if decision.strategy == crate::decide::Strategy::Failover {
-        http_exception(module, def_start)
+        http_exception(module)
     } else {
         (String::new(), None)
     };

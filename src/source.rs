@@ -57,9 +57,9 @@ impl SourceFile {
             .ok_or_else(|| BadInput(format!("{}: the parser gave up", path.display())))?;
         if let Some(node) = first_error(tree.root_node()) {
             let what = if node.is_missing() {
-                "missing token"
+                format!("syntax error (missing `{}`)", node.kind())
             } else {
-                "syntax error"
+                "syntax error".to_string()
             };
             return Err(BadInput(format!(
                 "{}:{}: {what}; fix the file before adding a cache",
