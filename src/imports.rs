@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use tree_sitter::{Node, QueryCursor, StreamingIterator};
+use tree_sitter::Node;
 
 use crate::edit::Edit;
 use crate::function::dotted_name;
-use crate::queries::QUERIES;
 use crate::source::SourceFile;
 
 pub(crate) struct Imports<'t> {
@@ -36,15 +35,26 @@ impl<'t> Imports<'t> {
             wildcards: Vec::new(),
             from_statements: Vec::new(),
         };
-        let query = &QUERIES.imports;
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(query, src.tree.root_node(), src.text.as_bytes());
-        while let Some(m) = matches.next() {
-            for c in m.captures {
-                imports.add_statement(src, c.node);
+        imports.walk(src, src.tree.root_node());
+        imports
+    }
+
+    /// Module-level imports, also those under top-level `if`/`try`/`with`
+    /// blocks (`if TYPE_CHECKING:`, `try: import x except ImportError:`).
+    /// Function and class bodies are not entered: this stays a walk over a
+    /// few statements, not over every node of a large file.
+    fn walk(&mut self, src: &'t SourceFile, node: Node<'t>) {
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "import_statement" | "import_from_statement" => self.add_statement(src, child),
+                "if_statement" | "elif_clause" | "else_clause" | "try_statement"
+                | "except_clause" | "finally_clause" | "with_statement" | "block" => {
+                    self.walk(src, child)
+                }
+                _ => {}
             }
         }
-        imports
     }
 
     fn add_statement(&mut self, src: &'t SourceFile, node: Node<'t>) {
@@ -198,9 +208,15 @@ impl Imports<'_> {
         }
         if self.is_bound(module) || module_defines(src, module) {
             let local = format!("_{module}");
-            return (local.clone(), Some(new_statement(src, &format!("import {module} as {local}"))));
+            return (
+                local.clone(),
+                Some(new_statement(src, &format!("import {module} as {local}"))),
+            );
         }
-        (module.to_string(), Some(new_statement(src, &format!("import {module}"))))
+        (
+            module.to_string(),
+            Some(new_statement(src, &format!("import {module}"))),
+        )
     }
 }
 
@@ -308,7 +324,11 @@ fn header_comments_end(text: &str) -> usize {
         }
     }
     let mut block_end = at;
-    while block_end < text.len() && text[block_end..].trim_start_matches([' ', '\t']).starts_with('#') {
+    while block_end < text.len()
+        && text[block_end..]
+            .trim_start_matches([' ', '\t'])
+            .starts_with('#')
+    {
         block_end = line_end(text, block_end);
     }
     if block_end > at && text[block_end..].starts_with(['\n', '\r']) {
@@ -386,7 +406,10 @@ mod tests {
             add("# Licence.\n# More.\n\nx = 1\n"),
             "cache|# Licence.\n# More.\n\nfrom cashews import cache\n\nx = 1\n"
         );
-        assert_eq!(add("# about x\nx = 1\n"), "cache|from cashews import cache\n\n# about x\nx = 1\n");
+        assert_eq!(
+            add("# about x\nx = 1\n"),
+            "cache|from cashews import cache\n\n# about x\nx = 1\n"
+        );
         assert_eq!(
             add("import os"),
             "cache|import os\nfrom cashews import cache\n"
@@ -411,14 +434,21 @@ mod tests {
 
     #[test]
     fn module_import_added_once() {
-        let src = SourceFile::parse(Path::new("m.py"), b"from httpx import AsyncClient\nx = 1\n".to_vec()).unwrap();
+        let src = SourceFile::parse(
+            Path::new("m.py"),
+            b"from httpx import AsyncClient\nx = 1\n".to_vec(),
+        )
+        .unwrap();
         let imports = Imports::collect(&src);
         let (local, edit) = imports.ensure_module(&src, "httpx");
         assert_eq!(local, "httpx");
         let out = apply(&src.text, &[edit.unwrap()]).unwrap();
         assert_eq!(out, "from httpx import AsyncClient\nimport httpx\nx = 1\n");
         let src = SourceFile::parse(Path::new("m.py"), b"import httpx as h\n".to_vec()).unwrap();
-        assert_eq!(Imports::collect(&src).ensure_module(&src, "httpx"), ("h".to_string(), None));
+        assert_eq!(
+            Imports::collect(&src).ensure_module(&src, "httpx"),
+            ("h".to_string(), None)
+        );
     }
 
     #[test]

@@ -445,6 +445,7 @@ fn init_assignments<'t>(src: &'t SourceFile, class: Node<'t>) -> InitInfo<'t> {
     let site = crate::locate::FunctionSite {
         node: init,
         class: Some(class),
+        qualname: "__init__".to_string(),
     };
     let f = Function::new(src, site);
     let receiver = f
@@ -540,7 +541,10 @@ mod tests {
     fn key(text: &str, name: &str) -> Key {
         let src = SourceFile::parse(Path::new("m.py"), text.as_bytes().to_vec()).unwrap();
         let module = Module::new(&src);
-        let f = Function::new(&src, find(&src, name).unwrap());
+        let f = Function::new(
+            &src,
+            find(&src, &crate::locate::all_functions(&src), name).unwrap(),
+        );
         design(&module, &f, &format!("m:{name}"), &HandleRules::default())
     }
 
@@ -634,7 +638,10 @@ mod tests {
     fn user_key_checks() {
         let src =
             SourceFile::parse(Path::new("m.py"), b"async def f(a, b): ...\n".to_vec()).unwrap();
-        let f = Function::new(&src, find(&src, "f").unwrap());
+        let f = Function::new(
+            &src,
+            find(&src, &crate::locate::all_functions(&src), "f").unwrap(),
+        );
         assert!(check_placeholders(&f, "f:{a}:{b.x}", "key").is_ok());
         let err = check_placeholders(&f, "f:{c}", "key").unwrap_err();
         assert!(

@@ -8,15 +8,11 @@ pub(crate) static PYTHON: LazyLock<Language> =
     LazyLock::new(|| tree_sitter_python::LANGUAGE.into());
 
 pub(crate) struct Queries {
-    pub(crate) functions: Query,
     pub(crate) body: Query,
-    pub(crate) imports: Query,
 }
 
 pub(crate) static QUERIES: LazyLock<Queries> = LazyLock::new(|| Queries {
-    functions: compile(include_str!("../queries/python/functions.scm")),
     body: compile(include_str!("../queries/python/body.scm")),
-    imports: compile(include_str!("../queries/python/imports.scm")),
 });
 
 fn compile(source: &str) -> Query {
@@ -45,9 +41,6 @@ mod tests {
     #[test]
     fn queries_compile_with_their_captures() {
         let q = &*QUERIES;
-        for name in ["function", "name"] {
-            capture(&q.functions, name);
-        }
         for name in [
             "call",
             "callee",
@@ -65,9 +58,6 @@ mod tests {
             "ident",
         ] {
             capture(&q.body, name);
-        }
-        for name in ["import", "import_from", "future"] {
-            capture(&q.imports, name);
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::locate::find;
 use crate::module::Module;
 use crate::plan::{Spelling, decorator_edit, decorator_lines, http_exception};
 use crate::purity::{Purity, analyse};
-use crate::source::{BadInput, SourceFile, first_error, parse_tree};
+use crate::source::{BadInput, SourceFile, first_error};
 
 /// `FILE::QUALNAME` as the user wrote it.
 #[derive(Debug, Clone)]
@@ -163,7 +163,7 @@ fn plan_file(
     let mut decorator_edits: Vec<Edit> = Vec::new();
     let mut seen = Vec::new();
     for target in targets {
-        let site = find(src, &target.qualname)?;
+        let site = find(src, &module.functions, &target.qualname)?;
         if seen.contains(&site.node.id()) {
             continue; // the same function named twice
         }
@@ -179,7 +179,7 @@ fn plan_file(
     let edits: Vec<Edit> = import_edits.into_iter().chain(decorator_edits).collect();
     let new_text = apply(&src.text, &edits)
         .map_err(|e| BadInput(format!("{}: internal error: {e}", src.path.display())))?;
-    check_still_parses(src, &new_text)?;
+    check_still_parses(src, &edits, &new_text)?;
     Ok((results, new_text))
 }
 
@@ -294,8 +294,12 @@ fn plan_target(
 }
 
 /// A rewrite must never break a file: re-parse the result.
-fn check_still_parses(src: &SourceFile, new_text: &str) -> Result<(), BadInput> {
-    let broken = parse_tree(new_text).is_none_or(|tree| first_error(tree.root_node()).is_some());
+fn check_still_parses(src: &SourceFile, edits: &[Edit], new_text: &str) -> Result<(), BadInput> {
+    if edits.is_empty() {
+        return Ok(());
+    }
+    let tree = crate::edit::reparse(&src.text, &src.tree, edits, new_text);
+    let broken = tree.is_none_or(|tree| first_error(tree.root_node()).is_some());
     if broken {
         return Err(BadInput(format!(
             "{}: internal error: the edit would break the syntax; nothing written",

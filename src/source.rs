@@ -90,11 +90,16 @@ impl SourceFile {
 }
 
 pub(crate) fn parse_tree(text: &str) -> Option<Tree> {
+    parse_tree_with(text, None)
+}
+
+/// Parses `text`, reusing `old` (already edited to match) when given.
+pub(crate) fn parse_tree_with(text: &str, old: Option<&Tree>) -> Option<Tree> {
     let mut parser = Parser::new();
     parser
         .set_language(&PYTHON)
         .expect("grammar ABI matches the runtime (tested)");
-    parser.parse(text, None)
+    parser.parse(text, old)
 }
 
 pub(crate) fn io_reason(e: &std::io::Error) -> String {

@@ -11,7 +11,13 @@ fn header(text: &str, key: &str) -> Vec<String> {
     let prefix = format!("# {key}:");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
-        .map(|rest| rest.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+        .map(|rest| {
+            rest.split([',', ' '])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -46,13 +52,21 @@ fn rewrite_fixtures() {
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
         let dir = project(&[(&name, &text)]);
-        let mut args: Vec<String> = header(&text, "targets").iter().map(|t| format!("{name}::{t}")).collect();
+        let mut args: Vec<String> = header(&text, "targets")
+            .iter()
+            .map(|t| format!("{name}::{t}"))
+            .collect();
         assert!(!args.is_empty(), "{name} declares no # targets:");
         args.extend(header(&text, "args"));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
         let first = run(dir.path(), &args);
-        let shown = format!("exit: {}\n--- stdout\n{}--- stderr\n{}", code(&first), stdout(&first), stderr(&first));
+        let shown = format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            code(&first),
+            stdout(&first),
+            stderr(&first)
+        );
         insta::assert_snapshot!(name.trim_end_matches(".py").to_string(), shown);
         assert_ne!(code(&first), 2, "{name}: {shown}");
 
@@ -60,17 +74,42 @@ fn rewrite_fixtures() {
         let mut write_args = args.clone();
         write_args.push("--write");
         let wrote = run(dir.path(), &write_args);
-        assert_eq!(code(&wrote), code(&first), "{name}: --write exits like the dry run");
+        assert_eq!(
+            code(&wrote),
+            code(&first),
+            "{name}: --write exits like the dry run"
+        );
         let new = std::fs::read_to_string(&file).unwrap();
-        python_parses(&file).unwrap_or_else(|e| panic!("{name}: written file does not parse: {e}\n{new}"));
+        python_parses(&file)
+            .unwrap_or_else(|e| panic!("{name}: written file does not parse: {e}\n{new}"));
         only_adds_lines(&text, &new).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(stdout(&first).is_empty(), new == text, "{name}: the diff shows exactly what is written");
+        assert_eq!(
+            stdout(&first).is_empty(),
+            new == text,
+            "{name}: the diff shows exactly what is written"
+        );
 
         let second = run(dir.path(), &write_args);
-        assert_eq!(std::fs::read_to_string(&file).unwrap(), new, "{name}: a second run changed the file");
-        assert!(!stderr(&second).contains(": changed:"), "{name}: second run: {}", stderr(&second));
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            new,
+            "{name}: a second run changed the file"
+        );
+        assert!(
+            !stderr(&second).contains(": changed:"),
+            "{name}: second run: {}",
+            stderr(&second)
+        );
         let check_args: Vec<&str> = args.iter().copied().chain(["--check"]).collect();
         let check = run(dir.path(), &check_args);
-        assert_eq!(code(&check), if stderr(&check).contains("refused") { 1 } else { 0 }, "{name}: --check after --write");
+        assert_eq!(
+            code(&check),
+            if stderr(&check).contains("refused") {
+                1
+            } else {
+                0
+            },
+            "{name}: --check after --write"
+        );
     }
 }

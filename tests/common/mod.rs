@@ -9,7 +9,11 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_cashews-add");
 /// A temporary project folder (with a pyproject.toml so module names are stable).
 pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"fx\"\nversion = \"0.1.0\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        "[project]\nname = \"fx\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
     for (name, text) in files {
         let path = dir.path().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -20,7 +24,12 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// Runs the binary in `dir`.
 pub fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -38,12 +47,22 @@ pub fn code(o: &Output) -> i32 {
 /// Python's own parser as the referee: Err(message) when the file does not parse.
 pub fn python_parses(path: &Path) -> Result<(), String> {
     let out = Command::new("python3")
-        .args(["-c", "import ast,sys; ast.parse(open(sys.argv[1], 'rb').read())", path.to_str().unwrap()])
+        .args([
+            "-c",
+            "import ast,sys; ast.parse(open(sys.argv[1], 'rb').read())",
+            path.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }
 
 pub fn fixture_dir(kind: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(kind)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(kind)
 }
