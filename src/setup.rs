@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use tree_sitter::Node;
+use std::sync::LazyLock;
+
+use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
 
 use crate::edit::Edit;
 use crate::function::{BodyFacts, dotted_name};
@@ -218,7 +220,11 @@ pub(crate) fn plan(
         return Ok(skipped("no function is cached: no setup needed"));
     }
     let cached_modules: Vec<&str> = cached.iter().map(|c| c.module.as_str()).collect();
-    let mut project = scan(root, scan_subfolders);
+    let leaves: Vec<&str> = cached_modules
+        .iter()
+        .filter_map(|m| m.rsplit('.').next())
+        .collect();
+    let mut project = scan(root, scan_subfolders, &leaves);
     if let Some(found) = existing_setup(&project) {
         return Ok(present(&project, found));
     }
@@ -390,15 +396,17 @@ fn is_test_file(name: &str) -> bool {
     name.starts_with("test_") || name.ends_with("_test.py") || name == "conftest.py"
 }
 
-fn scan(root: &Path, recursive: bool) -> Vec<Scanned> {
-    let needles: [&[u8]; 7] = [
-        b"cashews",
-        b".setup(",
-        b"setup_tags_backend",
-        b".init(",
-        b"FastAPI",
-        b"Starlette",
-        b"__main__",
+/// Parses the files that may hold a setup, a cache object, an app or an
+/// entry point that imports a cached module (a plain substring test first:
+/// most files hold none). `leaves` are the cached modules' last names.
+fn scan(root: &Path, recursive: bool, leaves: &[&str]) -> Vec<Scanned> {
+    const NEEDLES: [&str; 6] = [
+        "cashews",
+        ".setup(",
+        "setup_tags_backend",
+        ".init(",
+        "FastAPI",
+        "Starlette",
     ];
     let mut out = Vec::new();
     for path in python_files(root, recursive) {
@@ -408,8 +416,13 @@ fn scan(root: &Path, recursive: bool) -> Vec<Scanned> {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        let relevant = needles.iter().any(|n| contains(&bytes, n)) || contains(&bytes, b"run(");
-        if !relevant {
+        // Not UTF-8: not parseable either; skip it quietly like a syntax error.
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        let entry_point = (text.contains("__main__") || text.contains("asyncio"))
+            && leaves.iter().any(|l| text.contains(l));
+        if !entry_point && !NEEDLES.iter().any(|n| text.contains(n)) {
             continue;
         }
         // Files that do not parse are not where the app starts; skip them quietly.
@@ -426,10 +439,6 @@ fn scan(root: &Path, recursive: bool) -> Vec<Scanned> {
         });
     }
     out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Every existing setup call: (index into `project`, line), in path order.
@@ -468,63 +477,87 @@ const APP_CLASSES: &[&str] = &[
 ];
 
 fn facts_of(src: &SourceFile, module: &str) -> Facts {
-    let m = Module::new(src);
+    let text = &src.text;
     let binds = Bindings::collect(src, module);
+    // Cache objects exist only where cashews is named.
+    let cashews = text.contains("cashews").then(|| {
+        let imports = crate::imports::Imports::collect(src);
+        crate::cashews::CashewsNames::collect(src, &imports)
+    });
     let mut facts = Facts {
-        exports: m.cashews.exported().map(str::to_string).collect(),
+        exports: cashews
+            .iter()
+            .flat_map(|c| c.exported().map(str::to_string))
+            .collect(),
         imported: binds.imported.clone(),
         ..Facts::default()
     };
-    for call in nodes_of_kind(src.tree.root_node(), "call") {
-        let Some(function) = call.child_by_field_name("function") else {
-            continue;
-        };
-        if let Some(callee) = dotted_name(src, function)
-            && APP_CLASSES.contains(&binds.resolve(&callee).as_str())
-        {
-            facts.apps.push(App {
-                call: (call.start_byte(), call.end_byte()),
-            });
-        }
-        if function.kind() != "attribute" {
-            continue;
-        }
-        let (Some(object), Some(attr)) = (
-            function.child_by_field_name("object"),
-            function.child_by_field_name("attribute"),
-        ) else {
-            continue;
-        };
-        let method = src.text_of(attr);
-        let has_args = call
-            .child_by_field_name("arguments")
-            .is_some_and(|a| a.named_child_count() > 0);
-        let is_setup =
-            matches!(method, "setup" | "setup_tags_backend") || (method == "init" && has_args);
-        let Some(receiver) = dotted_name(src, object).filter(|_| is_setup) else {
-            continue;
-        };
-        let line = line_of(call);
-        if m.cashews.is_cache(&receiver) {
-            facts.local_setups.push(line);
-        } else {
-            facts.imported_setups.push((binds.resolve(&receiver), line));
+    let apps = text.contains("FastAPI") || text.contains("Starlette");
+    let setups = [".setup(", "setup_tags_backend", ".init("]
+        .iter()
+        .any(|n| text.contains(n));
+    if apps || setups {
+        for call in matches(src, &CALLS) {
+            let Some(function) = call.child_by_field_name("function") else {
+                continue;
+            };
+            if apps
+                && let Some(callee) = dotted_name(src, function)
+                && APP_CLASSES.contains(&binds.resolve(&callee).as_str())
+            {
+                facts.apps.push(App {
+                    call: (call.start_byte(), call.end_byte()),
+                });
+            }
+            if setups && let Some((receiver, line)) = setup_receiver(src, call, function) {
+                if cashews.as_ref().is_some_and(|c| c.is_cache(&receiver)) {
+                    facts.local_setups.push(line);
+                } else {
+                    facts.imported_setups.push((binds.resolve(&receiver), line));
+                }
+            }
         }
     }
     facts.script = main_guard(src).is_some() || module_level_run(src, &binds).is_some();
     facts
 }
 
-fn nodes_of_kind<'t>(root: Node<'t>, kind: &str) -> Vec<Node<'t>> {
+/// `X.setup(...)`, `X.setup_tags_backend(...)`, `X.init(URL...)`: X and the line.
+fn setup_receiver(src: &SourceFile, call: Node, function: Node) -> Option<(String, usize)> {
+    if function.kind() != "attribute" {
+        return None;
+    }
+    let method = src.text_of(function.child_by_field_name("attribute")?);
+    let has_args = call
+        .child_by_field_name("arguments")
+        .is_some_and(|a| a.named_child_count() > 0);
+    let is_setup =
+        matches!(method, "setup" | "setup_tags_backend") || (method == "init" && has_args);
+    if !is_setup {
+        return None;
+    }
+    let receiver = dotted_name(src, function.child_by_field_name("object")?)?;
+    Some((receiver, line_of(call)))
+}
+
+static CALLS: LazyLock<Query> = LazyLock::new(|| {
+    Query::new(&crate::queries::PYTHON, "(call) @call").expect("the query compiles (tested)")
+});
+static IMPORTS: LazyLock<Query> = LazyLock::new(|| {
+    Query::new(
+        &crate::queries::PYTHON,
+        "[(import_statement) (import_from_statement)] @import",
+    )
+    .expect("the query compiles (tested)")
+});
+
+/// Every node a one-capture query matches, in document order.
+fn matches<'t>(src: &'t SourceFile, query: &Query) -> Vec<Node<'t>> {
+    let mut cursor = QueryCursor::new();
+    let mut found = cursor.matches(query, src.tree.root_node(), src.text.as_bytes());
     let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
-        if n.kind() == kind {
-            out.push(n);
-        }
-        let mut cursor = n.walk();
-        let children: Vec<Node> = n.named_children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
+    while let Some(m) = found.next() {
+        out.extend(m.captures.iter().map(|c| c.node));
     }
     out
 }
@@ -546,8 +579,8 @@ impl Bindings {
             names: BTreeMap::new(),
             imported: Vec::new(),
         };
-        let root = src.tree.root_node();
-        for stmt in nodes_of_kind(root, "import_statement") {
+        let statements = matches(src, &IMPORTS);
+        for stmt in statements.iter().filter(|s| s.kind() == "import_statement") {
             let mut cursor = stmt.walk();
             for name in stmt.children_by_field_name("name", &mut cursor) {
                 let (path, alias) = split_alias(src, name);
@@ -561,7 +594,10 @@ impl Bindings {
                 };
             }
         }
-        for stmt in nodes_of_kind(root, "import_from_statement") {
+        for stmt in statements
+            .iter()
+            .filter(|s| s.kind() == "import_from_statement")
+        {
             let Some(from) = stmt.child_by_field_name("module_name") else {
                 continue;
             };

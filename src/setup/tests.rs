@@ -103,6 +103,18 @@ fn placement_table() {
             Place::NewLifespan,
             false,
         ),
+        (
+            vec![
+                ("pkg/admin.py", app_alone),
+                (
+                    "pkg/factory.py",
+                    "from fastapi import FastAPI\n\nfrom . import svc\n\n\ndef create_app():\n    app = FastAPI()\n    return app\n",
+                ),
+            ],
+            "pkg/factory.py",
+            Place::NewLifespan,
+            false,
+        ),
         (vec![("run.py", script)], "run.py", Place::MainBlock, false),
         (
             vec![("run.py", bare_run)],
@@ -151,6 +163,25 @@ fn placement_table() {
         );
         assert_eq!(out.report.status, SetupStatus::Added);
     }
+}
+
+#[test]
+fn app_factory_gets_a_module_level_lifespan() {
+    let dir = project(&[
+        (
+            "pkg/factory.py",
+            "from fastapi import FastAPI\n\nfrom .svc import f\n\n\ndef create_app():\n    app = FastAPI(debug=True)\n    return app\n",
+        ),
+        ("pkg/__init__.py", ""),
+        ("pkg/svc.py", TARGET),
+    ]);
+    let (_, after) = run(&dir, &["pkg/svc.py"], None, false).edited.unwrap();
+    assert_eq!(
+        after,
+        format!(
+            "from fastapi import FastAPI\n\nfrom .svc import f\nimport os\nfrom contextlib import asynccontextmanager\nfrom cashews import cache\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    {SETUP}\n    yield\n    await cache.close()\n\n\ndef create_app():\n    app = FastAPI(debug=True, lifespan=lifespan)\n    return app\n"
+        )
+    );
 }
 
 #[test]
