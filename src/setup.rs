@@ -220,11 +220,7 @@ pub(crate) fn plan(
         return Ok(skipped("no function is cached: no setup needed"));
     }
     let cached_modules: Vec<&str> = cached.iter().map(|c| c.module.as_str()).collect();
-    let leaves: Vec<&str> = cached_modules
-        .iter()
-        .filter_map(|m| m.rsplit('.').next())
-        .collect();
-    let mut project = scan(root, scan_subfolders, &leaves);
+    let mut project = scan(root, scan_subfolders, &cached_modules);
     if let Some(found) = existing_setup(&project) {
         return Ok(present(&project, found));
     }
@@ -397,9 +393,9 @@ fn is_test_file(name: &str) -> bool {
 }
 
 /// Parses the files that may hold a setup, a cache object, an app or an
-/// entry point that imports a cached module (a plain substring test first:
-/// most files hold none). `leaves` are the cached modules' last names.
-fn scan(root: &Path, recursive: bool, leaves: &[&str]) -> Vec<Scanned> {
+/// entry point that is or imports a cached module (a plain substring test
+/// first: most files hold none).
+fn scan(root: &Path, recursive: bool, cached: &[&str]) -> Vec<Scanned> {
     const NEEDLES: [&str; 6] = [
         "cashews",
         ".setup(",
@@ -420,8 +416,11 @@ fn scan(root: &Path, recursive: bool, leaves: &[&str]) -> Vec<Scanned> {
         let Ok(text) = std::str::from_utf8(&bytes) else {
             continue;
         };
-        let entry_point = (text.contains("__main__") || text.contains("asyncio"))
-            && leaves.iter().any(|l| text.contains(l));
+        let module = crate::project::module_name_in(root, &path);
+        let names_cached = cached
+            .iter()
+            .any(|m| *m == module || text.contains(m.rsplit('.').next().unwrap_or(m)));
+        let entry_point = (text.contains("__main__") || text.contains("asyncio")) && names_cached;
         if !entry_point && !NEEDLES.iter().any(|n| text.contains(n)) {
             continue;
         }
@@ -429,7 +428,6 @@ fn scan(root: &Path, recursive: bool, leaves: &[&str]) -> Vec<Scanned> {
         let Ok(src) = SourceFile::parse(&path, bytes) else {
             continue;
         };
-        let module = crate::project::module_name_in(root, &path);
         let facts = facts_of(&src, &module);
         out.push(Scanned {
             path,

@@ -122,6 +122,16 @@ fn placement_table() {
             Place::BeforeRun,
             false,
         ),
+        // The cached module is itself the script (and never names itself).
+        (
+            vec![(
+                "pkg/svc.py",
+                "import asyncio\n\n\nasync def f(a):\n    return a\n\nif __name__ == \"__main__\":\n    asyncio.run(f(1))\n",
+            )],
+            "pkg/svc.py",
+            Place::MainBlock,
+            false,
+        ),
         (
             vec![("other.py", other_script)],
             "pkg/svc.py",
@@ -147,7 +157,9 @@ fn placement_table() {
     for (i, (files, file, place, warns)) in table.into_iter().enumerate() {
         let mut files = files;
         files.push(("pkg/__init__.py", ""));
-        files.push(("pkg/svc.py", TARGET));
+        if !files.iter().any(|(f, _)| *f == "pkg/svc.py") {
+            files.push(("pkg/svc.py", TARGET));
+        }
         let dir = project(&files);
         let out = run(&dir, &["pkg/svc.py"], None, false);
         let (edited, _) = out.edited.as_ref().unwrap();
