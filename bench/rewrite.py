@@ -1,6 +1,7 @@
 """Rewrite benchmark: one target in files of 1k, 10k and 100k lines.
 
-Wall time including process start, min of N interleaved runs, side by side with
+Files are real code (the pinned corpus of scripts/corpus.sh, concatenated to
+size) with the target at the end. Wall time including process start, min of N interleaved runs, side by side with
 two peers on the same files in the same run:
   - ruff check --no-cache --select B019 (a native parser + one rule, no rewrite),
   - a LibCST codemod that adds a decorator to the same function (parse, transform,
@@ -16,22 +17,13 @@ import time
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 SIZES = [1_000, 10_000, 100_000]
 
-BLOCK = '''
+TARGET = """
 
-async def get_user_{i}(session: AsyncSession, user_id: int, page: int = 1):
-    """Fetch one user."""
+async def get_user(session: AsyncSession, user_id: int, page: int = 1):
     result = await session.execute(select(User).where(User.id == user_id).offset(page))
-    rows = [r for r in result.scalars()]
-    return {{"id": user_id, "rows": rows}}
+    return result.scalar_one_or_none()
+"""
 
-
-class Service{i}:
-    def __init__(self, host: str):
-        self._host = host
-
-    async def fetch(self, item: int) -> str:
-        return f"{{self._host}}/{{item}}"
-'''
 
 LIBCST = r'''
 import sys, libcst as cst
@@ -46,17 +38,24 @@ sys.stdout.write(cst.parse_module(src).visit(Add()).code[:0])
 '''
 
 
-def make_file(lines: int, path: str) -> str:
-    head = "from sqlalchemy import select\nfrom sqlalchemy.ext.asyncio import AsyncSession\n"
-    parts, i, count = [head], 0, 2
-    while count < lines:
-        block = BLOCK.format(i=i)
-        parts.append(block)
-        count += block.count("\n")
-        i += 1
-    with open(path, "w") as fh:
-        fh.write("".join(parts))
-    return f"get_user_{i // 2}"
+def make_file(lines: int, path: str, corpus: str) -> int:
+    """Real code: whole files of the corpus (sqlalchemy, django, ...) concatenated
+    to the size, then the target function at the end."""
+    parts, count = [], 0
+    for root, dirs, files in sorted(os.walk(corpus)):
+        dirs.sort()
+        for name in sorted(files):
+            if count >= lines or not name.endswith(".py"):
+                continue
+            with open(os.path.join(root, name), encoding="utf-8") as fh:
+                text = fh.read()
+            # `from __future__` must stay first in a file: drop it from the middle.
+            kept = [l for l in text.splitlines() if not l.startswith("from __future__")]
+            parts.append("\n".join(kept) + "\n")  # whole files only: a cut could break syntax
+            count += len(kept)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("".join(parts) + TARGET)
+    return count + TARGET.count("\n")
 
 
 def best(cmd) -> float:
@@ -69,7 +68,7 @@ def best(cmd) -> float:
 
 
 def main() -> None:
-    binary, venv_bin = sys.argv[1], sys.argv[2]
+    binary, venv_bin, corpus = sys.argv[1], sys.argv[2], sys.argv[3]
     tools = {
         "cashews-add": lambda f, t: [binary, f"{f}::{t}"],
         "ruff B019": lambda f, t: [f"{venv_bin}/ruff", "check", "--no-cache", "--select", "B019", "--quiet", f],
@@ -80,13 +79,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for lines in SIZES:
             path = os.path.join(tmp, f"m{lines}.py")
-            target = make_file(lines, path)
+            actual = make_file(lines, path, corpus)
+            target = "get_user"
             times = {name: float("inf") for name in tools}
             for _ in range(RUNS):  # interleaved: each round runs every tool once
                 for name, cmd in tools.items():
                     times[name] = min(times[name], best(cmd(path, target)))
             cells = " | ".join(f"{times[n] * 1000:.1f} ms" for n in tools)
-            print(f"| {lines:,} | {cells} |", flush=True)
+            print(f"| {actual:,} | {cells} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -122,6 +122,15 @@ impl CashewsNames {
         self.caches.contains(dotted)
     }
 
+    /// Plain names (no dots) bound to a cache object at module level: what
+    /// other modules can import.
+    pub(crate) fn exported(&self) -> impl Iterator<Item = &str> {
+        self.caches
+            .iter()
+            .filter(|c| !c.contains('.'))
+            .map(String::as_str)
+    }
+
     /// Recognises `@cache`, `@cache(...)`, `@cache.early(...)`,
     /// `@noself(cache)(...)`, `@noself(cache).soft(...)`, `@mycache(...)`.
     pub(crate) fn decorator<'t>(

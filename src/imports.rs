@@ -196,28 +196,75 @@ impl<'t> Imports<'t> {
         };
         (local, Some(new_statement(src, &statement)))
     }
-}
 
-impl Imports<'_> {
-    /// Makes module `module` available as a name; returns the name to use and
-    /// the `import module` edit when it is not bound yet. Never rewrites an
-    /// existing line.
+    /// Makes a whole module available (`import os`); returns the local name
+    /// and the edit (None when `import module [as x]` is there already).
     pub(crate) fn ensure_module(&self, src: &SourceFile, module: &str) -> (String, Option<Edit>) {
         if let Some(local) = self.module_aliases(module).into_iter().next() {
             return (local, None);
         }
-        if self.is_bound(module) || module_defines(src, module) {
-            let local = format!("_{module}");
-            return (
-                local.clone(),
-                Some(new_statement(src, &format!("import {module} as {local}"))),
-            );
+        let taken = self.is_bound(module) || module_defines(src, module);
+        if taken {
+            let local = format!("{}_module", module.replace('.', "_"));
+            let statement = format!("import {module} as {local}");
+            (local, Some(new_statement(src, &statement)))
+        } else {
+            (
+                module.to_string(),
+                Some(new_statement(src, &format!("import {module}"))),
+            )
         }
-        (
-            module.to_string(),
-            Some(new_statement(src, &format!("import {module}"))),
-        )
     }
+}
+
+/// New import statements inserted at one offset each carry the blank line
+/// that separates them from the code below; only the last one keeps it.
+/// Identical edits (two targets asking for one import) count once.
+pub(crate) fn coalesce(edits: Vec<Edit>) -> Vec<Edit> {
+    let mut unique: Vec<Edit> = Vec::new();
+    for e in edits {
+        if !unique.contains(&e) {
+            unique.push(e);
+        }
+    }
+    let blank_of = |c: &str| {
+        if c.ends_with("\r\n\r\n") {
+            Some("\r\n")
+        } else if c.ends_with("\n\n") {
+            Some("\n")
+        } else {
+            None
+        }
+    };
+    let inserts_at = |edits: &[Edit], at: usize| -> Vec<usize> {
+        (0..edits.len())
+            .filter(|&i| edits[i].start == at && edits[i].end == at)
+            .collect()
+    };
+    let mut done: Vec<usize> = Vec::new();
+    for i in 0..unique.len() {
+        let at = unique[i].start;
+        if unique[i].end != at || done.contains(&at) {
+            continue;
+        }
+        done.push(at);
+        let group = inserts_at(&unique, at);
+        let Some(eol) = group.iter().find_map(|&g| blank_of(&unique[g].content)) else {
+            continue;
+        };
+        if group.len() < 2 {
+            continue;
+        }
+        for &g in &group {
+            if let Some(e) = blank_of(&unique[g].content) {
+                let len = unique[g].content.len() - e.len();
+                unique[g].content.truncate(len);
+            }
+        }
+        let last = *group.last().expect("two or more");
+        unique[last].content.push_str(eol);
+    }
+    unique
 }
 
 fn split_alias(src: &SourceFile, node: Node) -> (String, Option<String>) {
@@ -236,7 +283,7 @@ fn split_alias(src: &SourceFile, node: Node) -> (String, Option<String>) {
 }
 
 /// Whether a top-level def, class or assignment binds `name`.
-fn module_defines(src: &SourceFile, name: &str) -> bool {
+pub(crate) fn module_defines(src: &SourceFile, name: &str) -> bool {
     let root = src.tree.root_node();
     let mut cursor = root.walk();
     root.named_children(&mut cursor).any(|stmt| {
@@ -263,6 +310,23 @@ fn module_defines(src: &SourceFile, name: &str) -> bool {
 fn new_statement(src: &SourceFile, statement: &str) -> Edit {
     let text = &src.text;
     let eol = crate::plan::file_line_ending(text);
+    let (at, seen_import) = imports_end(src);
+    let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
+        eol
+    } else {
+        ""
+    };
+    // Keep code one blank line away from a new import block.
+    let needs_blank = !seen_import && at < text.len() && !text[at..].starts_with(['\n', '\r']);
+    let blank = if needs_blank { eol } else { "" };
+    Edit::insert(at, format!("{lead}{statement}{eol}{blank}"))
+}
+
+/// Where new import lines go: past the docstring, `__future__` imports and
+/// the leading import block, else at the top (below a shebang or encoding
+/// comment). Also tells whether there is a leading import block.
+pub(crate) fn imports_end(src: &SourceFile) -> (usize, bool) {
+    let text = &src.text;
     let root = src.tree.root_node();
     let mut cursor = root.walk();
     let mut after: Option<Node> = None;
@@ -284,18 +348,10 @@ fn new_statement(src: &SourceFile, statement: &str) -> Edit {
         || header_comments_end(text),
         |node| line_end(text, node.end_byte()),
     );
-    let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
-        eol
-    } else {
-        ""
-    };
-    // Keep code one blank line away from a new import block.
-    let needs_blank = !seen_import && at < text.len() && !text[at..].starts_with(['\n', '\r']);
-    let blank = if needs_blank { eol } else { "" };
-    Edit::insert(at, format!("{lead}{statement}{eol}{blank}"))
+    (at, seen_import)
 }
 
-fn is_docstring(stmt: Node) -> bool {
+pub(crate) fn is_docstring(stmt: Node) -> bool {
     stmt.named_child_count() == 1
         && stmt
             .named_child(0)
@@ -448,6 +504,54 @@ mod tests {
         assert_eq!(
             Imports::collect(&src).ensure_module(&src, "httpx"),
             ("h".to_string(), None)
+        );
+    }
+
+    #[test]
+    fn ensure_module_binds_once() {
+        let module = |before: &str| {
+            let src = SourceFile::parse(Path::new("m.py"), before.as_bytes().to_vec()).unwrap();
+            let imports = Imports::collect(&src);
+            let (local, edit) = imports.ensure_module(&src, "os");
+            let out = apply(&src.text, &edit.into_iter().collect::<Vec<_>>()).unwrap();
+            format!("{local}|{out}")
+        };
+        assert_eq!(module("import os\n"), "os|import os\n");
+        assert_eq!(module("import os as o\n"), "o|import os as o\n");
+        assert_eq!(module("import sys\n"), "os|import sys\nimport os\n");
+        assert_eq!(
+            module("from x import os\n"),
+            "os_module|from x import os\nimport os as os_module\n"
+        );
+        assert_eq!(module("x = 1\n"), "os|import os\n\nx = 1\n");
+    }
+
+    #[test]
+    fn coalesce_keeps_one_blank_line_per_spot() {
+        let edits = vec![
+            Edit::insert(0, "import os\n\n"),
+            Edit::insert(0, "from cashews import cache\n\n"),
+            Edit::insert(0, "import os\n\n"),
+            Edit::insert(9, ", b"),
+        ];
+        assert_eq!(
+            coalesce(edits),
+            [
+                Edit::insert(0, "import os\n"),
+                Edit::insert(0, "from cashews import cache\n\n"),
+                Edit::insert(9, ", b"),
+            ]
+        );
+        let crlf = vec![
+            Edit::insert(3, "import os\r\n\r\n"),
+            Edit::insert(3, "x = 1\r\n"),
+        ];
+        assert_eq!(
+            coalesce(crlf),
+            [
+                Edit::insert(3, "import os\r\n"),
+                Edit::insert(3, "x = 1\r\n\r\n")
+            ]
         );
     }
 

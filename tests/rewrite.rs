@@ -52,12 +52,16 @@ fn rewrite_fixtures() {
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
         let dir = project(&[(&name, &text)]);
+        // A project root without manifest tables: these snapshots are about the
+        // code edit; setup and dependency have their own tests (tests/e2e.rs).
+        std::fs::write(dir.path().join("pyproject.toml"), "# fixture root\n").unwrap();
         let mut args: Vec<String> = header(&text, "targets")
             .iter()
             .map(|t| format!("{name}::{t}"))
             .collect();
         assert!(!args.is_empty(), "{name} declares no # targets:");
         args.extend(header(&text, "args"));
+        args.push("--no-setup".to_string());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
         let first = run(dir.path(), &args);
