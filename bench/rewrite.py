@@ -78,7 +78,9 @@ def main() -> None:
     print("|" + " --- |" * (len(tools) + 1))
     with tempfile.TemporaryDirectory() as tmp:
         for lines in SIZES:
-            path = os.path.join(tmp, f"m{lines}.py")
+            # One folder per size: the setup search must not see the other files.
+            os.makedirs(os.path.join(tmp, str(lines)))
+            path = os.path.join(tmp, str(lines), "m.py")
             actual = make_file(lines, path, corpus)
             target = "get_user"
             times = {name: float("inf") for name in tools}

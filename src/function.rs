@@ -4,7 +4,7 @@ use serde::Serialize;
 use tree_sitter::{Node, QueryCursor, StreamingIterator};
 
 use crate::locate::{FunctionSite, name_of};
-use crate::queries::{QUERIES, capture};
+use crate::queries::{BODY, capture};
 use crate::source::{SourceFile, line_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -241,7 +241,7 @@ impl<'t> BodyFacts<'t> {
         let Some(body) = function.child_by_field_name("body") else {
             return facts;
         };
-        let query = &QUERIES.body;
+        let query = &*BODY;
         let idx = |name| capture(query, name);
         let (call, assign, augassign, target, delete, global, attribute, yld, ret, ident) = (
             idx("call"),

@@ -7,13 +7,13 @@ use tree_sitter::{Language, Query};
 pub(crate) static PYTHON: LazyLock<Language> =
     LazyLock::new(|| tree_sitter_python::LANGUAGE.into());
 
-pub(crate) struct Queries {
-    pub(crate) body: Query,
-}
+/// Facts about a function body (calls, assignments, yields, names).
+pub(crate) static BODY: LazyLock<Query> =
+    LazyLock::new(|| compile(include_str!("../queries/python/body.scm")));
 
-pub(crate) static QUERIES: LazyLock<Queries> = LazyLock::new(|| Queries {
-    body: compile(include_str!("../queries/python/body.scm")),
-});
+/// Every call; compiled only when the setup search needs it.
+pub(crate) static CALLS: LazyLock<Query> =
+    LazyLock::new(|| compile(include_str!("../queries/python/calls.scm")));
 
 fn compile(source: &str) -> Query {
     Query::new(&PYTHON, source).expect("bundled query compiles (tested)")
@@ -40,7 +40,7 @@ mod tests {
 
     #[test]
     fn queries_compile_with_their_captures() {
-        let q = &*QUERIES;
+        capture(&CALLS, "call");
         for name in [
             "call",
             "callee",
@@ -57,7 +57,7 @@ mod tests {
             "return",
             "ident",
         ] {
-            capture(&q.body, name);
+            capture(&BODY, name);
         }
     }
 }

@@ -248,6 +248,7 @@ fn plan_project(
         .map(|p| Cached {
             path: p.src.path.clone(),
             module: crate::project::module_name_in(&root, &p.src.path),
+            src: Some(p.src.clone()),
         })
         .collect();
     let opts = SetupOptions {

@@ -18,9 +18,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use std::sync::LazyLock;
 
-use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
+use tree_sitter::{Node, QueryCursor, StreamingIterator};
 
 use crate::edit::Edit;
 use crate::function::{BodyFacts, dotted_name};
@@ -48,6 +47,9 @@ pub(crate) struct SetupOptions {
 pub(crate) struct Cached {
     pub(crate) path: PathBuf,
     pub(crate) module: String,
+    /// The file as the rewrite parsed it, when it did: parsing it again
+    /// would double the cost of a run on a large file.
+    pub(crate) src: Option<SourceFile>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -220,7 +222,7 @@ pub(crate) fn plan(
         return Ok(skipped("no function is cached: no setup needed"));
     }
     let cached_modules: Vec<&str> = cached.iter().map(|c| c.module.as_str()).collect();
-    let mut project = scan(root, scan_subfolders, &cached_modules);
+    let mut project = scan(root, scan_subfolders, cached);
     if let Some(found) = existing_setup(&project) {
         return Ok(present(&project, found));
     }
@@ -263,7 +265,10 @@ pub(crate) fn plan(
         return emit(project.swap_remove(i).src, Choice::Script, opts, Vec::new());
     }
     let first = &cached[0];
-    let src = SourceFile::read(&first.path)?;
+    let src = match &first.src {
+        Some(src) => src.clone(),
+        None => SourceFile::read(&first.path)?,
+    };
     let warning = format!(
         "no FastAPI/Starlette app and no script entry point imports {}: cache.setup(...) runs when {} is imported; call it once at your application's startup instead (or choose the module with --setup-in FILE)",
         first.module,
@@ -395,7 +400,8 @@ fn is_test_file(name: &str) -> bool {
 /// Parses the files that may hold a setup, a cache object, an app or an
 /// entry point that is or imports a cached module (a plain substring test
 /// first: most files hold none).
-fn scan(root: &Path, recursive: bool, cached: &[&str]) -> Vec<Scanned> {
+fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> Vec<Scanned> {
+    let cached: Vec<&str> = cached_files.iter().map(|c| c.module.as_str()).collect();
     const NEEDLES: [&str; 6] = [
         "cashews",
         ".setup(",
@@ -424,8 +430,12 @@ fn scan(root: &Path, recursive: bool, cached: &[&str]) -> Vec<Scanned> {
         if !entry_point && !NEEDLES.iter().any(|n| text.contains(n)) {
             continue;
         }
+        let parsed = cached_files
+            .iter()
+            .find(|c| c.module == module)
+            .and_then(|c| c.src.clone());
         // Files that do not parse are not where the app starts; skip them quietly.
-        let Ok(src) = SourceFile::parse(&path, bytes) else {
+        let Some(src) = parsed.or_else(|| SourceFile::parse(&path, bytes).ok()) else {
             continue;
         };
         let facts = facts_of(&src, &module);
@@ -495,7 +505,14 @@ fn facts_of(src: &SourceFile, module: &str) -> Facts {
         .iter()
         .any(|n| text.contains(n));
     if apps || setups {
-        for call in matches(src, &CALLS) {
+        let needles: &[&str] = &[
+            ".setup(",
+            "setup_tags_backend",
+            ".init(",
+            "FastAPI",
+            "Starlette",
+        ];
+        for call in calls_in_statements_mentioning(src, needles) {
             let Some(function) = call.child_by_field_name("function") else {
                 continue;
             };
@@ -538,26 +555,39 @@ fn setup_receiver(src: &SourceFile, call: Node, function: Node) -> Option<(Strin
     Some((receiver, line_of(call)))
 }
 
-static CALLS: LazyLock<Query> = LazyLock::new(|| {
-    Query::new(&crate::queries::PYTHON, "(call) @call").expect("the query compiles (tested)")
-});
-static IMPORTS: LazyLock<Query> = LazyLock::new(|| {
-    Query::new(
-        &crate::queries::PYTHON,
-        "[(import_statement) (import_from_statement)] @import",
-    )
-    .expect("the query compiles (tested)")
-});
-
-/// Every node a one-capture query matches, in document order.
-fn matches<'t>(src: &'t SourceFile, query: &Query) -> Vec<Node<'t>> {
-    let mut cursor = QueryCursor::new();
-    let mut found = cursor.matches(query, src.tree.root_node(), src.text.as_bytes());
+/// Calls inside the top-level statements whose text mentions one of
+/// `needles`: a query over a whole large file costs more than the rest of
+/// the run, and setups and app constructors are rare.
+fn calls_in_statements_mentioning<'t>(src: &'t SourceFile, needles: &[&str]) -> Vec<Node<'t>> {
+    let query = &*crate::queries::CALLS;
+    let root = src.tree.root_node();
+    let mut walker = root.walk();
     let mut out = Vec::new();
-    while let Some(m) = found.next() {
-        out.extend(m.captures.iter().map(|c| c.node));
+    for statement in root.named_children(&mut walker) {
+        let text = src.text_of(statement);
+        if !needles.iter().any(|n| text.contains(n)) {
+            continue;
+        }
+        let mut cursor = QueryCursor::new();
+        let mut found = cursor.matches(query, statement, src.text.as_bytes());
+        while let Some(m) = found.next() {
+            out.extend(m.captures.iter().map(|c| c.node));
+        }
     }
     out
+}
+
+/// Import statements at module level and in top-level `if`/`try`/`with` blocks.
+fn import_statements<'t>(node: Node<'t>, out: &mut Vec<Node<'t>>) {
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        match child.kind() {
+            "import_statement" | "import_from_statement" => out.push(child),
+            "if_statement" | "elif_clause" | "else_clause" | "try_statement" | "except_clause"
+            | "finally_clause" | "with_statement" | "block" => import_statements(child, out),
+            _ => {}
+        }
+    }
 }
 
 /// Import bindings with relative imports made absolute.
@@ -577,7 +607,8 @@ impl Bindings {
             names: BTreeMap::new(),
             imported: Vec::new(),
         };
-        let statements = matches(src, &IMPORTS);
+        let mut statements = Vec::new();
+        import_statements(src.tree.root_node(), &mut statements);
         for stmt in statements.iter().filter(|s| s.kind() == "import_statement") {
             let mut cursor = stmt.walk();
             for name in stmt.children_by_field_name("name", &mut cursor) {

@@ -16,6 +16,7 @@ impl std::fmt::Display for BadInput {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct SourceFile {
     /// The path as the user named it, for messages and diff headers.
     pub(crate) path: PathBuf,

@@ -96,7 +96,12 @@ fn emitted_decorators_cache_under_real_cashews() {
     ];
     for (target, args) in cases {
         let dir = project(&[("shop.py", MODULE)]);
-        let mut argv = vec![format!("shop.py::{target}"), "--write".to_string()];
+        // --no-setup: the harness sets up mem:// itself (a disk cache would outlive the test).
+        let mut argv = vec![
+            format!("shop.py::{target}"),
+            "--write".to_string(),
+            "--no-setup".to_string(),
+        ];
         argv.extend(args.iter().map(|a| a.to_string()));
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let out = run(dir.path(), &argv);

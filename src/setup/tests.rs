@@ -32,6 +32,7 @@ fn run(dir: &tempfile::TempDir, cached: &[&str], setup_in: Option<&str>, skip: b
         .map(|rel| Cached {
             path: root.join(rel),
             module: crate::project::module_name_in(root, &root.join(rel)),
+            src: None,
         })
         .collect();
     let opts = SetupOptions {
