@@ -30,6 +30,16 @@ pub(crate) struct CashewsDecorator<'t> {
 }
 
 impl<'t> CashewsDecorator<'t> {
+    /// Whether this decorator stores results. `@cache.invalidate`,
+    /// `@cache.locked` (a lock alone caches nothing), rate limits and circuit
+    /// breakers are cashews decorators that do not.
+    pub(crate) fn caches(&self) -> bool {
+        matches!(
+            self.method.as_deref(),
+            None | Some("early" | "soft" | "failover" | "hit" | "iterator" | "cache")
+        )
+    }
+
     /// The strategy word used in JSON: `cache` for plain `@cache(...)`.
     pub(crate) fn strategy(&self) -> &str {
         self.method.as_deref().unwrap_or("cache")

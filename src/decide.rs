@@ -17,7 +17,7 @@ pub(crate) enum Strategy {
     Cache,
     /// `@cache.early(...)`: refreshed in the background before it expires.
     Early,
-    /// `@cache.soft(...)`: serves a stale value while one call recomputes.
+    /// `@cache.soft(...)`: after soft_ttl the next call recomputes, and the old value is served if that raises.
     Soft,
     /// `@cache(..., lock=True)`: one caller computes, the others wait.
     Locked,
@@ -117,7 +117,8 @@ pub(crate) fn decide(
     if let Some(d) = f
         .decorators
         .iter()
-        .find_map(|d| module.cashews.decorator(src, d))
+        .filter_map(|d| module.cashews.decorator(src, d))
+        .find(|d| d.caches())
     {
         return Ok(Outcome::Unchanged(format!(
             "already cached with @{}",
@@ -408,6 +409,16 @@ mod tests {
                 "from cashews import cache\n@cache(ttl='1h')\nasync def f(a):\n    return a\n",
                 "f",
                 "unchanged",
+            ),
+            (
+                "from cashews import cache\n@cache.locked(ttl='1m')\nasync def f(a):\n    return a\n",
+                "f",
+                "cache",
+            ),
+            (
+                "from cashews import cache\n@cache.invalidate('f:{a}')\nasync def f(a):\n    return a\n",
+                "f",
+                "cache",
             ),
         ];
         for (code, name, want) in cases {

@@ -361,7 +361,13 @@ fn plan_target(
     let mut warnings = std::mem::take(&mut key.warnings);
     let bad = |e: BadInput| BadInput(format!("{}: {}", target.raw, e.0));
     if let Some(user_key) = &req.key {
-        check_placeholders(f, user_key, "--key").map_err(bad)?;
+        let fields = check_placeholders(f, user_key, "--key").map_err(bad)?;
+        // A parameter the user's key holds (`{user.id}`) needs no "left out" warning.
+        let roots: Vec<&str> = fields
+            .iter()
+            .map(|f| f.split(['.', '[']).next().unwrap_or(f))
+            .collect();
+        warnings.retain(|w| !roots.iter().any(|r| w.starts_with(&format!("`{r}` "))));
         for input in missing_inputs(f, &key, user_key) {
             warnings.push(format!(
                 "--key leaves out `{input}`: calls that differ only in it will share one cached value"

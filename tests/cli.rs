@@ -284,6 +284,28 @@ fn options_shape_the_decorator() {
 }
 
 #[test]
+fn a_key_holding_the_injected_user_drops_the_warning() {
+    let code_text = "async def feed(page: int, user=Depends(current_user)):\n    return page\n";
+    let dir = project(&[("m.py", code_text)]);
+    let plain = run(dir.path(), &["m.py::feed"]);
+    assert!(
+        stderr(&plain).contains("`user` is injected with Depends"),
+        "{}",
+        stderr(&plain)
+    );
+    let keyed = run(
+        dir.path(),
+        &["m.py::feed", "--key", "feed:{page}:{user.id}"],
+    );
+    assert_eq!(code(&keyed), 0, "{}", stderr(&keyed));
+    assert!(
+        !stderr(&keyed).contains("is injected"),
+        "{}",
+        stderr(&keyed)
+    );
+}
+
+#[test]
 fn help_exits_0() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     assert_eq!(code(&out), 0);
