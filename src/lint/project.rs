@@ -134,7 +134,7 @@ fn file_sets_up(path: &Path) -> bool {
         return false;
     };
     let has = |needle: &[u8]| memchr::memmem::find(&bytes, needle).is_some();
-    if !has(b"setup(") && !has(b"init(") {
+    if !has(b"setup") && !has(b".init") {
         return false;
     }
     with_module(path, bytes, |module| !setup_calls(module).is_empty()).unwrap_or(false)

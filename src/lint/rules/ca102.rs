@@ -97,19 +97,19 @@ fn registered_context(ck: &Checker) -> Vec<String> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    crate::lint::rules::each_call(src.tree.root_node(), &mut |call| {
+    for call in crate::lint::rules::calls_named(src, &["register_key_context", "register"]) {
         let Some(name) = call
             .child_by_field_name("function")
             .and_then(|f| crate::function::dotted_name(src, f))
         else {
-            return;
+            continue;
         };
         let resolved = ck.module.imports.resolve(&name);
         if !matches!(
             resolved.as_str(),
             "cashews.register_key_context" | "cashews.key_context.register"
         ) {
-            return;
+            continue;
         }
         if let Some(args) = call.child_by_field_name("arguments") {
             let mut cursor = args.walk();
@@ -119,6 +119,6 @@ fn registered_context(ck: &Checker) -> Vec<String> {
                 }
             }
         }
-    });
+    }
     out
 }
