@@ -9,6 +9,15 @@ if command -v redis-server >/dev/null 2>&1; then
     exit 0
 fi
 
+# One installer at a time (parallel test binaries call this); re-check after waiting.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+mkdir -p target
+exec 9>target/redis.lock
+flock 9
+if command -v redis-server >/dev/null 2>&1; then
+    exit 0
+fi
+
 if [[ $(id -u) -ne 0 ]]; then
     echo "redis.sh: redis-server not found and not root; install it, e.g. 'sudo apt-get install redis-server'" >&2
     exit 1

@@ -184,6 +184,15 @@ impl CashewsNames {
         self.caches.contains(dotted)
     }
 
+    /// Plain names (no dots) bound to a cache object at module level: what
+    /// other modules can import.
+    pub(crate) fn exported(&self) -> impl Iterator<Item = &str> {
+        self.caches
+            .iter()
+            .filter(|c| !c.contains('.'))
+            .map(String::as_str)
+    }
+
     /// Recognises `@cache`, `@cache(...)`, `@cache.early(...)`,
     /// `@noself(cache)(...)`, `@noself(cache).soft(...)`, `@mycache(...)`.
     pub(crate) fn decorator<'t>(
@@ -493,13 +502,13 @@ mod tests {
     fn decorated(code: &str) -> Vec<(Option<String>, String)> {
         use crate::function::Function;
         use crate::imports::Imports;
-        use crate::locate::all_functions;
         let src =
             SourceFile::parse(std::path::Path::new("m.py"), code.as_bytes().to_vec()).unwrap();
         let imports = Imports::collect(&src);
         let names = CashewsNames::collect(&src, &imports);
         let mut out = Vec::new();
-        for (_, site) in all_functions(&src) {
+        // nested functions too: the lint checks a test's local functions
+        for site in crate::lint::rules::decorated_functions(&src) {
             let scoped = names.in_scope_of(&src, &imports, site.node);
             let names = scoped.as_ref().unwrap_or(&names);
             let f = Function::new(&src, site);

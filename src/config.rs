@@ -116,6 +116,9 @@ fn parse(file: &Path, text: &str) -> Result<Config, BadInput> {
         parse_ttl(ttl)
             .map_err(|e| BadInput(format!("{shown}: [tool.cashews-add] default-ttl: {e}")))?;
     }
+    if let Some(url) = &options.backend_url {
+        crate::setup::check_url(url, &format!("{shown}: [tool.cashews-add] backend-url"))?;
+    }
     let extra_patterns = options
         .extra_side_effects
         .iter()

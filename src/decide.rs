@@ -342,7 +342,10 @@ mod tests {
     fn run(code: &str, name: &str, req: &Request) -> Result<(String, String), BadInput> {
         let src = SourceFile::parse(Path::new("m.py"), code.as_bytes().to_vec()).unwrap();
         let module = Module::new(&src);
-        let f = Function::new(&src, find(&src, name).unwrap());
+        let f = Function::new(
+            &src,
+            find(&src, &crate::locate::all_functions(&src), name).unwrap(),
+        );
         let patterns: Vec<_> = builtin().iter().collect();
         let purity = crate::purity::analyse(&module, &f, &patterns);
         let key = design(&module, &f, "m:f", &HandleRules::default());

@@ -3,8 +3,8 @@
 use serde::Serialize;
 use tree_sitter::{Node, QueryCursor, StreamingIterator};
 
-use crate::locate::{FunctionSite, name_of, qualname};
-use crate::queries::{QUERIES, capture};
+use crate::locate::{FunctionSite, name_of};
+use crate::queries::{BODY, capture};
 use crate::source::{SourceFile, line_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,7 +62,7 @@ impl<'t> Function<'t> {
     pub(crate) fn new(src: &'t SourceFile, site: FunctionSite<'t>) -> Function<'t> {
         let node = site.node;
         let decorators = decorators_of(src, node);
-        let kind = kind_of(site, &decorators);
+        let kind = kind_of(&site, &decorators);
         let mut params = params_of(src, node);
         if matches!(kind, FnKind::Method | FnKind::ClassMethod)
             && let Some(first) = params.first_mut()
@@ -72,9 +72,9 @@ impl<'t> Function<'t> {
         }
         let body = BodyFacts::collect(src, node);
         Function {
+            qualname: site.qualname.clone(),
             site,
             name: name_of(src, node).to_string(),
-            qualname: qualname(src, node),
             line: line_of(node),
             is_async: node.child(0).is_some_and(|c| c.kind() == "async"),
             is_generator: !body.yields.is_empty(),
@@ -161,7 +161,7 @@ pub(crate) fn dotted_name(src: &SourceFile, node: Node) -> Option<String> {
     }
 }
 
-fn kind_of(site: FunctionSite, decorators: &[Decorator]) -> FnKind {
+fn kind_of(site: &FunctionSite, decorators: &[Decorator]) -> FnKind {
     if site.class.is_none() {
         return FnKind::Function;
     }
@@ -241,7 +241,7 @@ impl<'t> BodyFacts<'t> {
         let Some(body) = function.child_by_field_name("body") else {
             return facts;
         };
-        let query = &QUERIES.body;
+        let query = &*BODY;
         let idx = |name| capture(query, name);
         let (call, assign, augassign, target, delete, global, attribute, yld, ret, ident) = (
             idx("call"),
@@ -302,7 +302,7 @@ mod tests {
 
     fn with_fn(text: &str, name: &str, check: impl FnOnce(&SourceFile, &Function)) {
         let src = SourceFile::parse(Path::new("m.py"), text.as_bytes().to_vec()).unwrap();
-        let site = find(&src, name).unwrap();
+        let site = find(&src, &crate::locate::all_functions(&src), name).unwrap();
         let f = Function::new(&src, site);
         check(&src, &f);
     }

@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use tree_sitter::{Node, QueryCursor, StreamingIterator};
+use tree_sitter::Node;
 
 use crate::edit::Edit;
 use crate::function::dotted_name;
-use crate::queries::QUERIES;
 use crate::source::SourceFile;
 
 pub(crate) struct Imports<'t> {
@@ -36,15 +35,26 @@ impl<'t> Imports<'t> {
             wildcards: Vec::new(),
             from_statements: Vec::new(),
         };
-        let query = &QUERIES.imports;
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(query, src.tree.root_node(), src.text.as_bytes());
-        while let Some(m) = matches.next() {
-            for c in m.captures {
-                imports.add_statement(src, c.node);
+        imports.walk(src, src.tree.root_node());
+        imports
+    }
+
+    /// Module-level imports, also those under top-level `if`/`try`/`with`
+    /// blocks (`if TYPE_CHECKING:`, `try: import x except ImportError:`).
+    /// Function and class bodies are not entered: this stays a walk over a
+    /// few statements, not over every node of a large file.
+    fn walk(&mut self, src: &'t SourceFile, node: Node<'t>) {
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "import_statement" | "import_from_statement" => self.add_statement(src, child),
+                "if_statement" | "elif_clause" | "else_clause" | "try_statement"
+                | "except_clause" | "finally_clause" | "with_statement" | "block" => {
+                    self.walk(src, child)
+                }
+                _ => {}
             }
         }
-        imports
     }
 
     fn add_statement(&mut self, src: &'t SourceFile, node: Node<'t>) {
@@ -186,6 +196,75 @@ impl<'t> Imports<'t> {
         };
         (local, Some(new_statement(src, &statement)))
     }
+
+    /// Makes a whole module available (`import os`); returns the local name
+    /// and the edit (None when `import module [as x]` is there already).
+    pub(crate) fn ensure_module(&self, src: &SourceFile, module: &str) -> (String, Option<Edit>) {
+        if let Some(local) = self.module_aliases(module).into_iter().next() {
+            return (local, None);
+        }
+        let taken = self.is_bound(module) || module_defines(src, module);
+        if taken {
+            let local = format!("{}_module", module.replace('.', "_"));
+            let statement = format!("import {module} as {local}");
+            (local, Some(new_statement(src, &statement)))
+        } else {
+            (
+                module.to_string(),
+                Some(new_statement(src, &format!("import {module}"))),
+            )
+        }
+    }
+}
+
+/// New import statements inserted at one offset each carry the blank line
+/// that separates them from the code below; only the last one keeps it.
+/// Identical edits (two targets asking for one import) count once.
+pub(crate) fn coalesce(edits: Vec<Edit>) -> Vec<Edit> {
+    let mut unique: Vec<Edit> = Vec::new();
+    for e in edits {
+        if !unique.contains(&e) {
+            unique.push(e);
+        }
+    }
+    let blank_of = |c: &str| {
+        if c.ends_with("\r\n\r\n") {
+            Some("\r\n")
+        } else if c.ends_with("\n\n") {
+            Some("\n")
+        } else {
+            None
+        }
+    };
+    let inserts_at = |edits: &[Edit], at: usize| -> Vec<usize> {
+        (0..edits.len())
+            .filter(|&i| edits[i].start == at && edits[i].end == at)
+            .collect()
+    };
+    let mut done: Vec<usize> = Vec::new();
+    for i in 0..unique.len() {
+        let at = unique[i].start;
+        if unique[i].end != at || done.contains(&at) {
+            continue;
+        }
+        done.push(at);
+        let group = inserts_at(&unique, at);
+        let Some(eol) = group.iter().find_map(|&g| blank_of(&unique[g].content)) else {
+            continue;
+        };
+        if group.len() < 2 {
+            continue;
+        }
+        for &g in &group {
+            if let Some(e) = blank_of(&unique[g].content) {
+                let len = unique[g].content.len() - e.len();
+                unique[g].content.truncate(len);
+            }
+        }
+        let last = *group.last().expect("two or more");
+        unique[last].content.push_str(eol);
+    }
+    unique
 }
 
 fn split_alias(src: &SourceFile, node: Node) -> (String, Option<String>) {
@@ -204,7 +283,7 @@ fn split_alias(src: &SourceFile, node: Node) -> (String, Option<String>) {
 }
 
 /// Whether a top-level def, class or assignment binds `name`.
-fn module_defines(src: &SourceFile, name: &str) -> bool {
+pub(crate) fn module_defines(src: &SourceFile, name: &str) -> bool {
     let root = src.tree.root_node();
     let mut cursor = root.walk();
     root.named_children(&mut cursor).any(|stmt| {
@@ -231,6 +310,23 @@ fn module_defines(src: &SourceFile, name: &str) -> bool {
 fn new_statement(src: &SourceFile, statement: &str) -> Edit {
     let text = &src.text;
     let eol = crate::plan::file_line_ending(text);
+    let (at, seen_import) = imports_end(src);
+    let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
+        eol
+    } else {
+        ""
+    };
+    // Keep code one blank line away from a new import block.
+    let needs_blank = !seen_import && at < text.len() && !text[at..].starts_with(['\n', '\r']);
+    let blank = if needs_blank { eol } else { "" };
+    Edit::insert(at, format!("{lead}{statement}{eol}{blank}"))
+}
+
+/// Where new import lines go: past the docstring, `__future__` imports and
+/// the leading import block, else at the top (below a shebang or encoding
+/// comment). Also tells whether there is a leading import block.
+pub(crate) fn imports_end(src: &SourceFile) -> (usize, bool) {
+    let text = &src.text;
     let root = src.tree.root_node();
     let mut cursor = root.walk();
     let mut after: Option<Node> = None;
@@ -252,18 +348,10 @@ fn new_statement(src: &SourceFile, statement: &str) -> Edit {
         || header_comments_end(text),
         |node| line_end(text, node.end_byte()),
     );
-    let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
-        eol
-    } else {
-        ""
-    };
-    // Keep code one blank line away from a new import block.
-    let needs_blank = !seen_import && at < text.len() && !text[at..].starts_with(['\n', '\r']);
-    let blank = if needs_blank { eol } else { "" };
-    Edit::insert(at, format!("{lead}{statement}{eol}{blank}"))
+    (at, seen_import)
 }
 
-fn is_docstring(stmt: Node) -> bool {
+pub(crate) fn is_docstring(stmt: Node) -> bool {
     stmt.named_child_count() == 1
         && stmt
             .named_child(0)
@@ -278,7 +366,8 @@ pub(crate) fn line_end(text: &str, pos: usize) -> usize {
     }
 }
 
-/// Past a shebang and encoding comment on the first two lines.
+/// Past a shebang and encoding comment on the first two lines, and past a
+/// header comment block (a licence, say) that a blank line ends.
 fn header_comments_end(text: &str) -> usize {
     let mut at = 0;
     for _ in 0..2 {
@@ -289,6 +378,17 @@ fn header_comments_end(text: &str) -> usize {
         } else {
             break;
         }
+    }
+    let mut block_end = at;
+    while block_end < text.len()
+        && text[block_end..]
+            .trim_start_matches([' ', '\t'])
+            .starts_with('#')
+    {
+        block_end = line_end(text, block_end);
+    }
+    if block_end > at && text[block_end..].starts_with(['\n', '\r']) {
+        at = line_end(text, block_end); // past the blank line too
     }
     if at > 0 && !text[..at].ends_with('\n') {
         // A header comment without a newline at end of file: cannot insert after it cleanly.
@@ -359,6 +459,14 @@ mod tests {
         );
         assert_eq!(add("x = 1"), "cache|from cashews import cache\n\nx = 1");
         assert_eq!(
+            add("# Licence.\n# More.\n\nx = 1\n"),
+            "cache|# Licence.\n# More.\n\nfrom cashews import cache\n\nx = 1\n"
+        );
+        assert_eq!(
+            add("# about x\nx = 1\n"),
+            "cache|from cashews import cache\n\n# about x\nx = 1\n"
+        );
+        assert_eq!(
             add("import os"),
             "cache|import os\nfrom cashews import cache\n"
         );
@@ -377,6 +485,73 @@ mod tests {
         assert_eq!(
             add("from functools import cache\n"),
             "cashews_cache|from functools import cache\nfrom cashews import cache as cashews_cache\n"
+        );
+    }
+
+    #[test]
+    fn module_import_added_once() {
+        let src = SourceFile::parse(
+            Path::new("m.py"),
+            b"from httpx import AsyncClient\nx = 1\n".to_vec(),
+        )
+        .unwrap();
+        let imports = Imports::collect(&src);
+        let (local, edit) = imports.ensure_module(&src, "httpx");
+        assert_eq!(local, "httpx");
+        let out = apply(&src.text, &[edit.unwrap()]).unwrap();
+        assert_eq!(out, "from httpx import AsyncClient\nimport httpx\nx = 1\n");
+        let src = SourceFile::parse(Path::new("m.py"), b"import httpx as h\n".to_vec()).unwrap();
+        assert_eq!(
+            Imports::collect(&src).ensure_module(&src, "httpx"),
+            ("h".to_string(), None)
+        );
+    }
+
+    #[test]
+    fn ensure_module_binds_once() {
+        let module = |before: &str| {
+            let src = SourceFile::parse(Path::new("m.py"), before.as_bytes().to_vec()).unwrap();
+            let imports = Imports::collect(&src);
+            let (local, edit) = imports.ensure_module(&src, "os");
+            let out = apply(&src.text, &edit.into_iter().collect::<Vec<_>>()).unwrap();
+            format!("{local}|{out}")
+        };
+        assert_eq!(module("import os\n"), "os|import os\n");
+        assert_eq!(module("import os as o\n"), "o|import os as o\n");
+        assert_eq!(module("import sys\n"), "os|import sys\nimport os\n");
+        assert_eq!(
+            module("from x import os\n"),
+            "os_module|from x import os\nimport os as os_module\n"
+        );
+        assert_eq!(module("x = 1\n"), "os|import os\n\nx = 1\n");
+    }
+
+    #[test]
+    fn coalesce_keeps_one_blank_line_per_spot() {
+        let edits = vec![
+            Edit::insert(0, "import os\n\n"),
+            Edit::insert(0, "from cashews import cache\n\n"),
+            Edit::insert(0, "import os\n\n"),
+            Edit::insert(9, ", b"),
+        ];
+        assert_eq!(
+            coalesce(edits),
+            [
+                Edit::insert(0, "import os\n"),
+                Edit::insert(0, "from cashews import cache\n\n"),
+                Edit::insert(9, ", b"),
+            ]
+        );
+        let crlf = vec![
+            Edit::insert(3, "import os\r\n\r\n"),
+            Edit::insert(3, "x = 1\r\n"),
+        ];
+        assert_eq!(
+            coalesce(crlf),
+            [
+                Edit::insert(3, "import os\r\n"),
+                Edit::insert(3, "x = 1\r\n\r\n")
+            ]
         );
     }
 

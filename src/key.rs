@@ -456,6 +456,7 @@ fn init_assignments<'t>(src: &'t SourceFile, class: Node<'t>) -> InitInfo<'t> {
     let site = crate::locate::FunctionSite {
         node: init,
         class: Some(class),
+        qualname: "__init__".to_string(),
     };
     let f = Function::new(src, site);
     let receiver = f
@@ -575,7 +576,10 @@ mod tests {
     fn key(text: &str, name: &str) -> Key {
         let src = SourceFile::parse(Path::new("m.py"), text.as_bytes().to_vec()).unwrap();
         let module = Module::new(&src);
-        let f = Function::new(&src, find(&src, name).unwrap());
+        let f = Function::new(
+            &src,
+            find(&src, &crate::locate::all_functions(&src), name).unwrap(),
+        );
         design(&module, &f, &format!("m:{name}"), &HandleRules::default())
     }
 
@@ -673,7 +677,10 @@ mod tests {
                 .to_vec(),
         )
         .unwrap();
-        let f = Function::new(&src, find(&src, "f").unwrap());
+        let f = Function::new(
+            &src,
+            find(&src, &crate::locate::all_functions(&src), "f").unwrap(),
+        );
         let rules = HandleRules::default();
         let reasons: Vec<bool> = f
             .params
@@ -688,14 +695,20 @@ mod tests {
     fn user_key_checks() {
         let src =
             SourceFile::parse(Path::new("m.py"), b"async def f(a, b): ...\n".to_vec()).unwrap();
-        let f = Function::new(&src, find(&src, "f").unwrap());
+        let f = Function::new(
+            &src,
+            find(&src, &crate::locate::all_functions(&src), "f").unwrap(),
+        );
         assert!(check_placeholders(&f, "f:{a}:{b.x}", "key").is_ok());
         let star = SourceFile::parse(
             Path::new("m.py"),
             b"async def g(a, *args, **kwargs): ...\n".to_vec(),
         )
         .unwrap();
-        let g = Function::new(&star, find(&star, "g").unwrap());
+        let g = Function::new(
+            &star,
+            find(&star, &crate::locate::all_functions(&star), "g").unwrap(),
+        );
         assert!(check_placeholders(&g, "g:{a}:{__args__}:{__kwargs__}", "key").is_ok());
         for wrong in ["g:{args}", "g:{kwargs[x]}"] {
             assert!(check_placeholders(&g, wrong, "key").is_err(), "{wrong}");

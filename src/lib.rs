@@ -8,6 +8,7 @@ mod cashews;
 mod catalogue;
 mod config;
 mod decide;
+mod deps;
 mod edit;
 mod function;
 mod imports;
@@ -21,6 +22,7 @@ mod purity;
 mod queries;
 mod render;
 mod rewrite;
+mod setup;
 mod source;
 mod write;
 
@@ -89,6 +91,15 @@ struct Cli {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Add no cache.setup(...) to the project (the dependency is still added).
+    #[arg(long, conflicts_with = "setup_in")]
+    no_setup: bool,
+    /// Put cache.setup(...) in this module instead of the one the tool picks.
+    #[arg(long, value_name = "FILE")]
+    setup_in: Option<std::path::PathBuf>,
+    /// Default backend URL in the generated setup (CACHE_URL overrides it at run time).
+    #[arg(long, value_name = "URL")]
+    backend_url: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -166,7 +177,12 @@ fn add(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> Res
             .collect(),
         force: cli.force,
     };
-    let report = rewrite::plan(&targets, &request)?;
+    let project = rewrite::ProjectOptions {
+        no_setup: cli.no_setup,
+        setup_in: cli.setup_in.clone(),
+        backend_url: cli.backend_url.clone(),
+    };
+    let report = rewrite::plan(&targets, &request, &project)?;
     let diff: String = report
         .changes
         .iter()
@@ -197,7 +213,12 @@ fn exit_code(cli: &Cli, report: &Report) -> u8 {
 }
 
 fn print_json(report: &Report, diff: &str, out: &mut dyn Write) {
-    let doc = serde_json::json!({ "results": report.results, "diff": diff });
+    let doc = serde_json::json!({
+        "results": report.results,
+        "setup": report.setup,
+        "dependency": report.dependency,
+        "diff": diff,
+    });
     let _ = writeln!(
         out,
         "{}",
@@ -237,4 +258,26 @@ fn print_text(
             let _ = writeln!(err, "  warning: {w}");
         }
     }
+    let due = |added: bool| match (added, cli.write, cli.check) {
+        (false, ..) => None,
+        (true, true, _) => Some("added"),
+        (true, false, true) => Some("would add"),
+        (true, false, false) => Some("to add"),
+    };
+    let setup = &report.setup;
+    let word = due(setup.status == setup::SetupStatus::Added).unwrap_or(match setup.status {
+        setup::SetupStatus::Present => "present",
+        _ => "skipped",
+    });
+    let _ = writeln!(err, "setup: {word}: {}", setup.message);
+    for w in &setup.warnings {
+        let _ = writeln!(err, "  warning: {w}");
+    }
+    let dep = &report.dependency;
+    let word = due(dep.status == deps::DepStatus::Added).unwrap_or(match dep.status {
+        deps::DepStatus::Present => "present",
+        deps::DepStatus::Manual => "install it yourself",
+        _ => "skipped",
+    });
+    let _ = writeln!(err, "dependency: {word}: {}", dep.message);
 }

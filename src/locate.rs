@@ -1,57 +1,67 @@
 //! Finding functions by qualified name (`name`, `Class.method`, `Outer.Inner.method`).
 
-use tree_sitter::{Node, QueryCursor, StreamingIterator};
+use tree_sitter::Node;
 
-use crate::queries::{QUERIES, capture};
 use crate::source::{BadInput, SourceFile};
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct FunctionSite<'t> {
     /// The `function_definition` node.
     pub(crate) node: Node<'t>,
     /// The enclosing `class_definition`, when the function is directly in a class body.
     pub(crate) class: Option<Node<'t>>,
+    /// Python's `__qualname__`: classes joined with dots, `<locals>` inside functions.
+    pub(crate) qualname: String,
 }
 
-/// Every function in the file with its qualified name, in source order.
-pub(crate) fn all_functions(src: &SourceFile) -> Vec<(String, FunctionSite<'_>)> {
-    let query = &QUERIES.functions;
-    let function = capture(query, "function");
-    let mut cursor = QueryCursor::new();
-    let mut matches = cursor.matches(query, src.tree.root_node(), src.text.as_bytes());
+/// Every function a target can name, with its qualified name, in source
+/// order: module-level functions and methods of classes at any depth, also
+/// under `if`/`try`/`with` blocks. Function bodies are not entered (a nested
+/// function is rebuilt on every call, so caching it is never the goal), which
+/// keeps this a walk over statements, not over every node.
+pub(crate) fn all_functions(src: &SourceFile) -> Vec<FunctionSite<'_>> {
     let mut out = Vec::new();
-    while let Some(m) = matches.next() {
-        for c in m.captures.iter().filter(|c| c.index == function) {
-            let node = c.node;
-            out.push((
-                qualname(src, node),
-                FunctionSite {
-                    node,
-                    class: enclosing_class(node),
-                },
-            ));
-        }
-    }
+    walk_statements(src, src.tree.root_node(), "", None, &mut out);
     out
 }
 
-/// Python's `__qualname__`: classes joined with dots, `<locals>` inside functions.
-pub(crate) fn qualname(src: &SourceFile, node: Node) -> String {
-    let mut parts = vec![name_of(src, node).to_string()];
-    let mut current = node.parent();
-    while let Some(n) = current {
-        match n.kind() {
-            "class_definition" => parts.push(name_of(src, n).to_string()),
+fn walk_statements<'t>(
+    src: &'t SourceFile,
+    node: Node<'t>,
+    prefix: &str,
+    class: Option<Node<'t>>,
+    out: &mut Vec<FunctionSite<'t>>,
+) {
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        match child.kind() {
             "function_definition" => {
-                parts.push("<locals>".to_string());
-                parts.push(name_of(src, n).to_string());
+                let qualname = format!("{prefix}{}", name_of(src, child));
+                out.push(FunctionSite {
+                    node: child,
+                    class,
+                    qualname,
+                });
             }
+            "class_definition" => {
+                let inner = format!("{prefix}{}.", name_of(src, child));
+                if let Some(body) = child.child_by_field_name("body") {
+                    walk_statements(src, body, &inner, Some(child), out);
+                }
+            }
+            "decorated_definition"
+            | "if_statement"
+            | "elif_clause"
+            | "else_clause"
+            | "try_statement"
+            | "except_clause"
+            | "except_group_clause"
+            | "finally_clause"
+            | "with_statement"
+            | "block" => walk_statements(src, child, prefix, class, out),
             _ => {}
         }
-        current = n.parent();
     }
-    parts.reverse();
-    parts.join(".")
 }
 
 pub(crate) fn name_of<'s>(src: &'s SourceFile, node: Node) -> &'s str {
@@ -60,30 +70,19 @@ pub(crate) fn name_of<'s>(src: &'s SourceFile, node: Node) -> &'s str {
         .unwrap_or("")
 }
 
-/// The class whose body directly holds this function (through decorators,
-/// `if` and `try` blocks, which do not start a new scope).
-pub(crate) fn enclosing_class(node: Node) -> Option<Node> {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        match n.kind() {
-            "class_definition" => return Some(n),
-            "function_definition" | "lambda" | "module" => return None,
-            _ => current = n.parent(),
-        }
-    }
-    None
-}
-
 /// The one function named `wanted`; an error lists the closest names.
-pub(crate) fn find<'t>(src: &'t SourceFile, wanted: &str) -> Result<FunctionSite<'t>, BadInput> {
-    let all = all_functions(src);
+pub(crate) fn find<'t>(
+    src: &SourceFile,
+    all: &[FunctionSite<'t>],
+    wanted: &str,
+) -> Result<FunctionSite<'t>, BadInput> {
     // A name defined twice (e.g. under `if`/`else`): Python keeps the last one.
-    if let Some((_, site)) = all.iter().rev().find(|(name, _)| name == wanted) {
-        return Ok(*site);
+    if let Some(site) = all.iter().rev().find(|s| s.qualname == wanted) {
+        return Ok(site.clone());
     }
     let names: Vec<&str> = all
         .iter()
-        .map(|(n, _)| n.as_str())
+        .map(|s| s.qualname.as_str())
         .filter(|n| !n.contains("<locals>"))
         .collect();
     let close = closest(wanted, &names, 5);
@@ -137,19 +136,20 @@ mod tests {
     #[test]
     fn qualnames_follow_python() {
         let s = src(
-            "class A:\n    class B:\n        async def m(self): ...\n    if X:\n        def n(self): ...\ndef f():\n    def g(): ...\n",
+            "class A:\n    class B:\n        async def m(self): ...\n    if X:\n        def n(self): ...\ndef f():\n    def g(): ...\n    class C:\n        def h(self): ...\nclass D:\n    pass\n",
         );
-        let names: Vec<String> = all_functions(&s).into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["A.B.m", "A.n", "f", "f.<locals>.g"]);
-        assert!(find(&s, "A.n").unwrap().class.is_some());
-        assert!(find(&s, "f").unwrap().class.is_none());
+        let all = all_functions(&s);
+        let names: Vec<&str> = all.iter().map(|f| f.qualname.as_str()).collect();
+        assert_eq!(names, ["A.B.m", "A.n", "f"]);
+        assert!(find(&s, &all, "A.n").unwrap().class.is_some());
+        assert!(find(&s, &all, "f").unwrap().class.is_none());
     }
 
     #[test]
     fn not_found_suggests_close_names() {
         let s =
             src("async def get_user(): ...\nasync def get_users(): ...\nasync def other(): ...\n");
-        let err = find(&s, "get_usr").err().unwrap();
+        let err = find(&s, &all_functions(&s), "get_usr").err().unwrap();
         assert!(
             err.0
                 .contains("no function \"get_usr\" (closest: get_user, get_users"),

@@ -14,7 +14,7 @@ pub(crate) struct Module<'t> {
     pub(crate) src: &'t SourceFile,
     pub(crate) imports: Imports<'t>,
     pub(crate) cashews: CashewsNames,
-    pub(crate) functions: Vec<(String, FunctionSite<'t>)>,
+    pub(crate) functions: Vec<FunctionSite<'t>>,
     /// Module-level `name = value` bindings (the last one wins).
     pub(crate) variables: BTreeMap<String, Node<'t>>,
 }
@@ -36,8 +36,8 @@ impl<'t> Module<'t> {
         self.functions
             .iter()
             .rev()
-            .find(|(n, _)| n == qualname)
-            .map(|(_, s)| *s)
+            .find(|s| s.qualname == qualname)
+            .cloned()
     }
 
     /// Whether a module-level name holds a mutable container (`{}`, `[]`, `set()`, …).

@@ -106,17 +106,15 @@ pub(crate) fn decorator_edit(
 
 /// The failover exception for the HTTP library the module uses, and the
 /// import edit it may need.
-pub(crate) fn http_exception(module: &Module, before: usize) -> (String, Option<Edit>) {
+pub(crate) fn http_exception(module: &Module) -> (String, Option<Edit>) {
     for (lib, exc) in [
         ("httpx", "HTTPError"),
         ("aiohttp", "ClientError"),
         ("requests", "RequestException"),
     ] {
-        if let Some(alias) = module.imports.module_aliases(lib).into_iter().next() {
-            return (format!("{alias}.{exc}"), None);
-        }
         if module.imports.uses_module(lib) {
-            return module.imports.ensure(module.src, lib, exc, before);
+            let (local, edit) = module.imports.ensure_module(module.src, lib);
+            return (format!("{local}.{exc}"), edit);
         }
     }
     ("Exception".to_string(), None)

@@ -22,12 +22,23 @@ pub(crate) fn module_name(file: &Path) -> String {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let Some(root) = find_root(file) else {
-        return stem();
+    match find_root(file) {
+        Some(root) => module_name_in(&root, file),
+        None => stem(),
+    }
+}
+
+/// The dotted module name of `file` below `root` (the file stem when it is not below it).
+pub(crate) fn module_name_in(root: &Path, file: &Path) -> String {
+    let stem = || {
+        file.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     };
     let Ok(absolute) = std::path::absolute(file) else {
         return stem();
     };
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let Ok(relative) = absolute.strip_prefix(&root) else {
         return stem();
     };

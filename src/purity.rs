@@ -727,7 +727,10 @@ mod tests {
     fn purity(text: &str, name: &str) -> Purity {
         let src = SourceFile::parse(Path::new("m.py"), text.as_bytes().to_vec()).unwrap();
         let module = Module::new(&src);
-        let f = Function::new(&src, find(&src, name).unwrap());
+        let f = Function::new(
+            &src,
+            find(&src, &crate::locate::all_functions(&src), name).unwrap(),
+        );
         let patterns: Vec<&Pattern> = builtin().iter().collect();
         analyse(&module, &f, &patterns)
     }

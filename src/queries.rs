@@ -7,17 +7,13 @@ use tree_sitter::{Language, Query};
 pub(crate) static PYTHON: LazyLock<Language> =
     LazyLock::new(|| tree_sitter_python::LANGUAGE.into());
 
-pub(crate) struct Queries {
-    pub(crate) functions: Query,
-    pub(crate) body: Query,
-    pub(crate) imports: Query,
-}
+/// Facts about a function body (calls, assignments, yields, names).
+pub(crate) static BODY: LazyLock<Query> =
+    LazyLock::new(|| compile(include_str!("../queries/python/body.scm")));
 
-pub(crate) static QUERIES: LazyLock<Queries> = LazyLock::new(|| Queries {
-    functions: compile(include_str!("../queries/python/functions.scm")),
-    body: compile(include_str!("../queries/python/body.scm")),
-    imports: compile(include_str!("../queries/python/imports.scm")),
-});
+/// Every call; compiled only when the setup search needs it.
+pub(crate) static CALLS: LazyLock<Query> =
+    LazyLock::new(|| compile(include_str!("../queries/python/calls.scm")));
 
 fn compile(source: &str) -> Query {
     Query::new(&PYTHON, source).expect("bundled query compiles (tested)")
@@ -44,10 +40,7 @@ mod tests {
 
     #[test]
     fn queries_compile_with_their_captures() {
-        let q = &*QUERIES;
-        for name in ["function", "name"] {
-            capture(&q.functions, name);
-        }
+        capture(&CALLS, "call");
         for name in [
             "call",
             "callee",
@@ -64,10 +57,7 @@ mod tests {
             "return",
             "ident",
         ] {
-            capture(&q.body, name);
-        }
-        for name in ["import", "import_from", "future"] {
-            capture(&q.imports, name);
+            capture(&BODY, name);
         }
     }
 }

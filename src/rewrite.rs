@@ -9,6 +9,7 @@ use crate::cashews::format_ttl;
 use crate::catalogue::Pattern;
 use crate::config::Config;
 use crate::decide::{Decision, Outcome, Request, decide};
+use crate::deps::{DependencyPlan, DependencyReport};
 use crate::edit::{Edit, apply};
 use crate::function::{FnKind, Function};
 use crate::key::{HandleRules, Key, check_placeholders, design, missing_inputs};
@@ -16,7 +17,8 @@ use crate::locate::find;
 use crate::module::Module;
 use crate::plan::{Spelling, decorator_edit, decorator_lines, http_exception};
 use crate::purity::{Purity, analyse};
-use crate::source::{BadInput, SourceFile, first_error, parse_tree};
+use crate::setup::{Cached, SetupOptions, SetupPlan, SetupReport};
+use crate::source::{BadInput, SourceFile, first_error};
 
 /// `FILE::QUALNAME` as the user wrote it.
 #[derive(Debug, Clone)]
@@ -119,10 +121,34 @@ impl<'a> Settings<'a> {
 pub(crate) struct Report {
     pub(crate) results: Vec<TargetResult>,
     pub(crate) changes: Vec<FileChange>,
+    pub(crate) setup: SetupReport,
+    pub(crate) dependency: DependencyReport,
+}
+
+/// Project-wide choices: the startup setup and the backend it uses.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProjectOptions {
+    pub(crate) no_setup: bool,
+    pub(crate) setup_in: Option<PathBuf>,
+    pub(crate) backend_url: Option<String>,
+}
+
+/// One target file: its text and the edits its targets need.
+struct Planned {
+    src: SourceFile,
+    imports: Vec<Edit>,
+    decorators: Vec<Edit>,
+    /// Some target in it ends up cached (changed, or cached already).
+    cached: bool,
+    config: Config,
 }
 
 /// Plans every target; any bad input fails the whole run before anything is written.
-pub(crate) fn plan(targets: &[Target], request: &Request) -> Result<Report, BadInput> {
+pub(crate) fn plan(
+    targets: &[Target],
+    request: &Request,
+    project: &ProjectOptions,
+) -> Result<Report, BadInput> {
     let mut files: Vec<(&Path, Vec<&Target>)> = Vec::new();
     for t in targets {
         match files.iter_mut().find(|(f, _)| *f == t.file.as_path()) {
@@ -130,32 +156,166 @@ pub(crate) fn plan(targets: &[Target], request: &Request) -> Result<Report, BadI
             None => files.push((&t.file, vec![t])),
         }
     }
-    let mut report = Report {
-        results: Vec::new(),
-        changes: Vec::new(),
-    };
+    let mut results = Vec::new();
+    let mut planned = Vec::new();
     for (path, targets) in files {
         let src = SourceFile::read(path)?;
         let config = crate::config::load_for(path)?;
         let settings = Settings::new(request, &config);
-        let (results, new_text) = plan_file(&src, &targets, &settings)?;
-        report.results.extend(results);
-        if new_text != src.text {
-            report.changes.push(FileChange {
-                path: path.to_path_buf(),
-                old: src.full_text(&src.text),
-                new: src.full_text(&new_text),
-            });
+        let (file_results, imports, decorators) = plan_file(&src, &targets, &settings)?;
+        let cached = file_results.iter().any(|r| r.status != Status::Refused);
+        results.extend(file_results);
+        planned.push(Planned {
+            src,
+            imports,
+            decorators,
+            cached,
+            config,
+        });
+    }
+    let (mut setup, dependency) = plan_project(&planned, project)?;
+    let mut setup_edits = setup.edits.take();
+    let mut changes = Vec::new();
+    for p in planned {
+        let mut imports = p.imports;
+        match setup_edits.take_if(|s| same_file(&s.src.path, &p.src.path)) {
+            // The setup goes into a target file: one apply for both.
+            Some(s) => {
+                // The setup's imports first: `import os` above `from cashews import cache`.
+                imports = s.imports.into_iter().chain(imports).collect();
+                let change = compose(&p.src, imports, s.body, p.decorators)?;
+                setup.report.line = line_in(&change, &s.call);
+                changes.extend(change);
+            }
+            None => changes.extend(compose(&p.src, imports, Vec::new(), p.decorators)?),
         }
     }
-    Ok(report)
+    if let Some(s) = setup_edits {
+        let change = compose(&s.src, s.imports, s.body, Vec::new())?;
+        setup.report.line = line_in(&change, &s.call);
+        changes.extend(change);
+    }
+    changes.extend(dependency.change);
+    Ok(Report {
+        results,
+        changes,
+        setup: setup.report,
+        dependency: dependency.report,
+    })
 }
+
+/// Setup and dependency for the project of the first cached target.
+fn plan_project(
+    planned: &[Planned],
+    options: &ProjectOptions,
+) -> Result<(SetupPlan, DependencyPlan), BadInput> {
+    let cached: Vec<&Planned> = planned.iter().filter(|p| p.cached).collect();
+    let Some(first) = cached.first() else {
+        let why = "no function is cached: nothing to set up";
+        return Ok((
+            SetupPlan {
+                report: SetupReport::skipped(why),
+                edits: None,
+            },
+            DependencyPlan {
+                report: DependencyReport::skipped(why),
+                change: None,
+            },
+        ));
+    };
+    let found = crate::project::find_root(&first.src.path);
+    let (root, recursive) = match &found {
+        Some(root) => (root.clone(), true),
+        None => {
+            let file =
+                std::path::absolute(&first.src.path).unwrap_or_else(|_| first.src.path.clone());
+            (file.parent().unwrap_or(Path::new(".")).to_path_buf(), false)
+        }
+    };
+    let url = match (&options.backend_url, &first.config.options.backend_url) {
+        (Some(url), _) => {
+            crate::setup::check_url(url, "--backend-url")?;
+            url.clone()
+        }
+        (None, Some(url)) => url.clone(),
+        (None, None) => crate::setup::default_url(&root),
+    };
+    let (mine, others): (Vec<&&Planned>, Vec<&&Planned>) = cached
+        .iter()
+        .partition(|p| crate::project::find_root(&p.src.path) == found);
+    let modules: Vec<Cached> = mine
+        .iter()
+        .map(|p| Cached {
+            path: p.src.path.clone(),
+            module: crate::project::module_name_in(&root, &p.src.path),
+            src: Some(p.src.clone()),
+        })
+        .collect();
+    let opts = SetupOptions {
+        skip: options.no_setup,
+        setup_in: options.setup_in.clone(),
+        url: url.clone(),
+    };
+    let mut setup = crate::setup::plan(&root, recursive, &modules, &opts)?;
+    for p in others {
+        setup.report.warnings.push(format!(
+            "{} is in another project: set that one up with its own cashews-add run",
+            crate::render::diff_path(&p.src.path)
+        ));
+    }
+    let dependency = crate::deps::plan(&root, crate::setup::extra_for(&url))?;
+    Ok((setup, dependency))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    let key = |p: &Path| std::fs::canonicalize(p).or_else(|_| std::path::absolute(p));
+    match (key(a), key(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// The 1-based line of `needle` in a change's new text.
+fn line_in(change: &Option<FileChange>, needle: &str) -> Option<usize> {
+    let new = &change.as_ref()?.new;
+    let at = new.find(needle)?;
+    Some(new[..at].matches('\n').count() + 1)
+}
+
+/// Applies a file's edits in one pass: imports, then setup, then decorators
+/// (so at one offset the setup precedes a decorator). None when nothing changes.
+fn compose(
+    src: &SourceFile,
+    imports: Vec<Edit>,
+    body: Vec<Edit>,
+    decorators: Vec<Edit>,
+) -> Result<Option<FileChange>, BadInput> {
+    let edits: Vec<Edit> = crate::imports::coalesce(imports)
+        .into_iter()
+        .chain(body)
+        .chain(decorators)
+        .collect();
+    let new_text = apply(&src.text, &edits)
+        .map_err(|e| BadInput(format!("{}: internal error: {e}", src.path.display())))?;
+    check_still_parses(src, &edits, &new_text)?;
+    if new_text == src.text {
+        return Ok(None);
+    }
+    Ok(Some(FileChange {
+        path: src.path.clone(),
+        old: src.full_text(&src.text),
+        new: src.full_text(&new_text),
+    }))
+}
+
+/// A file's results, its import edits and its decorator edits.
+type FilePlan = (Vec<TargetResult>, Vec<Edit>, Vec<Edit>);
 
 fn plan_file(
     src: &SourceFile,
     targets: &[&Target],
     settings: &Settings,
-) -> Result<(Vec<TargetResult>, String), BadInput> {
+) -> Result<FilePlan, BadInput> {
     let module = Module::new(src);
     let prefix_module = crate::project::module_name(&src.path);
     let mut results = Vec::new();
@@ -163,7 +323,7 @@ fn plan_file(
     let mut decorator_edits: Vec<Edit> = Vec::new();
     let mut seen = Vec::new();
     for target in targets {
-        let site = find(src, &target.qualname)?;
+        let site = find(src, &module.functions, &target.qualname)?;
         if seen.contains(&site.node.id()) {
             continue; // the same function named twice
         }
@@ -176,11 +336,7 @@ fn plan_file(
         }
         results.push(result);
     }
-    let edits: Vec<Edit> = import_edits.into_iter().chain(decorator_edits).collect();
-    let new_text = apply(&src.text, &edits)
-        .map_err(|e| BadInput(format!("{}: internal error: {e}", src.path.display())))?;
-    check_still_parses(src, &new_text)?;
-    Ok((results, new_text))
+    Ok((results, import_edits, decorator_edits))
 }
 
 type Edits = Option<(Vec<Edit>, Edit)>;
@@ -268,7 +424,7 @@ fn plan_target(
     let def_start = f.site.node.start_byte();
     let (cache_name, cache_import) = module.imports.ensure(src, "cashews", "cache", def_start);
     let (exceptions, exc_import) = if decision.strategy == crate::decide::Strategy::Failover {
-        http_exception(module, def_start)
+        http_exception(module)
     } else {
         (String::new(), None)
     };
@@ -294,8 +450,12 @@ fn plan_target(
 }
 
 /// A rewrite must never break a file: re-parse the result.
-fn check_still_parses(src: &SourceFile, new_text: &str) -> Result<(), BadInput> {
-    let broken = parse_tree(new_text).is_none_or(|tree| first_error(tree.root_node()).is_some());
+fn check_still_parses(src: &SourceFile, edits: &[Edit], new_text: &str) -> Result<(), BadInput> {
+    if edits.is_empty() {
+        return Ok(());
+    }
+    let tree = crate::edit::reparse(&src.text, &src.tree, edits, new_text);
+    let broken = tree.is_none_or(|tree| first_error(tree.root_node()).is_some());
     if broken {
         return Err(BadInput(format!(
             "{}: internal error: the edit would break the syntax; nothing written",

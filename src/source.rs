@@ -16,6 +16,7 @@ impl std::fmt::Display for BadInput {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct SourceFile {
     /// The path as the user named it, for messages and diff headers.
     pub(crate) path: PathBuf,
@@ -57,9 +58,9 @@ impl SourceFile {
             .ok_or_else(|| BadInput(format!("{}: the parser gave up", path.display())))?;
         if let Some(node) = first_error(tree.root_node()) {
             let what = if node.is_missing() {
-                "missing token"
+                format!("syntax error (missing `{}`)", node.kind())
             } else {
-                "syntax error"
+                "syntax error".to_string()
             };
             return Err(BadInput(format!(
                 "{}:{}: {what}; fix the file before adding a cache",
@@ -90,11 +91,16 @@ impl SourceFile {
 }
 
 pub(crate) fn parse_tree(text: &str) -> Option<Tree> {
+    parse_tree_with(text, None)
+}
+
+/// Parses `text`, reusing `old` (already edited to match) when given.
+pub(crate) fn parse_tree_with(text: &str, old: Option<&Tree>) -> Option<Tree> {
     let mut parser = Parser::new();
     parser
         .set_language(&PYTHON)
         .expect("grammar ABI matches the runtime (tested)");
-    parser.parse(text, None)
+    parser.parse(text, old)
 }
 
 pub(crate) fn io_reason(e: &std::io::Error) -> String {

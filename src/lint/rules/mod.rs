@@ -16,6 +16,7 @@ use crate::key::Key;
 use crate::lint::files::RuleSet;
 use crate::lint::literal::{self, Str};
 use crate::lint::project::Project;
+use crate::locate::{FunctionSite, name_of};
 use crate::module::Module;
 use crate::rewrite::Settings;
 use crate::source::{SourceFile, line_of};
@@ -384,11 +385,82 @@ impl<'a, 't> Checker<'a, 't> {
     }
 }
 
+/// Every decorated function of the file, nested ones included (a test's
+/// local function under a fixture's cache), found from the `@` that start a
+/// line rather than by walking every node.
+pub(crate) fn decorated_functions(src: &SourceFile) -> Vec<FunctionSite<'_>> {
+    let root = src.tree.root_node();
+    let bytes = src.text.as_bytes();
+    let mut out: Vec<FunctionSite> = Vec::new();
+    for at in memchr::memchr_iter(b'@', bytes) {
+        let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+        if !bytes[line_start..at]
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t'))
+        {
+            continue;
+        }
+        let mut node = root.named_descendant_for_byte_range(at, at + 1);
+        while let Some(n) = node.filter(|n| n.kind() != "decorator" && n.start_byte() == at) {
+            node = n.parent();
+        }
+        let Some(function) = node
+            .filter(|n| n.kind() == "decorator" && n.start_byte() == at)
+            .and_then(|d| d.parent())
+            .and_then(|p| p.child_by_field_name("definition"))
+            .filter(|d| d.kind() == "function_definition")
+        else {
+            continue;
+        };
+        if out.last().is_some_and(|s| s.node.id() == function.id()) {
+            continue; // the function's next decorator
+        }
+        out.push(FunctionSite {
+            node: function,
+            class: enclosing_class(function),
+            qualname: qualname(src, function),
+        });
+    }
+    out
+}
+
+/// The class whose body holds the function directly.
+fn enclosing_class(function: Node) -> Option<Node> {
+    let mut current = function.parent();
+    while let Some(n) = current {
+        match n.kind() {
+            "class_definition" => return Some(n),
+            "function_definition" | "lambda" | "module" => return None,
+            _ => current = n.parent(),
+        }
+    }
+    None
+}
+
+/// Python's `__qualname__`: classes joined with dots, `<locals>` inside functions.
+fn qualname(src: &SourceFile, function: Node) -> String {
+    let mut parts = vec![name_of(src, function).to_string()];
+    let mut current = function.parent();
+    while let Some(n) = current {
+        match n.kind() {
+            "class_definition" => parts.push(name_of(src, n).to_string()),
+            "function_definition" => {
+                parts.push("<locals>".to_string());
+                parts.push(name_of(src, n).to_string());
+            }
+            _ => {}
+        }
+        current = n.parent();
+    }
+    parts.reverse();
+    parts.join(".")
+}
+
 /// The functions in the file that carry a cashews decorator.
 pub(crate) fn cached_functions<'t>(module: &Module<'t>, settings: &Settings) -> Vec<Cached<'t>> {
     let src = module.src;
     let mut out = Vec::new();
-    for (qualname, site) in &module.functions {
+    for site in decorated_functions(src) {
         let Some(parent) = site
             .node
             .parent()
@@ -398,7 +470,8 @@ pub(crate) fn cached_functions<'t>(module: &Module<'t>, settings: &Settings) -> 
         };
         let scoped = module.cashews.in_scope_of(src, &module.imports, site.node);
         let names = scoped.as_ref().unwrap_or(&module.cashews);
-        let f = Function::new(src, *site);
+        let qualname = site.qualname.clone();
+        let f = Function::new(src, site);
         let decos: Vec<Deco> = f
             .decorators
             .iter()
@@ -417,7 +490,7 @@ pub(crate) fn cached_functions<'t>(module: &Module<'t>, settings: &Settings) -> 
         if decos.is_empty() {
             continue;
         }
-        let key = crate::key::design(module, &f, qualname, &settings.handles);
+        let key = crate::key::design(module, &f, &qualname, &settings.handles);
         let noqa = line_of(parent)..=f.line;
         out.push(Cached {
             f,

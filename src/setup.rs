@@ -1,0 +1,1336 @@
+//! Startup setup. A cashews decorator without `cache.setup(...)` raises
+//! `NotConfiguredError` on the first call, so the rewrite makes sure the
+//! project sets the cache up once, at startup, and closes it at shutdown:
+//!
+//! 1. nothing when any module of the project already calls `cache.setup(`,
+//!    `cache.setup_tags_backend(` or `cache.init(URL)`;
+//! 2. a FastAPI / Starlette app (preferring the one that imports a cached
+//!    module): its `@app.on_event("startup")` handler, its `lifespan`
+//!    (extended), or a new `lifespan` passed to the constructor;
+//! 3. a script entry point that imports a cached module: the start of its
+//!    `if __name__ == "__main__":` block, or before its module-level `asyncio.run(...)`;
+//! 4. otherwise module level in the cached module, with a warning.
+//!
+//! `--setup-in FILE` picks the module (the same rules apply inside it);
+//! `--no-setup` skips all of it. Edits are returned, never written here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use tree_sitter::{Node, QueryCursor, StreamingIterator};
+
+use crate::edit::Edit;
+use crate::function::{BodyFacts, dotted_name};
+use crate::imports::{imports_end, is_docstring, line_end, module_defines};
+use crate::module::Module;
+use crate::plan::{file_line_ending, py_str};
+use crate::source::{BadInput, SourceFile, line_of};
+
+/// The environment variable the generated setup reads the backend URL from.
+pub(crate) const ENV_VAR: &str = "CACHE_URL";
+
+/// Files scanned at most; a bigger tree is searched only this far.
+const MAX_FILES: usize = 20_000;
+/// Bigger files are generated code, not where an app starts.
+const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+
+pub(crate) struct SetupOptions {
+    pub(crate) skip: bool,
+    pub(crate) setup_in: Option<PathBuf>,
+    /// The default backend URL embedded in the setup line.
+    pub(crate) url: String,
+}
+
+/// A module holding a cached function.
+pub(crate) struct Cached {
+    pub(crate) path: PathBuf,
+    pub(crate) module: String,
+    /// The file as the rewrite parsed it, when it did: parsing it again
+    /// would double the cost of a run on a large file.
+    pub(crate) src: Option<SourceFile>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SetupStatus {
+    Added,
+    Present,
+    Skipped,
+}
+
+/// Where the setup goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Place {
+    /// A new `lifespan` passed to the app's constructor.
+    NewLifespan,
+    /// The app's own `lifespan`, extended.
+    Lifespan,
+    /// The app's `@app.on_event("startup")` handler.
+    OnEvent,
+    /// The start of `if __name__ == "__main__":`.
+    MainBlock,
+    /// Just before a module-level `asyncio.run(...)`.
+    BeforeRun,
+    /// Module level, run at import time.
+    Module,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SetupReport {
+    pub(crate) status: SetupStatus,
+    pub(crate) file: Option<String>,
+    pub(crate) line: Option<usize>,
+    pub(crate) place: Option<Place>,
+    /// The default backend URL of the added setup.
+    pub(crate) url: Option<String>,
+    pub(crate) message: String,
+    pub(crate) warnings: Vec<String>,
+}
+
+impl SetupReport {
+    pub(crate) fn skipped(message: &str) -> SetupReport {
+        SetupReport {
+            status: SetupStatus::Skipped,
+            file: None,
+            line: None,
+            place: None,
+            url: None,
+            message: message.to_string(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// The edits for the file that gets the setup.
+pub(crate) struct FileEdits {
+    pub(crate) src: SourceFile,
+    /// Import statements; they go with the other import edits of the file.
+    pub(crate) imports: Vec<Edit>,
+    /// Everything else; applied before the decorators at the same offset.
+    pub(crate) body: Vec<Edit>,
+    /// The setup call's text, to find its line in the result.
+    pub(crate) call: String,
+}
+
+pub(crate) struct SetupPlan {
+    pub(crate) report: SetupReport,
+    pub(crate) edits: Option<FileEdits>,
+}
+
+/// `disk://?directory=~/.cache/cashews/NAME&shards=0`: a per-project folder
+/// in the user's cache directory. diskcache expands `~` itself, so the URL
+/// stays a literal that works from any working directory and on any machine;
+/// `shards=0` keeps one SQLite file, the layout where cashews' `scan`,
+/// `get_match` and `delete_match` (tag and pattern invalidation) work.
+pub(crate) fn default_url(root: &Path) -> String {
+    format!(
+        "disk://?directory=~/.cache/cashews/{}&shards=0",
+        project_slug(root)
+    )
+}
+
+/// The project's name from pyproject.toml, else its folder's, made safe for a URL.
+fn project_slug(root: &Path) -> String {
+    let from_toml = std::fs::read_to_string(root.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| {
+            let project = t.get("project").and_then(|p| p.get("name")).cloned();
+            let poetry = t
+                .get("tool")
+                .and_then(|x| x.get("poetry"))
+                .and_then(|p| p.get("name"))
+                .cloned();
+            project
+                .or(poetry)
+                .and_then(|v| v.as_str().map(str::to_string))
+        });
+    let raw = from_toml.unwrap_or_else(|| {
+        std::path::absolute(root)
+            .ok()
+            .and_then(|r| r.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default()
+    });
+    let mut slug = String::new();
+    for c in raw.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_matches(['-', '.']).to_string();
+    if slug.is_empty() {
+        "app".to_string()
+    } else {
+        slug
+    }
+}
+
+/// A backend URL cashews can use; `disk:///path` is refused because cashews
+/// ignores the path (a fresh temporary folder every start).
+pub(crate) fn check_url(url: &str, origin: &str) -> Result<(), BadInput> {
+    let bad = |why: String| Err(BadInput(format!("{origin} {url:?}: {why}")));
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return bad(
+            "not a cashews backend URL (mem://, disk://?directory=DIR, redis://HOST:PORT/DB)"
+                .into(),
+        );
+    };
+    match scheme {
+        "mem" | "redis" | "rediss" => Ok(()),
+        "disk" => {
+            let location = rest.split('?').next().unwrap_or_default();
+            if location.is_empty() {
+                Ok(())
+            } else {
+                let dir = location.trim_start_matches('/');
+                bad(format!(
+                    "cashews ignores the host and path of a disk URL and uses a fresh temporary folder; write disk://?directory=/{dir}"
+                ))
+            }
+        }
+        _ => bad(format!(
+            "unknown cashews backend {scheme:?} (use mem, disk, redis or rediss)"
+        )),
+    }
+}
+
+/// The cashews extra the backend needs: `diskcache` for disk, `redis` for Redis.
+pub(crate) fn extra_for(url: &str) -> Option<&'static str> {
+    match url.split("://").next() {
+        Some("disk") => Some("diskcache"),
+        Some("redis" | "rediss") => Some("redis"),
+        _ => None,
+    }
+}
+
+/// Plans the setup for one project.
+pub(crate) fn plan(
+    root: &Path,
+    scan_subfolders: bool,
+    cached: &[Cached],
+    opts: &SetupOptions,
+) -> Result<SetupPlan, BadInput> {
+    if opts.skip {
+        return Ok(skipped("--no-setup: no cache.setup(...) added"));
+    }
+    if cached.is_empty() {
+        return Ok(skipped("no function is cached: no setup needed"));
+    }
+    let cached_modules: Vec<&str> = cached.iter().map(|c| c.module.as_str()).collect();
+    let mut project = scan(root, scan_subfolders, cached);
+    if let Some(found) = existing_setup(&project) {
+        return Ok(present(&project, found));
+    }
+    if let Some(file) = &opts.setup_in {
+        let src = SourceFile::read(file)?;
+        let facts = facts_of(&src, &crate::project::module_name(file));
+        let choice = if let Some(app) = facts.apps.first() {
+            Choice::App(app.clone())
+        } else if facts.script {
+            Choice::Script
+        } else {
+            Choice::Module
+        };
+        return emit(src, choice, opts, Vec::new());
+    }
+    let score = |f: &Scanned| {
+        if cached_modules.contains(&f.module.as_str()) {
+            2
+        } else if f
+            .facts
+            .imported
+            .iter()
+            .any(|m| cached_modules.contains(&m.as_str()))
+        {
+            1
+        } else {
+            0
+        }
+    };
+    let app = (0..project.len())
+        .filter(|&i| !project[i].facts.apps.is_empty())
+        .max_by_key(|&i| (score(&project[i]), std::cmp::Reverse(i)));
+    let script = (0..project.len()).find(|&i| project[i].facts.script && score(&project[i]) > 0);
+    if let Some(i) = app {
+        let f = project.swap_remove(i);
+        let app = f.facts.apps[0].clone();
+        return emit(f.src, Choice::App(app), opts, Vec::new());
+    }
+    if let Some(i) = script {
+        return emit(project.swap_remove(i).src, Choice::Script, opts, Vec::new());
+    }
+    let first = &cached[0];
+    let src = match &first.src {
+        Some(src) => src.clone(),
+        None => SourceFile::read(&first.path)?,
+    };
+    let warning = format!(
+        "no FastAPI/Starlette app and no script entry point imports {}: cache.setup(...) runs when {} is imported; call it once at your application's startup instead (or choose the module with --setup-in FILE)",
+        first.module,
+        shown(&first.path)
+    );
+    emit(src, Choice::Module, opts, vec![warning])
+}
+
+fn skipped(message: &str) -> SetupPlan {
+    SetupPlan {
+        report: SetupReport::skipped(message),
+        edits: None,
+    }
+}
+
+fn shown(path: &Path) -> String {
+    crate::render::diff_path(path)
+}
+
+fn present(project: &[Scanned], found: Vec<(usize, usize)>) -> SetupPlan {
+    let (file, line) = found[0];
+    let path = &project[file].path;
+    let others = found.len() - 1;
+    let more = match others {
+        0 => String::new(),
+        1 => " (and 1 more call)".to_string(),
+        n => format!(" (and {n} more calls)"),
+    };
+    SetupPlan {
+        report: SetupReport {
+            status: SetupStatus::Present,
+            file: Some(shown(path)),
+            line: Some(line),
+            place: None,
+            url: None,
+            message: format!(
+                "the cache is set up in {}:{line}{more}: nothing added",
+                shown(path)
+            ),
+            warnings: Vec::new(),
+        },
+        edits: None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scanning the project
+
+struct Scanned {
+    path: PathBuf,
+    module: String,
+    src: SourceFile,
+    facts: Facts,
+}
+
+#[derive(Default)]
+struct Facts {
+    /// Setup calls on a local cashews cache: their lines.
+    local_setups: Vec<usize>,
+    /// Setup calls on an imported name: (absolute dotted receiver, line).
+    imported_setups: Vec<(String, usize)>,
+    /// Module-level names bound to a cashews cache object.
+    exports: Vec<String>,
+    apps: Vec<App>,
+    /// Has `if __name__ == "__main__":` or a module-level `asyncio.run(...)`.
+    script: bool,
+    /// Absolute module paths imported (`from M import n` gives M and M.n).
+    imported: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct App {
+    /// Byte range of the constructor call.
+    call: (usize, usize),
+}
+
+/// Python files of the project, in path order. Skips hidden folders,
+/// virtualenvs, caches, `node_modules`, build outputs marked with
+/// CACHEDIR.TAG, and tests (a setup in a test is not the app's setup).
+fn python_files(root: &Path, recursive: bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        let mut subdirs = Vec::new();
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() {
+                if recursive && !skip_dir(&e.path(), &name) {
+                    subdirs.push(e.path());
+                }
+            } else if name.ends_with(".py") && !is_test_file(&name) {
+                if out.len() >= MAX_FILES {
+                    return out;
+                }
+                out.push(e.path());
+            }
+        }
+        stack.extend(subdirs.into_iter().rev());
+    }
+    out
+}
+
+fn skip_dir(path: &Path, name: &str) -> bool {
+    name.starts_with('.')
+        || matches!(
+            name,
+            "__pycache__"
+                | "node_modules"
+                | "site-packages"
+                | "dist-packages"
+                | "tests"
+                | "test"
+                | "testing"
+        )
+        || path.join("pyvenv.cfg").exists()
+        || path.join("CACHEDIR.TAG").exists()
+}
+
+fn is_test_file(name: &str) -> bool {
+    name.starts_with("test_") || name.ends_with("_test.py") || name == "conftest.py"
+}
+
+/// Parses the files that may hold a setup, a cache object, an app or an
+/// entry point that is or imports a cached module (a plain substring test
+/// first: most files hold none).
+fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> Vec<Scanned> {
+    let cached: Vec<&str> = cached_files.iter().map(|c| c.module.as_str()).collect();
+    const NEEDLES: [&str; 6] = [
+        "cashews",
+        ".setup(",
+        "setup_tags_backend",
+        ".init(",
+        "FastAPI",
+        "Starlette",
+    ];
+    let mut out = Vec::new();
+    for path in python_files(root, recursive) {
+        if std::fs::metadata(&path).map_or(true, |m| m.len() > MAX_FILE_BYTES) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        // Not UTF-8: not parseable either; skip it quietly like a syntax error.
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        let module = crate::project::module_name_in(root, &path);
+        let names_cached = cached
+            .iter()
+            .any(|m| *m == module || text.contains(m.rsplit('.').next().unwrap_or(m)));
+        let entry_point = (text.contains("__main__") || text.contains("asyncio")) && names_cached;
+        if !entry_point && !NEEDLES.iter().any(|n| text.contains(n)) {
+            continue;
+        }
+        let parsed = cached_files
+            .iter()
+            .find(|c| c.module == module)
+            .and_then(|c| c.src.clone());
+        // Files that do not parse are not where the app starts; skip them quietly.
+        let Some(src) = parsed.or_else(|| SourceFile::parse(&path, bytes).ok()) else {
+            continue;
+        };
+        let facts = facts_of(&src, &module);
+        out.push(Scanned {
+            path,
+            module,
+            src,
+            facts,
+        });
+    }
+    out
+}
+
+/// Every existing setup call: (index into `project`, line), in path order.
+fn existing_setup(project: &[Scanned]) -> Option<Vec<(usize, usize)>> {
+    let exports: BTreeMap<String, &[String]> = project
+        .iter()
+        .map(|f| (f.module.clone(), f.facts.exports.as_slice()))
+        .collect();
+    let exported = |dotted: &str| {
+        dotted.rsplit_once('.').is_some_and(|(module, name)| {
+            exports
+                .get(module)
+                .is_some_and(|names| names.iter().any(|n| n == name))
+        })
+    };
+    let mut found = Vec::new();
+    for (i, f) in project.iter().enumerate() {
+        let mut lines: Vec<usize> = f.facts.local_setups.clone();
+        lines.extend(
+            f.facts
+                .imported_setups
+                .iter()
+                .filter(|(receiver, _)| exported(receiver))
+                .map(|(_, line)| *line),
+        );
+        lines.sort_unstable();
+        found.extend(lines.into_iter().map(|l| (i, l)));
+    }
+    (!found.is_empty()).then_some(found)
+}
+
+const APP_CLASSES: &[&str] = &[
+    "fastapi.FastAPI",
+    "fastapi.applications.FastAPI",
+    "starlette.applications.Starlette",
+];
+
+fn facts_of(src: &SourceFile, module: &str) -> Facts {
+    let text = &src.text;
+    let binds = Bindings::collect(src, module);
+    // Cache objects exist only where cashews is named.
+    let cashews = text.contains("cashews").then(|| {
+        let imports = crate::imports::Imports::collect(src);
+        crate::cashews::CashewsNames::collect(src, &imports)
+    });
+    let mut facts = Facts {
+        exports: cashews
+            .iter()
+            .flat_map(|c| c.exported().map(str::to_string))
+            .collect(),
+        imported: binds.imported.clone(),
+        ..Facts::default()
+    };
+    let apps = text.contains("FastAPI") || text.contains("Starlette");
+    let setups = [".setup(", "setup_tags_backend", ".init("]
+        .iter()
+        .any(|n| text.contains(n));
+    if apps || setups {
+        let needles: &[&str] = &[
+            ".setup(",
+            "setup_tags_backend",
+            ".init(",
+            "FastAPI",
+            "Starlette",
+        ];
+        for call in calls_in_statements_mentioning(src, needles) {
+            let Some(function) = call.child_by_field_name("function") else {
+                continue;
+            };
+            if apps
+                && let Some(callee) = dotted_name(src, function)
+                && APP_CLASSES.contains(&binds.resolve(&callee).as_str())
+            {
+                facts.apps.push(App {
+                    call: (call.start_byte(), call.end_byte()),
+                });
+            }
+            if setups && let Some((receiver, line)) = setup_receiver(src, call, function) {
+                if cashews.as_ref().is_some_and(|c| c.is_cache(&receiver)) {
+                    facts.local_setups.push(line);
+                } else {
+                    facts.imported_setups.push((binds.resolve(&receiver), line));
+                }
+            }
+        }
+    }
+    facts.script = main_guard(src).is_some() || module_level_run(src, &binds).is_some();
+    facts
+}
+
+/// `X.setup(...)`, `X.setup_tags_backend(...)`, `X.init(URL...)`: X and the line.
+fn setup_receiver(src: &SourceFile, call: Node, function: Node) -> Option<(String, usize)> {
+    if function.kind() != "attribute" {
+        return None;
+    }
+    let method = src.text_of(function.child_by_field_name("attribute")?);
+    let has_args = call
+        .child_by_field_name("arguments")
+        .is_some_and(|a| a.named_child_count() > 0);
+    let is_setup =
+        matches!(method, "setup" | "setup_tags_backend") || (method == "init" && has_args);
+    if !is_setup {
+        return None;
+    }
+    let receiver = dotted_name(src, function.child_by_field_name("object")?)?;
+    Some((receiver, line_of(call)))
+}
+
+/// Calls inside the top-level statements whose text mentions one of
+/// `needles`: a query over a whole large file costs more than the rest of
+/// the run, and setups and app constructors are rare.
+fn calls_in_statements_mentioning<'t>(src: &'t SourceFile, needles: &[&str]) -> Vec<Node<'t>> {
+    let query = &*crate::queries::CALLS;
+    let root = src.tree.root_node();
+    let mut walker = root.walk();
+    let mut out = Vec::new();
+    for statement in root.named_children(&mut walker) {
+        let text = src.text_of(statement);
+        if !needles.iter().any(|n| text.contains(n)) {
+            continue;
+        }
+        let mut cursor = QueryCursor::new();
+        let mut found = cursor.matches(query, statement, src.text.as_bytes());
+        while let Some(m) = found.next() {
+            out.extend(m.captures.iter().map(|c| c.node));
+        }
+    }
+    out
+}
+
+/// Import statements at module level and in top-level `if`/`try`/`with` blocks.
+fn import_statements<'t>(node: Node<'t>, out: &mut Vec<Node<'t>>) {
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        match child.kind() {
+            "import_statement" | "import_from_statement" => out.push(child),
+            "if_statement" | "elif_clause" | "else_clause" | "try_statement" | "except_clause"
+            | "finally_clause" | "with_statement" | "block" => import_statements(child, out),
+            _ => {}
+        }
+    }
+}
+
+/// Import bindings with relative imports made absolute.
+struct Bindings {
+    names: BTreeMap<String, String>,
+    imported: Vec<String>,
+}
+
+impl Bindings {
+    fn collect(src: &SourceFile, module: &str) -> Bindings {
+        let is_package = src.path.file_name().is_some_and(|n| n == "__init__.py");
+        let mut package: Vec<&str> = module.split('.').filter(|p| !p.is_empty()).collect();
+        if !is_package {
+            package.pop();
+        }
+        let mut b = Bindings {
+            names: BTreeMap::new(),
+            imported: Vec::new(),
+        };
+        let mut statements = Vec::new();
+        import_statements(src.tree.root_node(), &mut statements);
+        for stmt in statements.iter().filter(|s| s.kind() == "import_statement") {
+            let mut cursor = stmt.walk();
+            for name in stmt.children_by_field_name("name", &mut cursor) {
+                let (path, alias) = split_alias(src, name);
+                b.imported.push(path.clone());
+                match alias {
+                    Some(alias) => b.names.insert(alias, path),
+                    None => {
+                        let head = path.split('.').next().unwrap_or_default().to_string();
+                        b.names.insert(head.clone(), head)
+                    }
+                };
+            }
+        }
+        for stmt in statements
+            .iter()
+            .filter(|s| s.kind() == "import_from_statement")
+        {
+            let Some(from) = stmt.child_by_field_name("module_name") else {
+                continue;
+            };
+            let base = if from.kind() == "relative_import" {
+                let text = src.text_of(from);
+                let dots = text.chars().take_while(|c| *c == '.').count();
+                let rest = text[dots..].trim();
+                if dots > package.len() + 1 {
+                    continue;
+                }
+                let mut parts: Vec<&str> = package[..package.len() + 1 - dots].to_vec();
+                if !rest.is_empty() {
+                    parts.push(rest);
+                }
+                parts.join(".")
+            } else {
+                src.text_of(from).to_string()
+            };
+            b.imported.push(base.clone());
+            let mut cursor = stmt.walk();
+            for name in stmt.children_by_field_name("name", &mut cursor) {
+                let (path, alias) = split_alias(src, name);
+                let full = if base.is_empty() {
+                    path.clone()
+                } else {
+                    format!("{base}.{path}")
+                };
+                b.imported.push(full.clone());
+                b.names.insert(alias.unwrap_or(path), full);
+            }
+        }
+        b
+    }
+
+    fn resolve(&self, dotted: &str) -> String {
+        let (head, tail) = dotted
+            .split_once('.')
+            .map_or((dotted, None), |(h, t)| (h, Some(t)));
+        match (self.names.get(head), tail) {
+            (Some(full), Some(tail)) => format!("{full}.{tail}"),
+            (Some(full), None) => full.clone(),
+            (None, _) => dotted.to_string(),
+        }
+    }
+}
+
+fn split_alias(src: &SourceFile, node: Node) -> (String, Option<String>) {
+    if node.kind() == "aliased_import" {
+        let path = node
+            .child_by_field_name("name")
+            .map(|n| src.text_of(n).to_string())
+            .unwrap_or_default();
+        let alias = node
+            .child_by_field_name("alias")
+            .map(|n| src.text_of(n).to_string());
+        (path, alias)
+    } else {
+        (src.text_of(node).to_string(), None)
+    }
+}
+
+/// The top-level `if __name__ == "__main__":` statement.
+fn main_guard(src: &SourceFile) -> Option<Node<'_>> {
+    let root = src.tree.root_node();
+    let mut cursor = root.walk();
+    root.named_children(&mut cursor).find(|s| {
+        s.kind() == "if_statement"
+            && s.child_by_field_name("condition").is_some_and(|c| {
+                let t: String = src
+                    .text_of(c)
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>()
+                    .replace('\'', "\"");
+                t == "__name__==\"__main__\"" || t == "\"__main__\"==__name__"
+            })
+    })
+}
+
+/// The first top-level statement that is an `asyncio.run(...)` call.
+fn module_level_run<'t>(src: &'t SourceFile, binds: &Bindings) -> Option<Node<'t>> {
+    let root = src.tree.root_node();
+    let mut cursor = root.walk();
+    root.named_children(&mut cursor).find(|s| {
+        s.kind() == "expression_statement"
+            && s.named_child(0)
+                .filter(|c| c.kind() == "call")
+                .and_then(|c| c.child_by_field_name("function"))
+                .and_then(|f| dotted_name(src, f))
+                .is_some_and(|f| binds.resolve(&f) == "asyncio.run")
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Writing the setup
+
+enum Choice {
+    App(App),
+    Script,
+    Module,
+}
+
+struct Writer<'a> {
+    src: &'a SourceFile,
+    module: Module<'a>,
+    eol: &'static str,
+    unit: String,
+    url: String,
+    imports: Vec<Edit>,
+    body: Vec<Edit>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(src: &'a SourceFile, url: &str) -> Writer<'a> {
+        Writer {
+            src,
+            module: Module::new(src),
+            eol: file_line_ending(&src.text),
+            unit: indent_unit(&src.text),
+            url: url.to_string(),
+            imports: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// The local names of `cashews.cache` and `os`, importing them when needed
+    /// (`import os`, then `extra` such as contextlib's, then cashews: isort's order).
+    fn names(&mut self, before: usize, extra: Option<(&str, &str)>) -> (String, String, String) {
+        let (os, edit) = self.module.imports.ensure_module(self.src, "os");
+        self.imports.extend(edit);
+        let extra = extra.map_or_else(String::new, |(module, name)| {
+            let (local, edit) = self.module.imports.ensure(self.src, module, name, before);
+            self.imports.extend(edit);
+            local
+        });
+        let (cache, edit) = self
+            .module
+            .imports
+            .ensure(self.src, "cashews", "cache", before);
+        self.imports.extend(edit);
+        (cache, os, extra)
+    }
+
+    fn setup_call(&self, cache: &str, os: &str) -> String {
+        format!(
+            "{cache}.setup({os}.environ.get({}, {}))",
+            py_str(ENV_VAR),
+            py_str(&self.url)
+        )
+    }
+
+    /// A name for a new top-level function: `wanted`, else `cache_wanted`.
+    fn free_name(&self, wanted: &str) -> String {
+        let taken = |n: &str| {
+            self.module.imports.is_bound(n)
+                || module_defines(self.src, n)
+                || self.module.functions.iter().any(|s| s.qualname == *n)
+        };
+        [
+            wanted.to_string(),
+            format!("cache_{wanted}"),
+            format!("cashews_{wanted}"),
+        ]
+        .into_iter()
+        .find(|n| !taken(n))
+        .unwrap_or_else(|| format!("cashews_add_{wanted}"))
+    }
+}
+
+/// The indentation one level adds in this file (four spaces when unknown).
+fn indent_unit(text: &str) -> String {
+    let mut prev_opens = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = &line[..line.len() - trimmed.len()];
+        if prev_opens && !indent.is_empty() {
+            return indent.to_string();
+        }
+        prev_opens = line.trim_end().ends_with(':');
+    }
+    "    ".to_string()
+}
+
+/// Where a statement's line starts and its indentation, if nothing precedes it on its line.
+fn own_line(text: &str, node: Node) -> Option<(usize, String)> {
+    let start = node.start_byte();
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &text[line_start..start];
+    indent
+        .chars()
+        .all(|c| c == ' ' || c == '\t')
+        .then(|| (line_start, indent.to_string()))
+}
+
+/// Where a new first statement of a block goes (after a docstring), with its indentation.
+fn block_start(src: &SourceFile, block: Node) -> Option<(usize, String)> {
+    let mut cursor = block.walk();
+    let stmts: Vec<Node> = block
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+        .collect();
+    let first = stmts.first()?;
+    if is_docstring(*first) {
+        let (_, indent) = own_line(&src.text, *first)?;
+        return match stmts.get(1) {
+            Some(next) => own_line(&src.text, *next),
+            None => Some((line_end(&src.text, first.end_byte()), indent)),
+        };
+    }
+    own_line(&src.text, *first)
+}
+
+fn emit(
+    src: SourceFile,
+    choice: Choice,
+    opts: &SetupOptions,
+    mut warnings: Vec<String>,
+) -> Result<SetupPlan, BadInput> {
+    let mut w = Writer::new(&src, &opts.url);
+    let file = shown(&src.path);
+    let (place, call, message) = match choice {
+        Choice::App(app) => write_app(&mut w, app, &file, &mut warnings),
+        Choice::Script => write_script(&mut w, &file),
+        Choice::Module => None,
+    }
+    .unwrap_or_else(|| {
+        let (call, message) = write_module_level(&mut w, &file);
+        (Place::Module, call, message)
+    });
+    let (imports, body) = (w.imports, w.body);
+    Ok(SetupPlan {
+        report: SetupReport {
+            status: SetupStatus::Added,
+            file: Some(file),
+            line: None,
+            place: Some(place),
+            url: Some(opts.url.clone()),
+            message,
+            warnings,
+        },
+        edits: Some(FileEdits {
+            src,
+            imports,
+            body,
+            call,
+        }),
+    })
+}
+
+/// Module level, after the imports; `CALL` is returned with the message.
+fn write_module_level(w: &mut Writer, file: &str) -> (String, String) {
+    let text = &w.src.text;
+    let (at, _) = imports_end(w.src);
+    let (cache, os, _) = w.names(at, None);
+    let call = w.setup_call(&cache, &os);
+    let eol = w.eol;
+    // New import lines at this spot end with the blank line already.
+    let blank_above = w
+        .imports
+        .iter()
+        .any(|e| e.start == at && e.end == at && e.content.ends_with(&format!("{eol}{eol}")));
+    let lead = if at == 0 || blank_above { "" } else { eol };
+    // PEP 8: two blank lines above a top-level def or class, one above other code.
+    let root = w.src.tree.root_node();
+    let mut cursor = root.walk();
+    let next_is_def = root
+        .named_children(&mut cursor)
+        .find(|n| n.start_byte() >= at && n.kind() != "comment")
+        .is_some_and(|n| {
+            matches!(
+                n.kind(),
+                "function_definition" | "class_definition" | "decorated_definition"
+            )
+        });
+    let trail = if at < text.len() && !text[at..].starts_with(['\n', '\r']) {
+        if next_is_def {
+            format!("{eol}{eol}")
+        } else {
+            eol.to_string()
+        }
+    } else {
+        String::new()
+    };
+    let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
+        format!("{eol}{lead}")
+    } else {
+        lead.to_string()
+    };
+    w.body
+        .push(Edit::insert(at, format!("{lead}{call}{eol}{trail}")));
+    let message = format!("cache.setup(...) at module level in {file}, run when it is imported");
+    (call, message)
+}
+
+/// Before a statement, at its indentation: `CALL` then the statement.
+fn write_before(w: &mut Writer, at: usize, indent: &str) -> String {
+    let (cache, os, _) = w.names(at, None);
+    let call = w.setup_call(&cache, &os);
+    w.body
+        .push(Edit::insert(at, format!("{indent}{call}{}", w.eol)));
+    call
+}
+
+fn write_script(w: &mut Writer, file: &str) -> Option<(Place, String, String)> {
+    let src = w.src;
+    if let Some(guard) = main_guard(src) {
+        let block = guard.child_by_field_name("consequence")?;
+        let (at, indent) = block_start(src, block)?;
+        let call = write_before(w, at, &indent);
+        let message = format!(
+            "cache.setup(...) at the start of the `if __name__ == \"__main__\":` block in {file}"
+        );
+        return Some((Place::MainBlock, call, message));
+    }
+    let binds = Bindings::collect(src, "");
+    let run = module_level_run(src, &binds)?;
+    let (at, indent) = own_line(&src.text, run)?;
+    let call = write_before(w, at, &indent);
+    let message = format!("cache.setup(...) before `asyncio.run(...)` in {file}");
+    Some((Place::BeforeRun, call, message))
+}
+
+fn write_app(
+    w: &mut Writer,
+    app: App,
+    file: &str,
+    warnings: &mut Vec<String>,
+) -> Option<(Place, String, String)> {
+    let src = w.src;
+    let call = src
+        .tree
+        .root_node()
+        .descendant_for_byte_range(app.call.0, app.call.1)?;
+    let call = ancestor_or_self(call, "call")?;
+    let label = app_label(src, call);
+    let var = call
+        .parent()
+        .filter(|p| p.kind() == "assignment")
+        .and_then(|p| p.child_by_field_name("left"))
+        .filter(|l| l.kind() == "identifier")
+        .map(|l| src.text_of(l).to_string());
+    if let Some(var) = &var
+        && let Some(done) = write_on_event(w, var, file)
+    {
+        return Some(done);
+    }
+    let kwargs = keyword_args(src, call);
+    if let Some((_, value)) = kwargs.iter().find(|(k, _)| k == "lifespan") {
+        match extend_lifespan(w, *value, call) {
+            Ok((setup, name)) => {
+                let message = format!(
+                    "cache.setup(...) at the start of lifespan `{name}` in {file}; cache.close() after its yield"
+                );
+                return Some((Place::Lifespan, setup, message));
+            }
+            Err(why) => {
+                warnings.push(format!(
+                    "{label}: cannot extend its lifespan ({why}): cache.setup(...) runs at import time, before the app is built, and cache.close() is not called at shutdown"
+                ));
+                return before_app(w, call, file, &label);
+            }
+        }
+    }
+    if kwargs
+        .iter()
+        .any(|(k, _)| k == "on_startup" || k == "on_shutdown")
+    {
+        warnings.push(format!(
+            "{label} takes on_startup/on_shutdown, which cannot be combined with a lifespan: cache.setup(...) runs at import time, before the app is built"
+        ));
+        return before_app(w, call, file, &label);
+    }
+    let setup = new_lifespan(w, call)?;
+    let message = format!(
+        "cache.setup(...) at startup and cache.close() at shutdown, in a new lifespan passed to {label} in {file}"
+    );
+    Some((Place::NewLifespan, setup, message))
+}
+
+fn ancestor_or_self<'t>(mut node: Node<'t>, kind: &str) -> Option<Node<'t>> {
+    loop {
+        if node.kind() == kind {
+            return Some(node);
+        }
+        node = node.parent()?;
+    }
+}
+
+/// `app = FastAPI(...)` for messages.
+fn app_label(src: &SourceFile, call: Node) -> String {
+    let class = call
+        .child_by_field_name("function")
+        .map(|f| src.text_of(f))
+        .unwrap_or("FastAPI");
+    match call
+        .parent()
+        .filter(|p| p.kind() == "assignment")
+        .and_then(|p| p.child_by_field_name("left"))
+    {
+        Some(left) => format!("`{} = {class}(...)`", src.text_of(left)),
+        None => format!("`{class}(...)`"),
+    }
+}
+
+fn keyword_args<'t>(src: &SourceFile, call: Node<'t>) -> Vec<(String, Node<'t>)> {
+    let Some(args) = call.child_by_field_name("arguments") else {
+        return Vec::new();
+    };
+    let mut cursor = args.walk();
+    args.named_children(&mut cursor)
+        .filter(|a| a.kind() == "keyword_argument")
+        .filter_map(|a| {
+            Some((
+                src.text_of(a.child_by_field_name("name")?).to_string(),
+                a.child_by_field_name("value")?,
+            ))
+        })
+        .collect()
+}
+
+/// The module-level statement holding `node`.
+fn top_statement(node: Node) -> Node {
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        if p.kind() == "module" {
+            return n;
+        }
+        n = p;
+    }
+    n
+}
+
+/// Up over comment lines directly above (no blank line between).
+fn above_comments(text: &str, mut at: usize) -> usize {
+    while at > 0 {
+        let prev_start = text[..at - 1].rfind('\n').map_or(0, |i| i + 1);
+        if text[prev_start..at].trim_start().starts_with('#') {
+            at = prev_start;
+        } else {
+            break;
+        }
+    }
+    at
+}
+
+fn blank_lines_before(text: &str, at: usize) -> usize {
+    text[..at]
+        .split_inclusive('\n')
+        .rev()
+        .take_while(|l| l.trim().is_empty())
+        .count()
+}
+
+/// Setup at module level, right before the statement that builds the app.
+fn before_app(
+    w: &mut Writer,
+    call: Node,
+    file: &str,
+    label: &str,
+) -> Option<(Place, String, String)> {
+    let stmt = top_statement(call);
+    let at = above_comments(&w.src.text, own_line(&w.src.text, stmt)?.0);
+    let setup = write_before(w, at, "");
+    let message = format!("cache.setup(...) at module level before {label} in {file}");
+    Some((Place::Module, setup, message))
+}
+
+/// A new lifespan above the statement that builds the app, passed to it.
+fn new_lifespan(w: &mut Writer, call: Node) -> Option<String> {
+    let text = &w.src.text;
+    let stmt = top_statement(call);
+    let at = above_comments(text, own_line(text, stmt)?.0);
+    let kwarg = keyword_edit(w.src, call, "lifespan=LIFESPAN")?;
+    let (cache, os, acm) = w.names(at, Some(("contextlib", "asynccontextmanager")));
+    let name = w.free_name("lifespan");
+    let setup = w.setup_call(&cache, &os);
+    let (eol, u) = (w.eol, w.unit.clone());
+    let pre = if at == 0 {
+        String::new()
+    } else {
+        eol.repeat(2usize.saturating_sub(blank_lines_before(text, at)))
+    };
+    w.body.push(Edit::insert(
+        at,
+        format!(
+            "{pre}@{acm}{eol}async def {name}(app):{eol}{u}{setup}{eol}{u}yield{eol}{u}await {cache}.close(){eol}{eol}{eol}"
+        ),
+    ));
+    w.body.push(Edit {
+        content: kwarg.content.replace("LIFESPAN", &name),
+        ..kwarg
+    });
+    Some(setup)
+}
+
+/// Adds `kw` as the last argument of a call, in its layout.
+fn keyword_edit(src: &SourceFile, call: Node, kw: &str) -> Option<Edit> {
+    let text = &src.text;
+    let args = call.child_by_field_name("arguments")?;
+    if args.kind() != "argument_list" {
+        return None;
+    }
+    let mut cursor = args.walk();
+    let last = args
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+        .last();
+    let Some(last) = last else {
+        return Some(Edit::insert(args.start_byte() + 1, kw));
+    };
+    let close = args.end_byte() - 1;
+    let between = &text[last.end_byte()..close];
+    let trailing_comma = between.trim_start().starts_with(',');
+    let close_on_own_line = text[..close]
+        .rfind('\n')
+        .is_some_and(|nl| nl > last.end_byte() && text[nl + 1..close].trim().is_empty());
+    if trailing_comma && close_on_own_line {
+        let (_, indent) = own_line(text, last)?;
+        let eol = file_line_ending(text);
+        let at = line_end(text, last.end_byte());
+        return Some(Edit::insert(at, format!("{indent}{kw},{eol}")));
+    }
+    Some(Edit::insert(last.end_byte(), format!(", {kw}")))
+}
+
+/// Setup first in the app's lifespan, close after its `yield` (or at the end
+/// of the `finally:` around it). Returns the setup call and the lifespan's name.
+fn extend_lifespan(
+    w: &mut Writer,
+    value: Node,
+    app_call: Node,
+) -> Result<(String, String), String> {
+    let src = w.src;
+    if value.kind() != "identifier" {
+        return Err(format!("`{}` is not a plain name", src.text_of(value)));
+    }
+    let name = src.text_of(value).to_string();
+    let def = w
+        .module
+        .functions
+        .iter()
+        .rev()
+        .map(|site| site.node)
+        .find(|n| crate::locate::name_of(src, *n) == name && n.start_byte() < app_call.start_byte())
+        .ok_or_else(|| format!("`{name}` is not defined in this module"))?;
+    if def.child(0).is_none_or(|c| c.kind() != "async") {
+        return Err(format!("`{name}` is not an async def"));
+    }
+    let body = BodyFacts::collect(src, def);
+    let [yielded] = body.yields.as_slice() else {
+        return Err(format!("`{name}` does not yield exactly once"));
+    };
+    let block = def.child_by_field_name("body").ok_or("no body")?;
+    let (start, indent) = block_start(src, block).ok_or("its body shares the def line")?;
+    let statement = statement_of(*yielded).ok_or("its yield is not a statement")?;
+    let (close_at, close_indent) =
+        close_spot(src, statement, def).ok_or("its yield shares a line")?;
+    let (cache, os, _) = w.names(start, None);
+    let setup = w.setup_call(&cache, &os);
+    let eol = w.eol;
+    w.body
+        .push(Edit::insert(start, format!("{indent}{setup}{eol}")));
+    let closes = src.text_of(def).contains(&format!("{cache}.close()"));
+    if !closes {
+        let lead = if close_at == src.text.len() && !src.text.ends_with('\n') {
+            eol
+        } else {
+            ""
+        };
+        w.body.push(Edit::insert(
+            close_at,
+            format!("{lead}{close_indent}await {cache}.close(){eol}"),
+        ));
+    }
+    Ok((setup, name))
+}
+
+/// The statement a `yield` expression belongs to.
+fn statement_of(node: Node) -> Option<Node> {
+    let mut n = node;
+    loop {
+        let p = n.parent()?;
+        if p.kind() == "block" {
+            return Some(n);
+        }
+        n = p;
+    }
+}
+
+/// After the yield's statement, or at the end of the `finally:` of a `try`
+/// whose body holds it; with the indentation there.
+fn close_spot(src: &SourceFile, statement: Node, def: Node) -> Option<(usize, String)> {
+    let text = &src.text;
+    let mut n = statement;
+    while let Some(p) = n.parent() {
+        if p.id() == def.id() {
+            break;
+        }
+        if p.kind() == "try_statement"
+            && p.child_by_field_name("body")
+                .is_some_and(|b| b.id() == n.id())
+        {
+            let mut cursor = p.walk();
+            let finally = p
+                .named_children(&mut cursor)
+                .find(|c| c.kind() == "finally_clause");
+            if let Some(block) = finally.and_then(|f| f.named_child(f.named_child_count() - 1))
+                && let Some(last) = block.named_child(block.named_child_count().checked_sub(1)?)
+            {
+                let (_, indent) = own_line(text, last)?;
+                return Some((line_end(text, last.end_byte()), indent));
+            }
+        }
+        n = p;
+    }
+    let (_, indent) = own_line(text, statement)?;
+    Some((line_end(text, statement.end_byte()), indent))
+}
+
+/// `@app.on_event("startup")`: setup first in that handler; close in the
+/// async shutdown handler, or in a new one.
+fn write_on_event(w: &mut Writer, var: &str, file: &str) -> Option<(Place, String, String)> {
+    let src = w.src;
+    let handler = |event: &str| {
+        w.module.functions.iter().map(|s| s.node).find(|f| {
+            let decorated = f.parent().filter(|p| p.kind() == "decorated_definition");
+            decorated.is_some_and(|d| {
+                let mut cursor = d.walk();
+                d.children(&mut cursor)
+                    .filter(|c| c.kind() == "decorator")
+                    .any(|dec| is_on_event(src, dec, var, event))
+            })
+        })
+    };
+    let startup = handler("startup")?;
+    let shutdown = handler("shutdown");
+    let (at, indent) = block_start(src, startup.child_by_field_name("body")?)?;
+    let (cache, os, _) = w.names(at, None);
+    let setup = w.setup_call(&cache, &os);
+    let eol = w.eol;
+    let async_shutdown = shutdown.filter(|s| s.child(0).is_some_and(|c| c.kind() == "async"));
+    let closes = |f: Node| src.text_of(f).contains(&format!("{cache}.close()"));
+    let startup_name = crate::locate::name_of(src, startup).to_string();
+    let close_in = match (async_shutdown, shutdown) {
+        (_, Some(s)) if closes(s) => crate::locate::name_of(src, s).to_string(),
+        (Some(s), _) => {
+            let (sat, sindent) = block_start(src, s.child_by_field_name("body")?)?;
+            w.body.push(Edit::insert(
+                sat,
+                format!("{sindent}await {cache}.close(){eol}"),
+            ));
+            crate::locate::name_of(src, s).to_string()
+        }
+        (None, _) => {
+            let decorated = startup.parent()?;
+            let (_, dindent) = own_line(&src.text, decorated)?;
+            let name = w.free_name("close_cache");
+            let u = &w.unit;
+            let gap = if dindent.is_empty() {
+                format!("{eol}{eol}")
+            } else {
+                eol.to_string()
+            };
+            let end = line_end(&src.text, decorated.end_byte());
+            let lead = if end == src.text.len() && !src.text.ends_with('\n') {
+                eol
+            } else {
+                ""
+            };
+            w.body.push(Edit::insert(
+                end,
+                format!(
+                    "{lead}{gap}{dindent}@{var}.on_event(\"shutdown\"){eol}{dindent}async def {name}():{eol}{dindent}{u}await {cache}.close(){eol}"
+                ),
+            ));
+            name
+        }
+    };
+    w.body
+        .push(Edit::insert(at, format!("{indent}{setup}{eol}")));
+    let message = format!(
+        "cache.setup(...) in the startup handler `{startup_name}` and cache.close() in the shutdown handler `{close_in}` in {file}"
+    );
+    Some((Place::OnEvent, setup, message))
+}
+
+fn is_on_event(src: &SourceFile, decorator: Node, var: &str, event: &str) -> bool {
+    let Some(call) = decorator.named_child(0).filter(|c| c.kind() == "call") else {
+        return false;
+    };
+    let callee = call
+        .child_by_field_name("function")
+        .and_then(|f| dotted_name(src, f));
+    if callee.as_deref() != Some(&format!("{var}.on_event")) {
+        return false;
+    }
+    call.child_by_field_name("arguments")
+        .and_then(|a| a.named_child(0))
+        .filter(|a| a.kind() == "string")
+        .is_some_and(|s| src.text_of(s).trim_matches(['"', '\'']) == event)
+}
+
+#[cfg(test)]
+mod tests;

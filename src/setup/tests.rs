@@ -1,0 +1,481 @@
+use super::*;
+use crate::edit::apply;
+
+const URL: &str = "mem://";
+
+/// A project in a temporary folder: pyproject.toml plus `files`.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        "[project]\nname = \"demo\"\n",
+    )
+    .unwrap();
+    for (rel, text) in files {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+struct Outcome {
+    report: SetupReport,
+    /// (file relative to the project, its new text)
+    edited: Option<(String, String)>,
+}
+
+fn run(dir: &tempfile::TempDir, cached: &[&str], setup_in: Option<&str>, skip: bool) -> Outcome {
+    let root = dir.path();
+    let cached: Vec<Cached> = cached
+        .iter()
+        .map(|rel| Cached {
+            path: root.join(rel),
+            module: crate::project::module_name_in(root, &root.join(rel)),
+            src: None,
+        })
+        .collect();
+    let opts = SetupOptions {
+        skip,
+        setup_in: setup_in.map(|f| root.join(f)),
+        url: URL.to_string(),
+    };
+    let plan = plan(root, true, &cached, &opts).unwrap();
+    let edited = plan.edits.map(|e| {
+        let edits: Vec<Edit> = crate::imports::coalesce(e.imports)
+            .into_iter()
+            .chain(e.body)
+            .collect();
+        let new = apply(&e.src.text, &edits).unwrap();
+        assert!(
+            crate::source::parse_tree(&new).is_some_and(|t| !t.root_node().has_error()),
+            "{new}"
+        );
+        assert_eq!(new.matches(&e.call).count(), 1, "{new}");
+        let rel = e
+            .src
+            .path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        (rel, new)
+    });
+    Outcome {
+        report: plan.report,
+        edited,
+    }
+}
+
+const TARGET: &str = "from cashews import cache\n\n\n@cache(ttl=\"1h\", key=\"svc:f:{a}\")\nasync def f(a):\n    return a\n";
+const SETUP: &str = "cache.setup(os.environ.get(\"CACHE_URL\", \"mem://\"))";
+
+#[test]
+fn placement_table() {
+    let app_importing = "from fastapi import FastAPI\n\nfrom pkg import svc\n\napp = FastAPI()\n";
+    let app_alone = "from fastapi import FastAPI\n\napp = FastAPI()\n";
+    let script = "import asyncio\n\nfrom pkg.svc import f\n\nif __name__ == \"__main__\":\n    asyncio.run(f(1))\n";
+    let other_script = "import asyncio\n\nasync def g():\n    return 1\n\nif __name__ == '__main__':\n    asyncio.run(g())\n";
+    let bare_run = "import asyncio\nfrom pkg import svc\n\nasyncio.run(svc.f(1))\n";
+    // (files, expected file, expected place, warns)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, Place, bool);
+    let table: Vec<Case> = vec![
+        (
+            vec![("pkg/web.py", app_importing)],
+            "pkg/web.py",
+            Place::NewLifespan,
+            false,
+        ),
+        (
+            vec![("pkg/admin.py", app_alone), ("pkg/web.py", app_importing)],
+            "pkg/web.py",
+            Place::NewLifespan,
+            false,
+        ),
+        (
+            vec![("pkg/admin.py", app_alone)],
+            "pkg/admin.py",
+            Place::NewLifespan,
+            false,
+        ),
+        (
+            vec![("run.py", script), ("pkg/web.py", app_importing)],
+            "pkg/web.py",
+            Place::NewLifespan,
+            false,
+        ),
+        (
+            vec![
+                ("pkg/admin.py", app_alone),
+                (
+                    "pkg/factory.py",
+                    "from fastapi import FastAPI\n\nfrom . import svc\n\n\ndef create_app():\n    app = FastAPI()\n    return app\n",
+                ),
+            ],
+            "pkg/factory.py",
+            Place::NewLifespan,
+            false,
+        ),
+        (vec![("run.py", script)], "run.py", Place::MainBlock, false),
+        (
+            vec![("run.py", bare_run)],
+            "run.py",
+            Place::BeforeRun,
+            false,
+        ),
+        // The cached module is itself the script (and never names itself).
+        (
+            vec![(
+                "pkg/svc.py",
+                "import asyncio\n\n\nasync def f(a):\n    return a\n\nif __name__ == \"__main__\":\n    asyncio.run(f(1))\n",
+            )],
+            "pkg/svc.py",
+            Place::MainBlock,
+            false,
+        ),
+        (
+            vec![("other.py", other_script)],
+            "pkg/svc.py",
+            Place::Module,
+            true,
+        ),
+        (
+            vec![
+                ("tests/test_app.py", app_importing),
+                ("conftest.py", script),
+            ],
+            "pkg/svc.py",
+            Place::Module,
+            true,
+        ),
+        (
+            vec![(".venv/lib/app.py", app_importing)],
+            "pkg/svc.py",
+            Place::Module,
+            true,
+        ),
+    ];
+    for (i, (files, file, place, warns)) in table.into_iter().enumerate() {
+        let mut files = files;
+        files.push(("pkg/__init__.py", ""));
+        if !files.iter().any(|(f, _)| *f == "pkg/svc.py") {
+            files.push(("pkg/svc.py", TARGET));
+        }
+        let dir = project(&files);
+        let out = run(&dir, &["pkg/svc.py"], None, false);
+        let (edited, _) = out.edited.as_ref().unwrap();
+        assert_eq!(
+            (
+                edited.as_str(),
+                out.report.place,
+                !out.report.warnings.is_empty()
+            ),
+            (file, Some(place), warns),
+            "case {i}: {:?}",
+            out.report
+        );
+        assert_eq!(out.report.status, SetupStatus::Added);
+    }
+}
+
+#[test]
+fn app_factory_gets_a_module_level_lifespan() {
+    let dir = project(&[
+        (
+            "pkg/factory.py",
+            "from fastapi import FastAPI\n\nfrom .svc import f\n\n\ndef create_app():\n    app = FastAPI(debug=True)\n    return app\n",
+        ),
+        ("pkg/__init__.py", ""),
+        ("pkg/svc.py", TARGET),
+    ]);
+    let (_, after) = run(&dir, &["pkg/svc.py"], None, false).edited.unwrap();
+    assert_eq!(
+        after,
+        format!(
+            "from fastapi import FastAPI\n\nfrom .svc import f\nimport os\nfrom contextlib import asynccontextmanager\nfrom cashews import cache\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    {SETUP}\n    yield\n    await cache.close()\n\n\ndef create_app():\n    app = FastAPI(debug=True, lifespan=lifespan)\n    return app\n"
+        )
+    );
+}
+
+#[test]
+fn existing_setup_is_reported_not_duplicated() {
+    let cases: Vec<(&str, &str, usize)> = vec![
+        (
+            "main.py",
+            "from cashews import cache\n\ncache.setup(\"mem://\")\n",
+            3,
+        ),
+        (
+            "main.py",
+            "import cashews\n\n\nasync def start():\n    await cashews.cache.init(\"redis://\")\n",
+            5,
+        ),
+        (
+            "main.py",
+            "from cashews import cache as c\nc.setup_tags_backend(\"mem://\")\n",
+            2,
+        ),
+        (
+            "pkg/boot.py",
+            "from .caching import store\n\nstore.setup(\"mem://\")\n",
+            3,
+        ),
+    ];
+    for (file, text, line) in cases {
+        let dir = project(&[
+            (file, text),
+            ("pkg/__init__.py", ""),
+            (
+                "pkg/caching.py",
+                "from cashews import Cache\n\nstore = Cache()\n",
+            ),
+            ("pkg/svc.py", TARGET),
+        ]);
+        let out = run(&dir, &["pkg/svc.py"], None, false);
+        assert_eq!(out.report.status, SetupStatus::Present, "{file}: {text}");
+        assert!(out.edited.is_none());
+        assert!(
+            out.report
+                .file
+                .as_deref()
+                .is_some_and(|f| f.ends_with(file)),
+            "{:?}",
+            out.report
+        );
+        assert_eq!(out.report.line, Some(line), "{text}");
+    }
+    // Not cashews: another library's `cache.setup`, `init()` without a URL, a setup in tests.
+    for (file, text) in [
+        ("main.py", "from mylib import cache\n\ncache.setup(\"x\")\n"),
+        (
+            "main.py",
+            "from cashews import cache\n\nasync def s():\n    await cache.init()\n",
+        ),
+        (
+            "tests/conftest.py",
+            "from cashews import cache\ncache.setup(\"mem://\")\n",
+        ),
+    ] {
+        let dir = project(&[(file, text), ("svc.py", TARGET)]);
+        let out = run(&dir, &["svc.py"], None, false);
+        assert_eq!(out.report.status, SetupStatus::Added, "{text}");
+    }
+}
+
+#[test]
+fn new_lifespan_keeps_constructor_arguments() {
+    let dir = project(&[
+        (
+            "main.py",
+            "\"\"\"App.\"\"\"\nfrom fastapi import FastAPI\n\nimport svc\n\n# The app.\napp = FastAPI(\n    title=\"x\",\n    debug=True,\n)\n",
+        ),
+        ("svc.py", TARGET),
+    ]);
+    let out = run(&dir, &["svc.py"], None, false);
+    let (file, text) = out.edited.unwrap();
+    assert_eq!(file, "main.py");
+    assert_eq!(
+        text,
+        format!(
+            "\"\"\"App.\"\"\"\nfrom fastapi import FastAPI\n\nimport svc\nimport os\nfrom contextlib import asynccontextmanager\nfrom cashews import cache\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    {SETUP}\n    yield\n    await cache.close()\n\n\n# The app.\napp = FastAPI(\n    title=\"x\",\n    debug=True,\n    lifespan=lifespan,\n)\n"
+        )
+    );
+    // Starlette, no arguments, a name `lifespan` already taken.
+    let dir = project(&[
+        (
+            "main.py",
+            "from starlette.applications import Starlette\nimport os\nimport svc\n\nlifespan = None\napp = Starlette()\n",
+        ),
+        ("svc.py", TARGET),
+    ]);
+    let (_, text) = run(&dir, &["svc.py"], None, false).edited.unwrap();
+    assert!(text.contains("async def cache_lifespan(app):\n"), "{text}");
+    assert!(
+        text.ends_with("app = Starlette(lifespan=cache_lifespan)\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("import os").count(), 1, "{text}");
+}
+
+#[test]
+fn lifespan_is_extended_in_place() {
+    let before = "import os\nfrom contextlib import asynccontextmanager\n\nfrom fastapi import FastAPI\n\nfrom cashews import cache\nimport svc\n\n\n@asynccontextmanager\nasync def lifespan(app: FastAPI):\n    \"\"\"Own resources.\"\"\"\n    db = await connect()\n    try:\n        yield {\"db\": db}\n    finally:\n        await db.close()\n\n\napp = FastAPI(lifespan=lifespan)\n";
+    let dir = project(&[("main.py", before), ("svc.py", TARGET)]);
+    let out = run(&dir, &["svc.py"], None, false);
+    assert_eq!(out.report.place, Some(Place::Lifespan));
+    let (_, after) = out.edited.unwrap();
+    assert_eq!(
+        after,
+        format!(
+            "import os\nfrom contextlib import asynccontextmanager\n\nfrom fastapi import FastAPI\n\nfrom cashews import cache\nimport svc\n\n\n@asynccontextmanager\nasync def lifespan(app: FastAPI):\n    \"\"\"Own resources.\"\"\"\n    {SETUP}\n    db = await connect()\n    try:\n        yield {{\"db\": db}}\n    finally:\n        await db.close()\n        await cache.close()\n\n\napp = FastAPI(lifespan=lifespan)\n"
+        )
+    );
+}
+
+#[test]
+fn lifespan_that_cannot_be_extended_falls_back_with_a_warning() {
+    for main in [
+        "from fastapi import FastAPI\nfrom app.life import lifespan\nimport svc\n\napp = FastAPI(lifespan=lifespan)\n",
+        "from fastapi import FastAPI\nimport svc\n\napp = FastAPI(on_startup=[svc.warm])\n",
+    ] {
+        let dir = project(&[("main.py", main), ("svc.py", TARGET)]);
+        let out = run(&dir, &["svc.py"], None, false);
+        assert_eq!(out.report.place, Some(Place::Module), "{main}");
+        assert_eq!(out.report.warnings.len(), 1, "{:?}", out.report);
+        let (_, after) = out.edited.unwrap();
+        assert!(
+            after.contains(&format!("{SETUP}\napp = FastAPI(")),
+            "{after}"
+        );
+    }
+}
+
+#[test]
+fn legacy_on_event_handlers() {
+    let before = "import os\nfrom fastapi import FastAPI\nfrom cashews import cache\nimport svc\n\napp = FastAPI()\n\n\n@app.on_event(\"startup\")\nasync def startup():\n    await warm()\n\n\nx = 1\n";
+    let dir = project(&[("main.py", before), ("svc.py", TARGET)]);
+    let out = run(&dir, &["svc.py"], None, false);
+    assert_eq!(out.report.place, Some(Place::OnEvent));
+    let (_, after) = out.edited.unwrap();
+    assert_eq!(
+        after,
+        format!(
+            "import os\nfrom fastapi import FastAPI\nfrom cashews import cache\nimport svc\n\napp = FastAPI()\n\n\n@app.on_event(\"startup\")\nasync def startup():\n    {SETUP}\n    await warm()\n\n\n@app.on_event(\"shutdown\")\nasync def close_cache():\n    await cache.close()\n\n\nx = 1\n"
+        )
+    );
+    let with_shutdown = "import os\nfrom fastapi import FastAPI\nfrom cashews import cache\nimport svc\n\napp = FastAPI()\n\n@app.on_event('startup')\ndef startup():\n    pass\n\n@app.on_event('shutdown')\nasync def bye():\n    \"\"\"Bye.\"\"\"\n    await db.close()\n";
+    let dir = project(&[("main.py", with_shutdown), ("svc.py", TARGET)]);
+    let (_, after) = run(&dir, &["svc.py"], None, false).edited.unwrap();
+    assert!(
+        after.contains(&format!("def startup():\n    {SETUP}\n    pass\n")),
+        "{after}"
+    );
+    assert!(
+        after.ends_with("async def bye():\n    \"\"\"Bye.\"\"\"\n    await cache.close()\n    await db.close()\n"),
+        "{after}"
+    );
+}
+
+#[test]
+fn module_level_and_setup_in() {
+    // --setup-in a module without app or entry point: module level, no warning.
+    let dir = project(&[
+        ("boot.py", "\"\"\"Boot.\"\"\"\nCONFIG = 1\n"),
+        ("svc.py", TARGET),
+    ]);
+    let out = run(&dir, &["svc.py"], Some("boot.py"), false);
+    assert!(out.report.warnings.is_empty());
+    assert_eq!(out.report.place, Some(Place::Module));
+    let (file, after) = out.edited.unwrap();
+    assert_eq!(file, "boot.py");
+    assert_eq!(
+        after,
+        format!(
+            "\"\"\"Boot.\"\"\"\nimport os\nfrom cashews import cache\n\n{SETUP}\n\nCONFIG = 1\n"
+        )
+    );
+    // The cached module itself, after its imports, `os` bound by another name.
+    let dir = project(&[(
+        "svc.py",
+        "import os as system\nfrom cashews import cache\n\n\nasync def f():\n    return 1\n",
+    )]);
+    let (_, after) = run(&dir, &["svc.py"], None, false).edited.unwrap();
+    assert_eq!(
+        after,
+        "import os as system\nfrom cashews import cache\n\ncache.setup(system.environ.get(\"CACHE_URL\", \"mem://\"))\n\n\nasync def f():\n    return 1\n"
+    );
+    // --no-setup and nothing cached: skipped.
+    let out = run(&dir, &["svc.py"], None, true);
+    assert_eq!(out.report.status, SetupStatus::Skipped);
+    assert!(out.edited.is_none());
+    assert_eq!(
+        run(&dir, &[], None, false).report.status,
+        SetupStatus::Skipped
+    );
+}
+
+#[test]
+fn urls() {
+    assert!(check_url("disk://?directory=/var/cache/x&shards=0", "--backend-url").is_ok());
+    assert!(check_url("redis://localhost:6379/0", "--backend-url").is_ok());
+    assert!(check_url("mem://", "--backend-url").is_ok());
+    let err = check_url("disk:///var/cache/x", "--backend-url").unwrap_err();
+    assert!(err.0.contains("disk://?directory=/var/cache/x"), "{err}");
+    assert!(check_url("memcached://x", "--backend-url").is_err());
+    assert!(check_url("/tmp/x", "--backend-url").is_err());
+    assert_eq!(extra_for("disk://"), Some("diskcache"));
+    assert_eq!(extra_for("rediss://h"), Some("redis"));
+    assert_eq!(extra_for("mem://"), None);
+    let dir = project(&[]);
+    assert_eq!(
+        default_url(dir.path()),
+        "disk://?directory=~/.cache/cashews/demo&shards=0"
+    );
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        "[tool.poetry]\nname = \"My Service!\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        default_url(dir.path()),
+        "disk://?directory=~/.cache/cashews/my-service&shards=0"
+    );
+}
+
+/// Runs the whole rewrite (decorator, setup, dependency) on one target.
+fn rewrite_one(dir: &tempfile::TempDir, target: &str) -> crate::rewrite::Report {
+    let t = crate::rewrite::Target::parse(&format!("{}::{target}", dir.path().display()))
+        .map(|mut t| {
+            let (file, _) = target.split_once("::").unwrap();
+            t.file = dir.path().join(file);
+            t.qualname = target.split_once("::").unwrap().1.to_string();
+            t
+        })
+        .unwrap();
+    crate::rewrite::plan(
+        &[t],
+        &crate::decide::Request::default(),
+        &crate::rewrite::ProjectOptions::default(),
+    )
+    .unwrap()
+}
+
+fn new_text(report: &crate::rewrite::Report, file: &str) -> String {
+    report
+        .changes
+        .iter()
+        .find(|c| c.path.ends_with(file))
+        .unwrap_or_else(|| panic!("no change to {file}"))
+        .new
+        .clone()
+}
+
+#[test]
+fn setup_and_decorator_compose_in_one_file() {
+    let before = "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get(\"/n/{n}\")\nasync def double(n: int) -> int:\n    return 2 * n\n";
+    let dir = project(&[("main.py", before)]);
+    let report = rewrite_one(&dir, "main.py::double");
+    assert_eq!(report.setup.place, Some(Place::NewLifespan));
+    assert_eq!(report.setup.line, Some(9));
+    let after = new_text(&report, "main.py");
+    assert_eq!(
+        after,
+        "from fastapi import FastAPI\nimport os\nfrom contextlib import asynccontextmanager\nfrom cashews import cache\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    cache.setup(os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/demo&shards=0\"))\n    yield\n    await cache.close()\n\n\napp = FastAPI(lifespan=lifespan)\n\n\n@app.get(\"/n/{n}\")\n@cache(ttl=\"1h\", key=\"main:double:{n}\")\nasync def double(n: int) -> int:\n    return 2 * n\n"
+    );
+    assert_eq!(
+        new_text(&report, "pyproject.toml"),
+        "[project]\nname = \"demo\"\ndependencies = [\"cashews[diskcache]>=7.0\"]\n"
+    );
+}
+
+#[test]
+fn module_level_setup_in_a_file_without_imports() {
+    let dir = project(&[("lib.py", "async def f(a):\n    return a\n")]);
+    let report = rewrite_one(&dir, "lib.py::f");
+    assert_eq!(report.setup.place, Some(Place::Module));
+    assert_eq!(report.setup.warnings.len(), 1);
+    assert_eq!(
+        new_text(&report, "lib.py"),
+        "import os\nfrom cashews import cache\n\ncache.setup(os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/demo&shards=0\"))\n\n\n@cache(ttl=\"1h\", key=\"lib:f:{a}\")\nasync def f(a):\n    return a\n"
+    );
+}

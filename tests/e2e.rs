@@ -1,0 +1,487 @@
+//! End to end under real cashews: each fixture project under `fixtures/e2e/`
+//! is copied to a temporary folder, rewritten with `cashews-add --write`, and
+//! run with the venv from `scripts/pyenv.sh` (pinned cashews[diskcache,redis],
+//! fastapi, httpx) through `tests/e2e/driver.py`. For every project it shows:
+//!
+//! - the first call computes and the second is served from the cache
+//!   (the driver counts calls to the slow function through a wrapper, and
+//!   times them against the deliberate `asyncio.sleep(0.3)`);
+//! - different arguments give different results (no key collision);
+//! - with the default disk backend the cache survives a process restart;
+//! - with `CACHE_URL=redis://127.0.0.1:PORT` two processes with separate
+//!   disk caches share one cache (a `redis-server` started here);
+//! - a second `--write` changes nothing, and `--check` is due before, clean after.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const SLEEP: f64 = 0.3; // the fixtures' deliberate asyncio.sleep
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The venv's python, created once (scripts/pyenv.sh is idempotent and locked).
+fn python() -> &'static Path {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/pyenv.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("bash runs");
+        assert!(out.status.success(), "scripts/pyenv.sh failed");
+        let stdout = String::from_utf8(out.stdout).expect("utf-8");
+        PathBuf::from(
+            stdout
+                .lines()
+                .last()
+                .expect("pyenv.sh prints the python path"),
+        )
+    })
+}
+
+/// Makes sure redis-server is installed (scripts/redis.sh, once).
+fn redis_installed() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(repo().join("scripts/redis.sh"))
+            .status()
+            .expect("bash runs");
+        assert!(status.success(), "scripts/redis.sh failed");
+    });
+}
+
+/// A redis-server on a free loopback port, stopped on drop (also on panic).
+struct Redis {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        redis_installed();
+        for _ in 0..3 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let dir = tempfile::tempdir().unwrap();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server starts");
+            let mut redis = Redis {
+                child,
+                port,
+                _dir: dir,
+            };
+            if redis.wait_for_ping() {
+                return redis;
+            }
+            // Lost the port to someone else, or slow to start: try another.
+        }
+        panic!("redis-server did not answer PING on three ports");
+    }
+
+    fn wait_for_ping(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+                let mut buf = [0u8; 7];
+                if s.write_all(b"PING\r\n").is_ok()
+                    && s.read_exact(&mut buf).is_ok()
+                    && &buf == b"+PONG\r\n"
+                {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A fresh copy of `fixtures/e2e/NAME`, alone in a temporary folder (no
+/// project marker above it, so the copy is its own project).
+fn project(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(name);
+    copy_dir(&repo().join("fixtures/e2e").join(name), &dir);
+    (tmp, dir)
+}
+
+fn tool(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cashews-add"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CACHE_URL")
+        .output()
+        .expect("cashews-add runs")
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Snapshot of every file in the project, to prove a run changed nothing.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                if e.file_name() != "__pycache__" {
+                    stack.push(e.path());
+                }
+            } else {
+                out.push((e.path(), std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Rewrites the project: `--check` due first, then `--write`, then a second
+/// `--write` and `--check` that change nothing. Returns the first JSON report.
+fn rewrite(dir: &Path, target: &str) -> Value {
+    let check = tool(dir, &[target, "--check"]);
+    assert_eq!(
+        check.status.code(),
+        Some(1),
+        "--check before: a change is due"
+    );
+    let out = tool(dir, &[target, "--write", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    assert_eq!(report["results"][0]["status"], "changed", "{report:#}");
+    assert_eq!(report["setup"]["status"], "added", "{report:#}");
+    assert_eq!(report["dependency"]["status"], "added", "{report:#}");
+    let before = files(dir);
+    let again = tool(dir, &[target, "--write", "--format", "json"]);
+    assert_eq!(again.status.code(), Some(0));
+    let second = json_of(&again);
+    assert_eq!(second["diff"], "", "second run: {second:#}");
+    assert_eq!(second["results"][0]["status"], "unchanged");
+    assert_eq!(second["setup"]["status"], "present");
+    assert_eq!(second["setup"]["file"], report["setup"]["file"]);
+    assert_eq!(second["setup"]["line"], report["setup"]["line"]);
+    assert_eq!(second["dependency"]["status"], "present");
+    assert_eq!(files(dir), before, "the second --write changed files");
+    assert_eq!(tool(dir, &[target, "--check"]).status.code(), Some(0));
+    report
+}
+
+/// Runs the driver in a fresh process; `home` holds the default disk cache
+/// (`~/.cache/cashews/...`), `cache_url` overrides the backend like a deployment.
+fn drive(dir: &Path, home: &Path, cache_url: Option<&str>, args: &[&str]) -> Value {
+    drive_env(dir, home, cache_url, &[], args)
+}
+
+fn drive_env(
+    dir: &Path,
+    home: &Path,
+    cache_url: Option<&str>,
+    env: &[(&str, &Path)],
+    args: &[&str],
+) -> Value {
+    let mut cmd = Command::new(python());
+    cmd.arg(repo().join("tests/e2e/driver.py"))
+        .arg(args[0])
+        .arg(dir)
+        .args(&args[1..])
+        .env("HOME", home)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONWARNINGS", "ignore")
+        .env_remove("CACHE_URL");
+    if let Some(url) = cache_url {
+        cmd.env("CACHE_URL", url);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("python runs");
+    assert!(
+        out.status.success(),
+        "driver {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_of(&out)
+}
+
+fn calls(facts: &Value) -> Vec<String> {
+    facts["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[0].to_string().trim_matches('"').to_string())
+        .collect()
+}
+
+/// Checks one process's requests: which computed (reached the slow
+/// function), and that a cached answer came back faster than the sleep.
+fn check_requests(facts: &Value, computed: &[bool]) {
+    let requests = facts["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), computed.len());
+    for (r, &c) in requests.iter().zip(computed) {
+        assert_eq!(r["status"], 200, "{r}");
+        assert_eq!(r["computed"], c, "{facts:#}");
+        let secs = r["seconds"].as_f64().unwrap();
+        if c {
+            assert!(secs >= SLEEP, "a computed call sleeps: {r}");
+        } else {
+            assert!(secs < SLEEP, "a cache hit skips the sleep: {r}");
+        }
+    }
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap()
+}
+
+#[test]
+fn fastapi_app_without_lifespan_gets_one() {
+    let (tmp, dir) = project("fastapi_plain");
+    let report = rewrite(&dir, "app/items.py::get_item");
+    assert_eq!(report["setup"]["file"], "app/main.py");
+    assert_eq!(report["setup"]["place"], "new_lifespan");
+    let main = read(&dir, "app/main.py");
+    assert!(
+        main.contains("app = FastAPI(title=\"plain shop\", lifespan=lifespan)"),
+        "{main}"
+    );
+    assert_eq!(main.matches(".setup(").count(), 1, "{main}");
+    assert!(main.contains("await cache.close()"), "{main}");
+    let pyproject = read(&dir, "pyproject.toml");
+    assert!(
+        pyproject.contains(
+            "    \"httpx>=0.27\",\n    \"cashews[diskcache]>=7.0\",\n]\n\n[tool.cashews-add]"
+        ),
+        "{pyproject}"
+    );
+    assert!(pyproject.contains("\"fastapi>=0.110\",  # web framework"));
+
+    let app = |home: &Path, url: Option<&str>, paths: &[&str]| {
+        let mut args = vec!["app", "app.main:app", "app.items:load_item"];
+        args.extend(paths);
+        drive(&dir, home, url, &args)
+    };
+    // Default disk backend: hit after miss, distinct keys, survives a restart.
+    let home = tmp.path().join("home-disk");
+    let first = app(&home, None, &["/items/1", "/items/1", "/items/2"]);
+    check_requests(&first, &[true, false, true]);
+    assert_eq!(calls(&first), ["1", "2"]);
+    let r = &first["requests"];
+    assert_eq!(r[0]["body"], r[1]["body"]);
+    assert_ne!(r[0]["body"], r[2]["body"], "another id, another value");
+    assert!(
+        home.join(".cache/cashews/plain-shop/cache.db").is_file(),
+        "the default directory is ~/.cache/cashews/<project>"
+    );
+    let restarted = app(&home, None, &["/items/1", "/items/2"]);
+    check_requests(&restarted, &[false, false]);
+    assert_eq!(restarted["requests"][0]["body"], r[0]["body"]);
+    assert_eq!(restarted["requests"][1]["body"], r[2]["body"]);
+
+    // Redis: two processes with separate homes (no shared disk cache) share it.
+    let redis = Redis::start();
+    let url = redis.url();
+    let a = app(&tmp.path().join("home-a"), Some(&url), &["/items/3"]);
+    check_requests(&a, &[true]);
+    let b = app(
+        &tmp.path().join("home-b"),
+        Some(&url),
+        &["/items/3", "/items/1"],
+    );
+    check_requests(&b, &[false, true]);
+    assert_eq!(b["requests"][0]["body"], a["requests"][0]["body"]);
+    assert!(
+        !tmp.path().join("home-a/.cache").exists(),
+        "redis, not disk"
+    );
+}
+
+#[test]
+fn fastapi_app_keeps_its_own_lifespan() {
+    let (tmp, dir) = project("fastapi_lifespan");
+    let report = rewrite(&dir, "service.py::quote");
+    assert_eq!(report["setup"]["file"], "service.py");
+    assert_eq!(report["setup"]["place"], "lifespan");
+    let service = read(&dir, "service.py");
+    assert_eq!(service.matches(".setup(").count(), 1, "{service}");
+    assert_eq!(
+        service.matches("async def lifespan").count(),
+        1,
+        "{service}"
+    );
+    assert_eq!(
+        service.matches("yield {\"greeting\": \"hello\"}").count(),
+        1
+    );
+    assert!(service.contains("app = FastAPI(lifespan=lifespan, title=\"quotes\")"));
+    assert!(
+        service.contains("    yield {\"greeting\": \"hello\"}\n    await cache.close()\n"),
+        "{service}"
+    );
+    let pyproject = read(&dir, "pyproject.toml");
+    assert!(
+        pyproject.contains(
+            "cashews = { version = \"^7.0\", extras = [\"diskcache\"] }    # already here"
+        ),
+        "{pyproject}"
+    );
+
+    let log = tmp.path().join("shutdown.log");
+    // The fixture's own lifespan appends "closed" to $SHUTDOWN_LOG at shutdown.
+    let app = |home: &Path, url: Option<&str>, paths: &[&str]| {
+        let mut args = vec!["app", "service:app", "service:fetch_rate"];
+        args.extend(paths);
+        drive_env(&dir, home, url, &[("SHUTDOWN_LOG", &log)], &args)
+    };
+    let home = tmp.path().join("home-disk");
+    let first = app(
+        &home,
+        None,
+        &[
+            "/quote?amount=10",
+            "/quote?amount=10",
+            "/quote?amount=10&currency=GBP",
+        ],
+    );
+    check_requests(&first, &[true, false, true]);
+    assert_eq!(calls(&first), ["EUR", "GBP"]);
+    let r = &first["requests"];
+    assert_eq!(r[0]["body"]["total"], 11.0);
+    assert_eq!(
+        r[2]["body"]["total"], 13.0,
+        "another currency, another value"
+    );
+    // The app's own lifespan still runs: its state reaches requests, its shutdown logs.
+    assert_eq!(r[0]["body"]["greeting"], "hello");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "closed\n");
+    let restarted = app(&home, None, &["/quote?amount=10&currency=GBP"]);
+    check_requests(&restarted, &[false]);
+    assert_eq!(restarted["requests"][0]["body"]["total"], 13.0);
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "closed\nclosed\n");
+
+    let redis = Redis::start();
+    let url = redis.url();
+    let a = app(&tmp.path().join("home-a"), Some(&url), &["/quote?amount=7"]);
+    check_requests(&a, &[true]);
+    let b = app(&tmp.path().join("home-b"), Some(&url), &["/quote?amount=7"]);
+    check_requests(&b, &[false]);
+    assert_eq!(b["requests"][0]["body"], a["requests"][0]["body"]);
+}
+
+#[test]
+fn script_sets_up_in_its_main_block() {
+    let (tmp, dir) = project("script");
+    let report = rewrite(&dir, "report.py::region_total");
+    assert_eq!(report["setup"]["file"], "report.py");
+    assert_eq!(report["setup"]["place"], "main_block");
+    let script = read(&dir, "report.py");
+    assert!(
+        script.contains("if __name__ == \"__main__\":\n    cache.setup(os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/script&shards=0\"))\n    asyncio.run(main(sys.argv[1:]))"),
+        "{script}"
+    );
+    assert_eq!(
+        read(&dir, "requirements.txt"),
+        "# Runtime dependencies of the nightly report.\nhttpx==0.28.1\ncashews[diskcache]>=7.0\n"
+    );
+
+    let run = |home: &Path, url: Option<&str>, regions: &[&str]| {
+        let mut args = vec!["script", "report.py", "pricing:fetch_prices"];
+        args.extend(regions);
+        drive(&dir, home, url, &args)
+    };
+    let totals = |facts: &Value| -> Vec<f64> {
+        facts["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["printed"]["total"].as_f64().unwrap())
+            .collect()
+    };
+    // Each printed line is one call of the cached function: computed ones
+    // sleep, hits do not.
+    let check_times = |facts: &Value, computed: &[bool]| {
+        let lines = facts["lines"].as_array().unwrap();
+        assert_eq!(lines.len(), computed.len(), "{facts:#}");
+        for (l, &c) in lines.iter().zip(computed) {
+            let secs = l["seconds"].as_f64().unwrap();
+            assert_eq!(secs >= SLEEP, c, "computed={c}: {l}");
+        }
+    };
+    let home = tmp.path().join("home-disk");
+    let first = run(&home, None, &["north", "north", "south-east"]);
+    assert_eq!(calls(&first), ["north", "south-east"], "{first:#}");
+    assert_eq!(totals(&first), [8.75, 8.75, 15.0]);
+    check_times(&first, &[true, false, true]);
+    let restarted = run(&home, None, &["south-east", "north"]);
+    assert_eq!(calls(&restarted), Vec::<String>::new(), "{restarted:#}");
+    assert_eq!(totals(&restarted), [15.0, 8.75]);
+    check_times(&restarted, &[false, false]);
+
+    let redis = Redis::start();
+    let url = redis.url();
+    let a = run(&tmp.path().join("home-a"), Some(&url), &["west"]);
+    assert_eq!(calls(&a), ["west"]);
+    let b = run(&tmp.path().join("home-b"), Some(&url), &["west"]);
+    assert_eq!(calls(&b), Vec::<String>::new(), "{b:#}");
+    assert_eq!(totals(&b), totals(&a));
+}
