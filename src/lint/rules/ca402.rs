@@ -10,12 +10,15 @@ declare_rule! {
     /// ## What it does
     /// Reports a project (the folder holding the nearest `pyproject.toml`,
     /// `setup.cfg`, `setup.py` or `.git`) that has cashews decorators but no
-    /// `cache.setup(...)` in any Python file under it, whether that file is
-    /// being linted or not. Any `X.setup(...)` where `X` is a cashews cache
-    /// or a name containing "cache", `cashews.setup(...)`, and
-    /// `cache.init(url)` count as a setup; decorators on cashews' own
-    /// pre-configured `mem` cache need none. The finding sits on the first
-    /// cached function.
+    /// cashews setup. A linted file sets up with `X.setup(...)`,
+    /// `X.setup_tags_backend(...)` or `X.init(url)` where `X` is a cashews
+    /// cache or a name containing "cache", or with `cashews.setup(...)`. The
+    /// rest of the project is searched the way `cashews-add` searches before
+    /// it adds a setup (so the two agree): a setup on a cashews cache, also
+    /// one imported from another module of the project; setups in test
+    /// folders and test files do not count there. Decorators on cashews'
+    /// own pre-configured `mem` cache need no setup. The finding sits on
+    /// the first cached function.
     ///
     /// ## Why is this bad?
     /// Without a backend the first call of a cached function raises
@@ -57,11 +60,11 @@ pub(crate) struct SetupCall<'t> {
     pub(crate) directory_keyword: bool,
 }
 
-/// Every `cache.setup(...)` (or `cache.init(url)`) call in the module.
+/// Every `cache.setup(...)` (`setup_tags_backend(...)`, `init(url)`) call in the module.
 pub(crate) fn setup_calls<'t>(module: &Module<'t>) -> Vec<SetupCall<'t>> {
     let src = module.src;
     let mut out = Vec::new();
-    for call in crate::lint::rules::calls_named(src, &["setup", "init"]) {
+    for call in crate::lint::rules::calls_named(src, &["setup", "setup_tags_backend", "init"]) {
         let Some(callee) = call.child_by_field_name("function") else {
             continue;
         };
@@ -82,7 +85,8 @@ pub(crate) fn setup_calls<'t>(module: &Module<'t>) -> Vec<SetupCall<'t>> {
                     continue;
                 };
                 let method = src.text_of(attr);
-                let wanted = method == "setup" || (method == "init" && !children.is_empty());
+                let wanted = matches!(method, "setup" | "setup_tags_backend")
+                    || (method == "init" && !children.is_empty());
                 wanted && (is_cache_object(module, object) || is_setup_function(module, callee))
             }
             "identifier" => is_setup_function(module, callee),
