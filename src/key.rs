@@ -8,7 +8,7 @@ use regex::Regex;
 use serde::Serialize;
 use tree_sitter::Node;
 
-use crate::cashews::parse_template;
+use crate::cashews::{Placeholder, parse_template};
 use crate::function::{FnKind, Function, Param, ParamKind, dotted_name};
 use crate::module::{Module, is_container};
 use crate::source::{BadInput, SourceFile};
@@ -141,6 +141,16 @@ impl HandleRules {
             })
     }
 
+    /// Why a parameter is a resource (DB session, client, request, logger…)
+    /// whose `str()` is an object address. None for values, including a
+    /// `Depends(...)` value that is not a resource (a user, a tenant).
+    pub(crate) fn resource_reason(&self, p: &Param) -> Option<String> {
+        p.annotation
+            .as_deref()
+            .and_then(|a| self.handle_type(a))
+            .or_else(|| self.handle_name(&p.name))
+    }
+
     pub(crate) fn is_secret(&self, name: &str) -> bool {
         SECRET_NAME.is_match(name)
             || self
@@ -227,7 +237,8 @@ pub(crate) fn design(module: &Module, f: &Function, prefix: &str, rules: &Handle
     }
 }
 
-fn placeholder(field: &str, secret: bool) -> String {
+/// `{field}`, or `{field:hash}` for a secret.
+pub(crate) fn placeholder(field: &str, secret: bool) -> String {
     if secret {
         format!("{{{field}:hash}}")
     } else {
@@ -481,28 +492,52 @@ pub(crate) fn check_placeholders(
 ) -> Result<Vec<String>, BadInput> {
     let placeholders =
         parse_template(template).map_err(|e| BadInput(format!("{what} {template:?}: {e}")))?;
-    let mut roots = Vec::new();
-    for p in placeholders {
-        let ok = p.root == "@"
-            || f.param(&p.root).is_some()
-            || (p.root == "__args__" && f.params.iter().any(|p| p.kind == ParamKind::Args))
-            || (p.root == "__kwargs__" && f.params.iter().any(|p| p.kind == ParamKind::Kwargs));
-        if !ok {
-            let names: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
-            return Err(BadInput(format!(
-                "{what} {template:?}: {{{}}} names no parameter of {} (parameters: {}); cashews would raise WrongKeyError at import",
-                p.field,
-                f.name,
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            )));
-        }
-        roots.push(p.field.clone());
+    if let Some(p) = unknown_placeholders(f, &placeholders).first() {
+        let names: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+        return Err(BadInput(format!(
+            "{what} {template:?}: {{{}}} names no parameter of {} (parameters: {}); cashews would raise WrongKeyError at import",
+            p.field,
+            f.name,
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
     }
-    Ok(roots)
+    Ok(placeholders.into_iter().map(|p| p.field).collect())
+}
+
+/// The placeholders cashews rejects when the decorator is applied: the root
+/// must be a parameter, `*args` / `**kwargs` only as `__args__` /
+/// `__kwargs__` (cashews' names for them), or a context value (`@`).
+pub(crate) fn unknown_placeholders<'p>(
+    f: &Function,
+    placeholders: &'p [Placeholder],
+) -> Vec<&'p Placeholder> {
+    let has = |kind| f.params.iter().any(|p| p.kind == kind);
+    placeholders
+        .iter()
+        .filter(|p| {
+            let known = p.root == "@"
+                || f.param(&p.root).is_some_and(|param| {
+                    !matches!(param.kind, ParamKind::Args | ParamKind::Kwargs)
+                })
+                || (p.root == "__args__" && has(ParamKind::Args))
+                || (p.root == "__kwargs__" && has(ParamKind::Kwargs));
+            !known
+        })
+        .collect()
+}
+
+/// Whether the function body reads `name` (a call to `locals()` or `vars()`
+/// reads every name). A parameter the body never reads cannot change the result.
+pub(crate) fn body_reads(src: &SourceFile, f: &Function, name: &str) -> bool {
+    f.body.idents.iter().any(|i| {
+        let text = src.text_of(*i);
+        text == name
+            || (matches!(text, "locals" | "vars") && i.parent().is_some_and(|p| p.kind() == "call"))
+    })
 }
 
 /// Inputs the designed key holds that a user key leaves out.
@@ -635,6 +670,28 @@ mod tests {
     }
 
     #[test]
+    fn resources_and_reads() {
+        let src = SourceFile::parse(
+            Path::new("m.py"),
+            b"async def f(session: AsyncSession, user=Depends(u), db=Depends(s), q=1):\n    return locals()\n"
+                .to_vec(),
+        )
+        .unwrap();
+        let f = Function::new(
+            &src,
+            find(&src, &crate::locate::all_functions(&src), "f").unwrap(),
+        );
+        let rules = HandleRules::default();
+        let reasons: Vec<bool> = f
+            .params
+            .iter()
+            .map(|p| rules.resource_reason(p).is_some())
+            .collect();
+        assert_eq!(reasons, [true, false, true, false]);
+        assert!(body_reads(&src, &f, "q"), "locals() reads every name");
+    }
+
+    #[test]
     fn user_key_checks() {
         let src =
             SourceFile::parse(Path::new("m.py"), b"async def f(a, b): ...\n".to_vec()).unwrap();
@@ -643,6 +700,19 @@ mod tests {
             find(&src, &crate::locate::all_functions(&src), "f").unwrap(),
         );
         assert!(check_placeholders(&f, "f:{a}:{b.x}", "key").is_ok());
+        let star = SourceFile::parse(
+            Path::new("m.py"),
+            b"async def g(a, *args, **kwargs): ...\n".to_vec(),
+        )
+        .unwrap();
+        let g = Function::new(
+            &star,
+            find(&star, &crate::locate::all_functions(&star), "g").unwrap(),
+        );
+        assert!(check_placeholders(&g, "g:{a}:{__args__}:{__kwargs__}", "key").is_ok());
+        for wrong in ["g:{args}", "g:{kwargs[x]}"] {
+            assert!(check_placeholders(&g, wrong, "key").is_err(), "{wrong}");
+        }
         let err = check_placeholders(&f, "f:{c}", "key").unwrap_err();
         assert!(
             err.0
@@ -652,6 +722,7 @@ mod tests {
         let module = Module::new(&src);
         let designed = design(&module, &f, "m:f", &HandleRules::default());
         assert_eq!(missing_inputs(&f, &designed, "f:{a}"), ["b"]);
+        assert!(!body_reads(&src, &f, "a"), "the body is `...`");
         assert!(missing_inputs(&f, &designed, "f:{a}:{b.id}").is_empty());
     }
 }

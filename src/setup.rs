@@ -449,6 +449,12 @@ fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> Vec<Scanned> {
     out
 }
 
+/// Whether the project under `root` already sets cashews up, by the rules
+/// above: the question the lint's CA402 asks, answered the same way.
+pub(crate) fn has_existing_setup(root: &Path, recursive: bool) -> bool {
+    existing_setup(&scan(root, recursive, &[])).is_some()
+}
+
 /// Every existing setup call: (index into `project`, line), in path order.
 fn existing_setup(project: &[Scanned]) -> Option<Vec<(usize, usize)>> {
     let exports: BTreeMap<String, &[String]> = project
