@@ -186,10 +186,6 @@ impl CashewsNames {
         Some(names)
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.caches.is_empty() && self.shortcuts.is_empty()
-    }
-
     pub(crate) fn is_cache(&self, dotted: &str) -> bool {
         self.caches.contains(dotted)
     }

@@ -23,8 +23,7 @@ pub(crate) struct Imports<'t> {
 pub(crate) struct FromImport<'t> {
     pub(crate) node: Node<'t>,
     pub(crate) module: String,
-    /// (imported name, local name) pairs with the node of the last one.
-    pub(crate) names: Vec<(String, String)>,
+    /// The last imported name: a merged name goes after it.
     pub(crate) last_name: Option<Node<'t>>,
 }
 
@@ -91,21 +90,18 @@ impl<'t> Imports<'t> {
             self.wildcards.push(module);
             return;
         }
-        let mut names = Vec::new();
         let mut last_name = None;
         for name in node.children_by_field_name("name", &mut node.walk()) {
             let (path, alias) = split_alias(src, name);
             let local = alias.unwrap_or_else(|| path.clone());
             self.aliases
                 .insert(local.clone(), format!("{module}.{path}"));
-            names.push((path, local));
             last_name = Some(name);
         }
         if node.parent().is_some_and(|p| p.kind() == "module") {
             self.from_statements.push(FromImport {
                 node,
                 module,
-                names,
                 last_name,
             });
         }
