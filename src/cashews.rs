@@ -2,7 +2,7 @@
 //! key templates and TTL strings. Shared by the rewrite and the lint so they
 //! can never disagree.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tree_sitter::Node;
 
@@ -17,7 +17,25 @@ pub(crate) struct CashewsNames {
     caches: BTreeSet<String>,
     /// Names bound to `cashews.noself`.
     noself: BTreeSet<String>,
+    /// Module-level shortcuts bound to a method of the default cache:
+    /// `from cashews import early` makes `early` mean `cache.early`.
+    shortcuts: BTreeMap<String, String>,
 }
+
+/// The decorator shortcuts `cashews/__init__.py` exports (`failover = cache.failover`, …).
+const SHORTCUTS: &[&str] = &[
+    "failover",
+    "early",
+    "soft",
+    "hit",
+    "transaction",
+    "circuit_breaker",
+    "dynamic",
+    "rate_limit",
+    "slice_rate_limit",
+    "locked",
+    "invalidate",
+];
 
 /// A decorator that resolves to cashews.
 #[derive(Debug, Clone)]
@@ -27,6 +45,8 @@ pub(crate) struct CashewsDecorator<'t> {
     /// The call holding the arguments; None for a bare `@cache`.
     pub(crate) call: Option<Node<'t>>,
     pub(crate) noself: bool,
+    /// The local name of the cache object: `cache`, `mycache`, `cashews.mem`.
+    pub(crate) object: String,
 }
 
 impl<'t> CashewsDecorator<'t> {
@@ -67,15 +87,31 @@ impl CashewsNames {
         let mut caches: BTreeSet<String> =
             imports.locals_for("cashews", "cache").into_iter().collect();
         caches.extend(imports.locals_for("cashews", "noself_cache"));
+        // `mem` is a second cache that cashews sets up itself.
+        caches.extend(imports.locals_for("cashews", "mem"));
+        let mut shortcuts = BTreeMap::new();
+        for method in SHORTCUTS {
+            for local in imports.locals_for("cashews", method) {
+                shortcuts.insert(local, (*method).to_string());
+            }
+        }
         for module in imports.module_aliases("cashews") {
             caches.insert(format!("{module}.cache"));
             caches.insert(format!("{module}.noself_cache"));
+            caches.insert(format!("{module}.mem"));
+            for method in SHORTCUTS {
+                shortcuts.insert(format!("{module}.{method}"), (*method).to_string());
+            }
         }
         let noself: BTreeSet<String> = imports
             .locals_for("cashews", "noself")
             .into_iter()
             .collect();
-        let mut names = CashewsNames { caches, noself };
+        let mut names = CashewsNames {
+            caches,
+            noself,
+            shortcuts,
+        };
         names.add_instances(src, imports);
         names
     }
@@ -103,19 +139,45 @@ impl CashewsNames {
             else {
                 continue;
             };
-            let class = dotted_name(src, callee).map(|c| imports.resolve(&c));
-            if matches!(
-                class.as_deref(),
-                Some("cashews.Cache" | "cashews.wrapper.Cache")
-            ) && let Some(name) = dotted_name(src, left)
+            if is_cache_class(src, imports, callee)
+                && let Some(name) = dotted_name(src, left)
             {
                 self.caches.insert(name);
             }
         }
     }
 
+    /// The names as seen inside `function`: the module's names plus the
+    /// caches its enclosing functions bind, a parameter annotated with
+    /// cashews' `Cache` (a pytest fixture) or a local `c = Cache()`.
+    pub(crate) fn in_scope_of(
+        &self,
+        src: &SourceFile,
+        imports: &Imports,
+        function: Node,
+    ) -> Option<CashewsNames> {
+        let mut extra = Vec::new();
+        let mut current = function.parent();
+        while let Some(n) = current {
+            if n.kind() == "function_definition" {
+                extra.extend(scope_caches(src, imports, n));
+            }
+            current = n.parent();
+        }
+        if extra.is_empty() {
+            return None;
+        }
+        let mut names = CashewsNames {
+            caches: self.caches.clone(),
+            noself: self.noself.clone(),
+            shortcuts: self.shortcuts.clone(),
+        };
+        names.caches.extend(extra);
+        Some(names)
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
-        self.caches.is_empty()
+        self.caches.is_empty() && self.shortcuts.is_empty()
     }
 
     pub(crate) fn is_cache(&self, dotted: &str) -> bool {
@@ -142,13 +204,22 @@ impl CashewsNames {
             "call" => (d.expr.child_by_field_name("function")?, Some(d.expr)),
             _ => (d.expr, None),
         };
-        // `cache` or `cache.early`
+        // `cache`, `cache.early` or a shortcut such as `early`
         if let Some(name) = dotted_name(src, target) {
             if self.is_cache(&name) {
                 return Some(CashewsDecorator {
                     method: None,
                     call,
                     noself: name.ends_with("noself_cache"),
+                    object: name,
+                });
+            }
+            if let Some(method) = self.shortcuts.get(&name) {
+                return Some(CashewsDecorator {
+                    method: Some(method.clone()),
+                    call,
+                    noself: false,
+                    object: name,
                 });
             }
             if let Some((base, method)) = name.rsplit_once('.')
@@ -158,6 +229,7 @@ impl CashewsNames {
                     method: Some(method.to_string()),
                     call,
                     noself: base.ends_with("noself_cache"),
+                    object: base.to_string(),
                 });
             }
             return None;
@@ -181,8 +253,60 @@ impl CashewsNames {
             method,
             call,
             noself: true,
+            object: wrapped,
         })
     }
+}
+
+/// Whether `callee` (a class being called, or an annotation) is cashews' `Cache`.
+pub(crate) fn is_cache_class(src: &SourceFile, imports: &Imports, callee: Node) -> bool {
+    let class = dotted_name(src, callee).map(|c| imports.resolve(&c));
+    matches!(
+        class.as_deref(),
+        Some("cashews.Cache" | "cashews.wrapper.Cache" | "cashews.wrapper.wrapper.Cache")
+    )
+}
+
+/// Caches a function binds for the functions nested in it.
+fn scope_caches(src: &SourceFile, imports: &Imports, function: Node) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(params) = function.child_by_field_name("parameters") {
+        let mut cursor = params.walk();
+        for p in params.named_children(&mut cursor) {
+            if matches!(p.kind(), "typed_parameter" | "typed_default_parameter")
+                && let Some(annotation) = p.child_by_field_name("type")
+                && let Some(class) = annotation.named_child(0)
+                && is_cache_class(src, imports, class)
+            {
+                let name = if p.kind() == "typed_parameter" {
+                    p.named_child(0)
+                } else {
+                    p.child_by_field_name("name")
+                };
+                if let Some(name) = name.filter(|n| n.kind() == "identifier") {
+                    out.push(src.text_of(name).to_string());
+                }
+            }
+        }
+    }
+    if let Some(body) = function.child_by_field_name("body") {
+        let mut cursor = body.walk();
+        for stmt in body.named_children(&mut cursor) {
+            if let Some(assign) = stmt.named_child(0).filter(|a| a.kind() == "assignment")
+                && let (Some(left), Some(right)) = (
+                    assign.child_by_field_name("left"),
+                    assign.child_by_field_name("right"),
+                )
+                && left.kind() == "identifier"
+                && right.kind() == "call"
+                && let Some(callee) = right.child_by_field_name("function")
+                && is_cache_class(src, imports, callee)
+            {
+                out.push(src.text_of(left).to_string());
+            }
+        }
+    }
+    out
 }
 
 /// One `{...}` placeholder of a key template.
@@ -194,6 +318,8 @@ pub(crate) struct Placeholder {
     pub(crate) root: String,
     /// The format spec after `:`, e.g. `hash`, `lower`, `get(name)`.
     pub(crate) format: Option<String>,
+    /// Byte range of the whole `{...}` in the template.
+    pub(crate) span: std::ops::Range<usize>,
 }
 
 /// Parses a cashews key template the way `string.Formatter` does:
@@ -213,13 +339,15 @@ pub(crate) fn parse_template(template: &str) -> Result<Vec<Placeholder>, String>
             '{' => {
                 let mut depth = 1;
                 let mut inner = String::new();
-                for (_, c) in chars.by_ref() {
+                let mut end = template.len();
+                for (j, c) in chars.by_ref() {
                     match c {
                         '{' => depth += 1,
                         '}' => depth -= 1,
                         _ => {}
                     }
                     if depth == 0 {
+                        end = j + 1;
                         break;
                     }
                     inner.push(c);
@@ -228,7 +356,7 @@ pub(crate) fn parse_template(template: &str) -> Result<Vec<Placeholder>, String>
                     return Err(format!("unclosed '{{' at position {i}"));
                 }
                 out.push(
-                    placeholder(&inner)
+                    placeholder(&inner, i..end)
                         .ok_or_else(|| format!("empty placeholder at position {i}"))?,
                 );
             }
@@ -238,7 +366,7 @@ pub(crate) fn parse_template(template: &str) -> Result<Vec<Placeholder>, String>
     Ok(out)
 }
 
-fn placeholder(inner: &str) -> Option<Placeholder> {
+fn placeholder(inner: &str, span: std::ops::Range<usize>) -> Option<Placeholder> {
     let (field, format) = match inner.split_once(':') {
         Some((f, fmt)) => (f.trim(), Some(fmt.trim().to_string())),
         None => (inner.trim(), None),
@@ -258,6 +386,7 @@ fn placeholder(inner: &str) -> Option<Placeholder> {
         field: field.to_string(),
         root,
         format,
+        span,
     })
 }
 
@@ -370,6 +499,58 @@ mod tests {
         }
     }
 
+    fn decorated(code: &str) -> Vec<(Option<String>, String)> {
+        use crate::function::Function;
+        use crate::imports::Imports;
+        use crate::locate::all_functions;
+        let src =
+            SourceFile::parse(std::path::Path::new("m.py"), code.as_bytes().to_vec()).unwrap();
+        let imports = Imports::collect(&src);
+        let names = CashewsNames::collect(&src, &imports);
+        let mut out = Vec::new();
+        for (_, site) in all_functions(&src) {
+            let scoped = names.in_scope_of(&src, &imports, site.node);
+            let names = scoped.as_ref().unwrap_or(&names);
+            let f = Function::new(&src, site);
+            for d in &f.decorators {
+                if let Some(c) = names.decorator(&src, d) {
+                    out.push((c.method.clone(), c.object.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_spelling_is_recognised() {
+        let code = "import cashews\nimport cashews as cw\nfrom cashews import cache as c, Cache, noself, early, mem\nfrom functools import cache\n\
+            mine = Cache()\n\
+            @c(ttl='1h')\nasync def a(): ...\n\
+            @c.soft(ttl='1h')\nasync def b(): ...\n\
+            @mine(ttl='1h')\nasync def d(): ...\n\
+            @noself(c)(ttl='1h')\nasync def e(): ...\n\
+            @early(ttl='1h')\nasync def g(): ...\n\
+            @cw.failover(ttl='1h')\nasync def h(): ...\n\
+            @mem(ttl='1h')\nasync def i(): ...\n\
+            @cache\ndef j(): ...\n\
+            async def test(cache: Cache):\n    @cache.hit(ttl=1, cache_hits=1)\n    async def k(): ...\n";
+        let got = decorated(code);
+        let want: Vec<(Option<String>, String)> = [
+            (None, "c"),
+            (Some("soft"), "c"),
+            (None, "mine"),
+            (None, "c"),
+            (Some("early"), "early"),
+            (Some("failover"), "cw.failover"),
+            (None, "mem"),
+            (Some("hit"), "cache"),
+        ]
+        .into_iter()
+        .map(|(m, o)| (m.map(str::to_string), o.to_string()))
+        .collect();
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn template_placeholders() {
         let p =
@@ -379,6 +560,8 @@ mod tests {
         assert_eq!(roots, ["user", "obj", "password", "@", "__args__"]);
         assert_eq!(p[2].format.as_deref(), Some("hash"));
         assert_eq!(p[0].field, "user.id");
+        assert_eq!(p[0].span, 2..11);
+        assert_eq!(p[3].span, 45..58, "{{{{ and }}}} are not placeholders");
         assert!(parse_template("f:{a").is_err());
         assert!(parse_template("f:a}").is_err());
         assert!(parse_template("f:{}").is_err());

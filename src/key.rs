@@ -141,6 +141,16 @@ impl HandleRules {
             })
     }
 
+    /// Why a parameter is a resource (DB session, client, request, logger…)
+    /// whose `str()` is an object address. None for values, including a
+    /// `Depends(...)` value that is not a resource (a user, a tenant).
+    pub(crate) fn resource_reason(&self, p: &Param) -> Option<String> {
+        p.annotation
+            .as_deref()
+            .and_then(|a| self.handle_type(a))
+            .or_else(|| self.handle_name(&p.name))
+    }
+
     pub(crate) fn is_secret(&self, name: &str) -> bool {
         SECRET_NAME.is_match(name)
             || self
@@ -227,7 +237,8 @@ pub(crate) fn design(module: &Module, f: &Function, prefix: &str, rules: &Handle
     }
 }
 
-fn placeholder(field: &str, secret: bool) -> String {
+/// `{field}`, or `{field:hash}` for a secret.
+pub(crate) fn placeholder(field: &str, secret: bool) -> String {
     if secret {
         format!("{{{field}:hash}}")
     } else {
@@ -505,6 +516,16 @@ pub(crate) fn check_placeholders(
     Ok(roots)
 }
 
+/// Whether the function body reads `name` (a call to `locals()` or `vars()`
+/// reads every name). A parameter the body never reads cannot change the result.
+pub(crate) fn body_reads(src: &SourceFile, f: &Function, name: &str) -> bool {
+    f.body.idents.iter().any(|i| {
+        let text = src.text_of(*i);
+        text == name
+            || (matches!(text, "locals" | "vars") && i.parent().is_some_and(|p| p.kind() == "call"))
+    })
+}
+
 /// Inputs the designed key holds that a user key leaves out.
 pub(crate) fn missing_inputs(f: &Function, designed: &Key, user_template: &str) -> Vec<String> {
     let fields: Vec<String> = parse_template(user_template)
@@ -635,6 +656,25 @@ mod tests {
     }
 
     #[test]
+    fn resources_and_reads() {
+        let src = SourceFile::parse(
+            Path::new("m.py"),
+            b"async def f(session: AsyncSession, user=Depends(u), db=Depends(s), q=1):\n    return locals()\n"
+                .to_vec(),
+        )
+        .unwrap();
+        let f = Function::new(&src, find(&src, "f").unwrap());
+        let rules = HandleRules::default();
+        let reasons: Vec<bool> = f
+            .params
+            .iter()
+            .map(|p| rules.resource_reason(p).is_some())
+            .collect();
+        assert_eq!(reasons, [true, false, true, false]);
+        assert!(body_reads(&src, &f, "q"), "locals() reads every name");
+    }
+
+    #[test]
     fn user_key_checks() {
         let src =
             SourceFile::parse(Path::new("m.py"), b"async def f(a, b): ...\n".to_vec()).unwrap();
@@ -652,6 +692,7 @@ mod tests {
         let module = Module::new(&src);
         let designed = design(&module, &f, "m:f", &HandleRules::default());
         assert_eq!(missing_inputs(&f, &designed, "f:{a}"), ["b"]);
+        assert!(!body_reads(&src, &f, "a"), "the body is `...`");
         assert!(missing_inputs(&f, &designed, "f:{a}:{b.id}").is_empty());
     }
 }

@@ -13,6 +13,7 @@ mod edit;
 mod function;
 mod imports;
 mod key;
+mod lint;
 mod locate;
 mod module;
 mod plan;
@@ -52,8 +53,17 @@ enum Format {
 /// Exit codes: 0 every target changed or already cached; 1 a target was refused
 /// (or --check found a change due); 2 bad input (nothing is written).
 #[derive(Debug, Parser)]
-#[command(name = "cashews-add", version, about, long_about)]
+#[command(
+    name = "cashews-add",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// FILE::FUNCTION or FILE::Class.method; several may be given.
     #[arg(required = true, value_name = "TARGET")]
     targets: Vec<String>,
@@ -92,6 +102,12 @@ struct Cli {
     backend_url: Option<String>,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    Lint(lint::LintArgs),
+    Rule(lint::RuleArgs),
+}
+
 /// Runs the command line; the testable entry point behind `main`.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let stdout = std::io::stdout();
@@ -105,7 +121,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn run_with(
+/// `run` with its streams given: what tests call in-process.
+#[doc(hidden)]
+pub fn run_with(
     args: impl IntoIterator<Item = OsString>,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -127,7 +145,12 @@ fn run_with(
             return code;
         }
     };
-    match add(&cli, out, err, colour) {
+    let result = match &cli.command {
+        Some(Command::Lint(args)) => lint::run(args, out, err),
+        Some(Command::Rule(args)) => lint::rule(args, out),
+        None => add(&cli, out, err, colour),
+    };
+    match result {
         Ok(code) => code,
         Err(BadInput(message)) => {
             let _ = writeln!(err, "error: {message}");

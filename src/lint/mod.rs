@@ -1,0 +1,604 @@
+//! `cashews-add lint`: finds broken cashews usage in existing code.
+//!
+//! Files are walked in parallel (`.gitignore` respected). Each file is read
+//! once; a file that never mentions `cashews` cannot import it and is
+//! skipped before parsing. The rest are parsed and checked by the rules in
+//! `rules/`, which reuse the rewrite's analysis. `--fix` applies the safe
+//! fixes with the rewrite's edit machinery and re-checks until nothing
+//! changes. CA402 (no setup anywhere) is decided once per project at the end.
+
+pub(crate) mod files;
+pub(crate) mod literal;
+mod noqa;
+pub(crate) mod project;
+pub(crate) mod render;
+pub(crate) mod rules;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ignore::WalkState;
+
+use crate::decide::Request;
+use crate::edit::{Edit, apply};
+use crate::lint::files::{Configs, Resolved, RuleSet, Selection, check_selector, is_python};
+use crate::lint::noqa::Noqa;
+use crate::lint::project::Project;
+use crate::lint::render::{FileError, LintFormat, Located, Report};
+use crate::lint::rules::{Checker, Finding, Rule, ca402};
+use crate::module::Module;
+use crate::rewrite::Settings;
+use crate::source::{BadInput, SourceFile, first_error, io_reason, parse_tree};
+use crate::{EXIT_FAILURE, EXIT_OK};
+
+/// Check existing cashews usage: keys that miss inputs, sync functions,
+/// side effects, bad TTLs, decorator order, setup URLs.
+///
+/// Exit codes: 0 no findings; 1 findings (or a file that could not be
+/// linted); 2 bad input (a missing path, an unreadable or invalid config).
+#[derive(Debug, clap::Args)]
+pub(crate) struct LintArgs {
+    /// Files or folders (default: the current folder). Folders are walked
+    /// respecting .gitignore; files named here are always checked.
+    #[arg(value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: LintFormat,
+    /// Apply the safe fixes (CA101, CA104, CA204, CA401) in place.
+    #[arg(long)]
+    pub(crate) fix: bool,
+    /// Apply `exclude` (and the default excludes) to files named on the
+    /// command line too, as pre-commit passes every staged file.
+    #[arg(long)]
+    pub(crate) force_exclude: bool,
+    /// Only these rules (codes or prefixes, comma separated); replaces the config's `select`.
+    #[arg(long, value_delimiter = ',', value_name = "CODE")]
+    pub(crate) select: Vec<String>,
+    /// Skip these rules (codes or prefixes, comma separated); added to the config's `ignore`.
+    #[arg(long, value_delimiter = ',', value_name = "CODE")]
+    pub(crate) ignore: Vec<String>,
+    /// Exit 0 even with findings (bad input still exits 2).
+    #[arg(long)]
+    pub(crate) exit_zero: bool,
+    /// Read [tool.cashews-add] from this file instead of the nearest pyproject.toml.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+/// Print a lint rule's documentation.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RuleArgs {
+    /// A rule code such as CA101; without one, every rule is listed.
+    pub(crate) code: Option<String>,
+}
+
+/// Fix rounds per file before giving up (a fix that re-triggers itself is a bug).
+const MAX_FIX_ROUNDS: usize = 10;
+
+pub(crate) fn rule(args: &RuleArgs, out: &mut dyn Write) -> Result<u8, BadInput> {
+    let Some(code) = &args.code else {
+        for r in Rule::ALL {
+            let fix = if r.fixable() { "  (--fix)" } else { "" };
+            let _ = writeln!(out, "{}  {:<26}{}{fix}", r.code(), r.name(), r.summary());
+        }
+        return Ok(EXIT_OK);
+    };
+    let rule = Rule::from_code(code).ok_or_else(|| {
+        BadInput(format!(
+            "unknown rule {code:?}; `cashews-add rule` lists them (CA101 … CA402)"
+        ))
+    })?;
+    let _ = write!(out, "# {} ({})\n\n{}", rule.code(), rule.name(), rule.doc());
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn run(
+    args: &LintArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, BadInput> {
+    for s in &args.select {
+        check_selector(s).map_err(|e| BadInput(format!("--select: {e}")))?;
+    }
+    for s in &args.ignore {
+        check_selector(s).map_err(|e| BadInput(format!("--ignore: {e}")))?;
+    }
+    let paths: Vec<PathBuf> = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    for p in &paths {
+        if std::fs::metadata(p).is_err() {
+            return Err(BadInput(format!("{}: no such file or folder", p.display())));
+        }
+    }
+    let configs = Configs::new(args.config.as_deref())?;
+    let selection = Selection {
+        select: args.select.clone(),
+        ignore: args.ignore.clone(),
+    };
+    let project = Project::default();
+    let outcomes = walk(&paths, args, &configs, &selection, &project)?;
+    finish(outcomes, args, &project, out, err)
+}
+
+/// Whether some line mentions both `cashews` and `import`: a file that does
+/// not import cashews has no cashews decorator, so it is never parsed.
+fn may_import_cashews(bytes: &[u8]) -> bool {
+    memchr::memmem::find_iter(bytes, b"cashews").any(|at| {
+        let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+        memchr::memmem::find(&bytes[start..end], b"import").is_some()
+    })
+}
+
+/// What linting one file produced.
+struct Outcome {
+    path: PathBuf,
+    findings: Vec<Located>,
+    error: Option<FileError>,
+    /// A cashews decorator that needs a backend.
+    cached: bool,
+    /// Where CA402 would go in this file (enabled and not silenced there).
+    setup_candidate: Option<Located>,
+    has_setup: bool,
+    fixed: usize,
+    /// The new text (BOM included) when --fix changed the file.
+    new_text: Option<String>,
+}
+
+fn walk(
+    paths: &[PathBuf],
+    args: &LintArgs,
+    configs: &Configs,
+    selection: &Selection,
+    project: &Project,
+) -> Result<Vec<Outcome>, BadInput> {
+    let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    let failure: Mutex<Option<BadInput>> = Mutex::new(None);
+    let fail = |e: BadInput| {
+        failure
+            .lock()
+            .expect("no panics while held")
+            .get_or_insert(e);
+        WalkState::Quit
+    };
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut builder = files::walker(paths);
+    builder.threads(threads);
+    builder.build_parallel().run(|| {
+        Box::new(|entry| {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let error = FileError {
+                        path: String::new(),
+                        line: 0,
+                        column: 0,
+                        message: e.to_string(),
+                    };
+                    outcomes
+                        .lock()
+                        .expect("no panics while held")
+                        .push(Outcome::failed(PathBuf::new(), error));
+                    return WalkState::Continue;
+                }
+            };
+            let path = entry.path();
+            let explicit = entry.depth() == 0;
+            if entry.file_type().is_some_and(|t| t.is_dir()) {
+                if explicit {
+                    return WalkState::Continue;
+                }
+                return match configs.for_path(path, true) {
+                    Ok(r) if r.excluded(path, false) => WalkState::Skip,
+                    Ok(_) => WalkState::Continue,
+                    Err(e) => fail(e),
+                };
+            }
+            if !explicit && !is_python(path) {
+                return WalkState::Continue;
+            }
+            let bytes = match std::fs::read(path) {
+                Ok(b) => b,
+                Err(e) => {
+                    let error = FileError {
+                        path: shown(path),
+                        line: 1,
+                        column: 1,
+                        message: format!("cannot read: {}", io_reason(&e)),
+                    };
+                    outcomes
+                        .lock()
+                        .expect("no panics while held")
+                        .push(Outcome::failed(path.to_path_buf(), error));
+                    return WalkState::Continue;
+                }
+            };
+            if !may_import_cashews(&bytes) {
+                return WalkState::Continue;
+            }
+            let resolved = match configs.for_path(path, false) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            if (!explicit || args.force_exclude) && resolved.excluded(path, explicit) {
+                return WalkState::Continue;
+            }
+            let rules = resolved.rules_for(path, selection);
+            let outcome = lint_file(path, bytes, &resolved, rules, project, args.fix);
+            outcomes.lock().expect("no panics while held").push(outcome);
+            WalkState::Continue
+        })
+    });
+    if let Some(e) = failure.into_inner().expect("no panics while held") {
+        return Err(e);
+    }
+    let mut outcomes = outcomes.into_inner().expect("no panics while held");
+    outcomes.sort_by(|a, b| a.path.cmp(&b.path));
+    // The same file named twice (or a file and its folder) is linted once.
+    outcomes.dedup_by(|a, b| {
+        !a.path.as_os_str().is_empty()
+            && std::path::absolute(&a.path).ok() == std::path::absolute(&b.path).ok()
+    });
+    Ok(outcomes)
+}
+
+fn finish(
+    mut outcomes: Vec<Outcome>,
+    args: &LintArgs,
+    project: &Project,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, BadInput> {
+    let project_findings = missing_setup(&outcomes, project);
+    if args.fix {
+        let changed: Vec<(&Path, &str)> = outcomes
+            .iter()
+            .filter_map(|o| o.new_text.as_deref().map(|t| (o.path.as_path(), t)))
+            .collect();
+        crate::write::write_all(&changed)?;
+    }
+    let mut findings: Vec<Located> = project_findings;
+    let mut errors = Vec::new();
+    let mut fixed = 0;
+    for o in &mut outcomes {
+        findings.append(&mut o.findings);
+        errors.extend(o.error.take());
+        fixed += o.fixed;
+    }
+    findings.sort();
+    errors.sort();
+    let report = Report {
+        findings,
+        errors,
+        fixed,
+        root: repository_root(),
+    };
+    render::render(args.format, &report, out, err);
+    let problems = !report.findings.is_empty() || !report.errors.is_empty();
+    Ok(if problems && !args.exit_zero {
+        EXIT_FAILURE
+    } else {
+        EXIT_OK
+    })
+}
+
+/// CA402, once per project root: cached functions, no setup in any linted
+/// file of that root, and none in the rest of the project either.
+fn missing_setup(outcomes: &[Outcome], project: &Project) -> Vec<Located> {
+    let mut roots: BTreeMap<PathBuf, Vec<&Outcome>> = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| o.error.is_none()) {
+        roots.entry(Project::root_of(&o.path)).or_default().push(o);
+    }
+    let mut found = Vec::new();
+    for (root, group) in roots {
+        if !group.iter().any(|o| o.cached) || group.iter().any(|o| o.has_setup) {
+            continue;
+        }
+        let Some(candidate) = group.iter().find_map(|o| o.setup_candidate.clone()) else {
+            continue;
+        };
+        if project.has_setup(&root) {
+            continue;
+        }
+        let shown_root = shown(&root);
+        let shown_root = if shown_root.is_empty() {
+            ".".to_string()
+        } else {
+            shown_root
+        };
+        found.push(Located {
+            message: ca402::message(&shown_root),
+            ..candidate
+        });
+    }
+    found
+}
+
+impl Outcome {
+    fn failed(path: PathBuf, error: FileError) -> Outcome {
+        Outcome {
+            path,
+            findings: Vec::new(),
+            error: Some(error),
+            cached: false,
+            setup_candidate: None,
+            has_setup: false,
+            fixed: 0,
+            new_text: None,
+        }
+    }
+}
+
+/// Lints one file, applying fixes round by round when asked.
+fn lint_file(
+    path: &Path,
+    bytes: Vec<u8>,
+    resolved: &Resolved,
+    rules: RuleSet,
+    project: &Project,
+    fix: bool,
+) -> Outcome {
+    let error = |line: usize, column: usize, message: String| {
+        Outcome::failed(
+            path.to_path_buf(),
+            FileError {
+                path: shown(path),
+                line,
+                column,
+                message,
+            },
+        )
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return error(
+                1,
+                1,
+                format!(
+                    "not UTF-8 (invalid byte at offset {}); not linted",
+                    e.utf8_error().valid_up_to()
+                ),
+            );
+        }
+    };
+    let (bom, mut text) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => (true, rest.to_string()),
+        None => (false, text),
+    };
+    let settings = Settings::new(&Request::default(), &resolved.config);
+    let mut fixed = 0;
+    let mut changed = false;
+    for round in 0.. {
+        let src = match parse(path, &text, bom) {
+            Ok(src) => src,
+            Err((line, column, what)) => {
+                return error(line, column, format!("{what}; not linted"));
+            }
+        };
+        let checked = check(&src, &settings, project, rules);
+        let fixes: Vec<&Finding> = checked
+            .findings
+            .iter()
+            .filter(|f| fix && round < MAX_FIX_ROUNDS && f.fix.is_some())
+            .collect();
+        let next = (!fixes.is_empty())
+            .then(|| apply_fixes(&text, &fixes))
+            .flatten()
+            .filter(|(new, _)| parses(new));
+        let Some((new_text, applied)) = next else {
+            return checked.into_outcome(&src, fixed, changed.then(|| src.full_text(&src.text)));
+        };
+        fixed += applied;
+        changed = true;
+        text = new_text;
+    }
+    unreachable!("the loop returns")
+}
+
+/// The non-overlapping fixes, in order; ruff's rule: skip a fix that starts
+/// before the previous one ended (the next round picks it up).
+fn apply_fixes(text: &str, fixes: &[&Finding]) -> Option<(String, usize)> {
+    let mut ordered: Vec<Vec<Edit>> = fixes
+        .iter()
+        .filter_map(|f| f.fix.clone())
+        .filter(|edits| !edits.is_empty())
+        .collect();
+    ordered.sort_by_key(|edits| edits.iter().map(|e| e.start).min());
+    let mut chosen: Vec<Edit> = Vec::new();
+    let mut last_end = 0;
+    let mut applied = 0;
+    for edits in ordered {
+        let start = edits.iter().map(|e| e.start).min().unwrap_or(0);
+        let end = edits.iter().map(|e| e.end).max().unwrap_or(0);
+        if start < last_end {
+            continue;
+        }
+        last_end = end;
+        chosen.extend(edits);
+        applied += 1;
+    }
+    let new = apply(text, &chosen).ok()?;
+    (new != text).then_some((new, applied))
+}
+
+/// The file parsed, or the first syntax error (line, column, what).
+fn parse(path: &Path, text: &str, bom: bool) -> Result<SourceFile, (usize, usize, String)> {
+    let tree = parse_tree(text).ok_or((1, 1, "the parser gave up".to_string()))?;
+    if let Some(node) = first_error(tree.root_node()) {
+        let at = node.start_byte();
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let what = if node.is_missing() {
+            "syntax error (missing token)"
+        } else {
+            "syntax error"
+        };
+        return Err((
+            node.start_position().row + 1,
+            text[line_start..at].chars().count() + 1,
+            what.to_string(),
+        ));
+    }
+    Ok(SourceFile {
+        path: path.to_path_buf(),
+        text: text.to_string(),
+        bom,
+        tree,
+    })
+}
+
+fn parses(text: &str) -> bool {
+    parse_tree(text).is_some_and(|t| first_error(t.root_node()).is_none())
+}
+
+struct Checked {
+    findings: Vec<Finding>,
+    cached: bool,
+    setup_candidate: Option<(usize, usize)>,
+    has_setup: bool,
+}
+
+fn check(src: &SourceFile, settings: &Settings, project: &Project, rules: RuleSet) -> Checked {
+    let module = Module::new(src);
+    let cached = rules::cached_functions(&module, settings);
+    let mut ck = Checker {
+        module: &module,
+        settings,
+        project,
+        rules,
+        findings: Vec::new(),
+    };
+    rules::check_module(&mut ck, &cached);
+    let noqa = Noqa::parse(&src.text);
+    let findings: Vec<Finding> = ck
+        .findings
+        .into_iter()
+        .filter(|f| !noqa.silences(f.rule, &f.noqa))
+        .collect();
+    let needing: Vec<&rules::Cached> = cached
+        .iter()
+        .filter(|c| c.decos.iter().any(|d| ca402::needs_setup(&module, d)))
+        .collect();
+    let setup_candidate = needing
+        .iter()
+        .filter(|_| rules.enabled(Rule::CA402))
+        .find(|c| !noqa.silences(Rule::CA402, &c.noqa))
+        .and_then(|c| c.decos.iter().find(|d| ca402::needs_setup(&module, d)))
+        .map(|d| (d.node.start_byte(), d.node.end_byte()));
+    Checked {
+        findings,
+        cached: !needing.is_empty(),
+        setup_candidate,
+        has_setup: !ca402::setup_calls(&module).is_empty(),
+    }
+}
+
+impl Checked {
+    fn into_outcome(self, src: &SourceFile, fixed: usize, new_text: Option<String>) -> Outcome {
+        let lines = LineIndex::new(&src.text);
+        let path = shown(&src.path);
+        let locate = |rule: Rule, start: usize, end: usize, message: String, fixable: bool| {
+            let (line, column) = lines.position(&src.text, start);
+            let (end_line, end_column) = lines.position(&src.text, end);
+            Located {
+                path: path.clone(),
+                line,
+                column,
+                rule,
+                end_line,
+                end_column,
+                message,
+                fixable,
+            }
+        };
+        let findings = self
+            .findings
+            .into_iter()
+            .map(|f| locate(f.rule, f.start, f.end, f.message, f.fix.is_some()))
+            .collect();
+        let setup_candidate = self
+            .setup_candidate
+            .map(|(start, end)| locate(Rule::CA402, start, end, String::new(), false));
+        Outcome {
+            path: src.path.clone(),
+            findings,
+            error: None,
+            cached: self.cached,
+            setup_candidate,
+            has_setup: self.has_setup,
+            fixed,
+            new_text,
+        }
+    }
+}
+
+/// Byte offsets to 1-based lines and character columns.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        LineIndex { starts }
+    }
+
+    fn position(&self, text: &str, offset: usize) -> (usize, usize) {
+        let line = self.starts.partition_point(|s| *s <= offset);
+        let start = self.starts[line - 1];
+        (line, text[start..offset].chars().count() + 1)
+    }
+}
+
+/// A path relative to the current folder when below it, else as absolute.
+fn shown(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| absolute.strip_prefix(cwd).ok().map(Path::to_path_buf));
+    match relative {
+        Some(r) => r.to_string_lossy().replace('\\', "/"),
+        None => absolute.to_string_lossy().into_owned(),
+    }
+}
+
+/// The repository root (the nearest folder above the current one with a
+/// `.git`), where SARIF paths start; the current folder outside git.
+fn repository_root() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    cwd.ancestors()
+        .find(|d| d.join(".git").exists())
+        .unwrap_or(&cwd)
+        .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_importing_cashews_are_parsed() {
+        assert!(may_import_cashews(b"from cashews import cache\n"));
+        assert!(may_import_cashews(b"x = 1\nimport os, cashews\n"));
+        assert!(may_import_cashews(b"from cashews.wrapper import Cache"));
+        assert!(!may_import_cashews(b"# uses cashews\nimport os\n"));
+        assert!(!may_import_cashews(b"from .wrapper import Cache\n"));
+    }
+
+    #[test]
+    fn positions_count_characters() {
+        let text = "ab\né🙂x\n";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.position(text, 0), (1, 1));
+        assert_eq!(idx.position(text, 3), (2, 1));
+        assert_eq!(idx.position(text, text.find('x').unwrap()), (2, 3));
+        assert_eq!(idx.position(text, text.len()), (3, 1));
+    }
+}

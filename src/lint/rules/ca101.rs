@@ -1,0 +1,108 @@
+//! CA101: an explicit key that leaves out an input.
+
+use crate::edit::Edit;
+use crate::function::ParamKind;
+use crate::key::{body_reads, missing_inputs, placeholder};
+use crate::lint::rules::ca102::unknown_placeholders;
+use crate::lint::rules::{Cached, Checker, KeyArg, Rule};
+
+declare_rule! {
+    /// ## What it does
+    /// Finds a cashews decorator whose explicit `key` template leaves out a
+    /// parameter that the function reads.
+    ///
+    /// ## Why is this bad?
+    /// The key is the only thing cashews looks at to decide whether a call
+    /// was seen before. Calls that differ only in a parameter the key does
+    /// not hold get one shared value: with `key="f:{a}"`, `f(1, 2)` caches
+    /// its result and `f(1, 100)` returns it. Nothing fails; the answers are
+    /// just wrong.
+    ///
+    /// An input used only through an attribute or an index (`{user.id}`,
+    /// `{filters[page]}`) counts as present. Handles are never inputs: a
+    /// database session, an HTTP client, a logger, `Request`, a
+    /// `Depends(...)` value (the same exclusions `cashews-add` uses when it
+    /// designs a key). A parameter the body never reads cannot change the
+    /// result and is not reported.
+    ///
+    /// ## Example
+    /// ```python
+    /// @cache(ttl="1h", key="products:{category}")
+    /// async def list_products(category: str, page: int):
+    ///     ...
+    /// ```
+    ///
+    /// Use instead:
+    /// ```python
+    /// @cache(ttl="1h", key="products:{category}:{page}")
+    /// async def list_products(category: str, page: int):
+    ///     ...
+    /// ```
+    ///
+    /// ## Fix
+    /// `--fix` appends the missing placeholders to the key (`:{page}`;
+    /// `{name:hash}` for a secret-like name, `{__args__}` / `{__kwargs__}` for
+    /// `*args` / `**kwargs`). Keys change, so the first calls after the fix
+    /// miss the cache. A key computed at run time (an f-string, a variable)
+    /// is not checked, and a key with a placeholder that names no parameter
+    /// (CA102) is reported without a fix: the missing input may be that
+    /// placeholder misspelt.
+    pub(crate) const DOC;
+}
+
+pub(crate) fn check(ck: &mut Checker, c: &Cached) {
+    let src = ck.src();
+    for deco in c.caching() {
+        let KeyArg::Template(key) = deco.key(src) else {
+            continue;
+        };
+        let Ok(placeholders) = crate::cashews::parse_template(&key.value) else {
+            continue; // CA102 reports a template that does not parse
+        };
+        let missing: Vec<String> = missing_inputs(&c.f, &c.key, &key.value)
+            .into_iter()
+            .filter(|input| !input.contains('.') && body_reads(src, &c.f, input))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let mut addition = String::new();
+        let mut value = key.value.clone();
+        for input in &missing {
+            let field = match c.f.param(input).map(|p| p.kind) {
+                Some(ParamKind::Args) => "{__args__}".to_string(),
+                Some(ParamKind::Kwargs) => "{__kwargs__}".to_string(),
+                _ => placeholder(input, ck.settings.handles.is_secret(input)),
+            };
+            let sep = if value.is_empty() || value.ends_with(':') {
+                ""
+            } else {
+                ":"
+            };
+            addition.push_str(sep);
+            addition.push_str(&field);
+            value.push_str(sep);
+            value.push_str(&field);
+        }
+        let names = missing
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let them = if missing.len() == 1 {
+            names.clone()
+        } else {
+            "them".to_string()
+        };
+        let message = format!(
+            "key {:?} leaves out {names}: calls that differ only in {them} share one cached value",
+            key.value
+        );
+        // A placeholder naming no parameter (CA102) may be the missing input
+        // misspelt: that key needs a person, not an addition.
+        let fix = unknown_placeholders(ck, &c.f, &placeholders)
+            .is_empty()
+            .then(|| vec![Edit::insert(key.append_at, addition)]);
+        ck.report(Rule::CA101, key.node, &c.noqa, message, fix);
+    }
+}

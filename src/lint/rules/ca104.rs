@@ -1,0 +1,93 @@
+//! CA104: a secret in a key, in clear.
+
+use crate::edit::Edit;
+use crate::function::ParamKind;
+use crate::lint::rules::{Cached, Checker, KeyArg, Rule};
+
+declare_rule! {
+    /// ## What it does
+    /// Finds a secret-like value (a name containing password, token,
+    /// secret, api_key, authorization, credential, cookie…, the same list
+    /// `cashews-add` hashes when it designs a key, plus
+    /// `extra-secret-names`) in a cache key without the `:hash` filter:
+    /// `{password}`, `{user.api_key}`, or a secret-like parameter under the
+    /// default key, which holds every parameter as is.
+    ///
+    /// ## Why is this bad?
+    /// Cache keys are not secret: they show up in `redis-cli --scan`, in
+    /// `MONITOR`, in logs and metrics, and in anything that can list keys.
+    /// A key holding a token hands the token to whoever can read keys.
+    /// `{token:hash}` keys on an MD5 digest instead and still tells calls
+    /// apart. (`:jwt(...)` and `:len` do not leak the value either.)
+    ///
+    /// ## Example
+    /// ```python
+    /// @cache(ttl="10m", key="me:{token}")
+    /// async def current_user(token: str): ...
+    /// ```
+    ///
+    /// Use instead:
+    /// ```python
+    /// @cache(ttl="10m", key="me:{token:hash}")
+    /// async def current_user(token: str): ...
+    /// ```
+    ///
+    /// ## Fix
+    /// `--fix` adds `:hash` to a placeholder that has no filter. Keys change,
+    /// so the first calls after the fix miss the cache. A placeholder with
+    /// another filter (`:lower`) and the default key are left to you.
+    pub(crate) const DOC;
+}
+
+pub(crate) fn check(ck: &mut Checker, c: &Cached) {
+    let src = ck.src();
+    let rules = &ck.settings.handles;
+    for deco in c.caching() {
+        match deco.key(src) {
+            KeyArg::Template(key) => {
+                let Ok(placeholders) = crate::cashews::parse_template(&key.value) else {
+                    continue;
+                };
+                for p in placeholders {
+                    let hidden = p.format.as_deref().is_some_and(|f| {
+                        f.starts_with("hash") || f.starts_with("jwt") || f == "len"
+                    });
+                    let secret = p
+                        .field
+                        .split(['.', '[', ']'])
+                        .any(|part| !part.is_empty() && rules.is_secret(part));
+                    if hidden || !secret || p.root == "@" {
+                        continue;
+                    }
+                    let fix = match (key.verbatim_at, &p.format) {
+                        (Some(at), None) => Some(vec![Edit::insert(at + p.span.end - 1, ":hash")]),
+                        _ => None,
+                    };
+                    let message = format!(
+                        "key holds secret-like `{{{}}}` in clear: write `{{{}:hash}}`",
+                        p.field, p.field
+                    );
+                    ck.report(Rule::CA104, key.node, &c.noqa, message, fix);
+                }
+            }
+            KeyArg::Default => {
+                let secrets: Vec<String> =
+                    c.f.params
+                        .iter()
+                        .filter(|p| p.kind == ParamKind::Plain && rules.is_secret(&p.name))
+                        .filter(|p| rules.resource_reason(p).is_none())
+                        .map(|p| format!("`{}`", p.name))
+                        .collect();
+                if secrets.is_empty() {
+                    continue;
+                }
+                let message = format!(
+                    "the default key holds secret-like {} in clear: give an explicit key with `{{name:hash}}`",
+                    secrets.join(", ")
+                );
+                ck.report(Rule::CA104, deco.node, &c.noqa, message, None);
+            }
+            KeyArg::Unknown => {}
+        }
+    }
+}
