@@ -507,8 +507,25 @@ mod tests {
             SourceFile::parse(std::path::Path::new("m.py"), code.as_bytes().to_vec()).unwrap();
         let imports = Imports::collect(&src);
         let names = CashewsNames::collect(&src, &imports);
+        // all_functions does not enter function bodies; the scope rules
+        // (a `Cache`-annotated parameter of an enclosing function) are
+        // checked here on nested definitions too.
+        let mut sites = all_functions(&src);
+        let mut stack = vec![src.tree.root_node()];
+        while let Some(node) = stack.pop() {
+            let mut cursor = node.walk();
+            stack.extend(node.named_children(&mut cursor));
+            if node.kind() == "function_definition" && !sites.iter().any(|s| s.node == node) {
+                sites.push(crate::locate::FunctionSite {
+                    node,
+                    class: None,
+                    qualname: String::new(),
+                });
+            }
+        }
+        sites.sort_by_key(|s| s.node.start_byte());
         let mut out = Vec::new();
-        for (_, site) in all_functions(&src) {
+        for site in sites {
             let scoped = names.in_scope_of(&src, &imports, site.node);
             let names = scoped.as_ref().unwrap_or(&names);
             let f = Function::new(&src, site);

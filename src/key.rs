@@ -663,7 +663,10 @@ mod tests {
                 .to_vec(),
         )
         .unwrap();
-        let f = Function::new(&src, find(&src, "f").unwrap());
+        let f = Function::new(
+            &src,
+            find(&src, &crate::locate::all_functions(&src), "f").unwrap(),
+        );
         let rules = HandleRules::default();
         let reasons: Vec<bool> = f
             .params

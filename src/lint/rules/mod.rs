@@ -388,7 +388,8 @@ impl<'a, 't> Checker<'a, 't> {
 pub(crate) fn cached_functions<'t>(module: &Module<'t>, settings: &Settings) -> Vec<Cached<'t>> {
     let src = module.src;
     let mut out = Vec::new();
-    for (qualname, site) in &module.functions {
+    for site in &module.functions {
+        let qualname = &site.qualname;
         let Some(parent) = site
             .node
             .parent()
@@ -398,7 +399,7 @@ pub(crate) fn cached_functions<'t>(module: &Module<'t>, settings: &Settings) -> 
         };
         let scoped = module.cashews.in_scope_of(src, &module.imports, site.node);
         let names = scoped.as_ref().unwrap_or(&module.cashews);
-        let f = Function::new(src, *site);
+        let f = Function::new(src, site.clone());
         let decos: Vec<Deco> = f
             .decorators
             .iter()
