@@ -8,7 +8,7 @@ use regex::Regex;
 use serde::Serialize;
 use tree_sitter::Node;
 
-use crate::cashews::parse_template;
+use crate::cashews::{Placeholder, parse_template};
 use crate::function::{FnKind, Function, Param, ParamKind, dotted_name};
 use crate::module::{Module, is_container};
 use crate::source::{BadInput, SourceFile};
@@ -492,28 +492,42 @@ pub(crate) fn check_placeholders(
 ) -> Result<Vec<String>, BadInput> {
     let placeholders =
         parse_template(template).map_err(|e| BadInput(format!("{what} {template:?}: {e}")))?;
-    let mut roots = Vec::new();
-    for p in placeholders {
-        let ok = p.root == "@"
-            || f.param(&p.root).is_some()
-            || (p.root == "__args__" && f.params.iter().any(|p| p.kind == ParamKind::Args))
-            || (p.root == "__kwargs__" && f.params.iter().any(|p| p.kind == ParamKind::Kwargs));
-        if !ok {
-            let names: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
-            return Err(BadInput(format!(
-                "{what} {template:?}: {{{}}} names no parameter of {} (parameters: {}); cashews would raise WrongKeyError at import",
-                p.field,
-                f.name,
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            )));
-        }
-        roots.push(p.field.clone());
+    if let Some(p) = unknown_placeholders(f, &placeholders).first() {
+        let names: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+        return Err(BadInput(format!(
+            "{what} {template:?}: {{{}}} names no parameter of {} (parameters: {}); cashews would raise WrongKeyError at import",
+            p.field,
+            f.name,
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
     }
-    Ok(roots)
+    Ok(placeholders.into_iter().map(|p| p.field).collect())
+}
+
+/// The placeholders cashews rejects when the decorator is applied: the root
+/// must be a parameter, `*args` / `**kwargs` only as `__args__` /
+/// `__kwargs__` (cashews' names for them), or a context value (`@`).
+pub(crate) fn unknown_placeholders<'p>(
+    f: &Function,
+    placeholders: &'p [Placeholder],
+) -> Vec<&'p Placeholder> {
+    let has = |kind| f.params.iter().any(|p| p.kind == kind);
+    placeholders
+        .iter()
+        .filter(|p| {
+            let known = p.root == "@"
+                || f.param(&p.root).is_some_and(|param| {
+                    !matches!(param.kind, ParamKind::Args | ParamKind::Kwargs)
+                })
+                || (p.root == "__args__" && has(ParamKind::Args))
+                || (p.root == "__kwargs__" && has(ParamKind::Kwargs));
+            !known
+        })
+        .collect()
 }
 
 /// Whether the function body reads `name` (a call to `locals()` or `vars()`
@@ -686,6 +700,16 @@ mod tests {
             find(&src, &crate::locate::all_functions(&src), "f").unwrap(),
         );
         assert!(check_placeholders(&f, "f:{a}:{b.x}", "key").is_ok());
+        let star = SourceFile::parse(
+            Path::new("m.py"),
+            b"async def g(a, *args, **kwargs): ...\n".to_vec(),
+        )
+        .unwrap();
+        let g = Function::new(&star, find(&star, "g").unwrap());
+        assert!(check_placeholders(&g, "g:{a}:{__args__}:{__kwargs__}", "key").is_ok());
+        for wrong in ["g:{args}", "g:{kwargs[x]}"] {
+            assert!(check_placeholders(&g, wrong, "key").is_err(), "{wrong}");
+        }
         let err = check_placeholders(&f, "f:{c}", "key").unwrap_err();
         assert!(
             err.0

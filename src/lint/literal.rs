@@ -303,7 +303,7 @@ mod tests {
 
     #[test]
     fn ttls() {
-        let t = |code: &str| with_value(code, |src, imports, n| ttl(src, imports, n));
+        let t = |code: &str| with_value(code, ttl);
         assert_eq!(t("t = 60\n"), Ttl::Seconds(60.0));
         assert_eq!(t("t = 0.5\n"), Ttl::Seconds(0.5));
         assert_eq!(t("t = '1h'\n"), Ttl::Seconds(3600.0));

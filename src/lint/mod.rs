@@ -239,8 +239,8 @@ fn walk(
         return Err(e);
     }
     let mut outcomes = outcomes.into_inner().expect("no panics while held");
-    outcomes.sort_by(|a, b| a.path.cmp(&b.path));
     // The same file named twice (or a file and its folder) is linted once.
+    outcomes.sort_by_cached_key(|o| std::path::absolute(&o.path).unwrap_or_default());
     outcomes.dedup_by(|a, b| {
         !a.path.as_os_str().is_empty()
             && std::path::absolute(&a.path).ok() == std::path::absolute(&b.path).ok()
@@ -375,7 +375,8 @@ fn lint_file(
     let settings = Settings::new(&Request::default(), &resolved.config);
     let mut fixed = 0;
     let mut changed = false;
-    for round in 0.. {
+    let mut round = 0;
+    loop {
         let src = match parse(path, &text, bom) {
             Ok(src) => src,
             Err((line, column, what)) => {
@@ -398,8 +399,8 @@ fn lint_file(
         fixed += applied;
         changed = true;
         text = new_text;
+        round += 1;
     }
-    unreachable!("the loop returns")
 }
 
 /// The non-overlapping fixes, in order; ruff's rule: skip a fix that starts

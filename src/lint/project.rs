@@ -5,7 +5,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+
+use ignore::WalkState;
 
 use crate::lint::rules::ca103::{class_has_str, module_class};
 use crate::lint::rules::ca402::setup_calls;
@@ -45,20 +48,37 @@ impl Project {
         index.files.get_or_init(|| python_files(root))
     }
 
-    /// Whether any Python file under `root` sets a cashews cache up.
+    /// Whether any Python file under `root` sets a cashews cache up: a
+    /// parallel walk that stops at the first one.
     pub(crate) fn has_setup(&self, root: &Path) -> bool {
         let index = self.root(root);
         *index.setup.get_or_init(|| {
-            Project::files(root, &index).iter().any(|path| {
-                let Ok(bytes) = std::fs::read(path) else {
-                    return false;
-                };
-                let finder = |needle: &[u8]| memchr::memmem::find(&bytes, needle).is_some();
-                if !finder(b"setup(") && !finder(b"init(") {
-                    return false;
-                }
-                with_module(path, bytes, |module| !setup_calls(module).is_empty()).unwrap_or(false)
-            })
+            let found = AtomicBool::new(false);
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let mut walker = crate::lint::files::walker(&[root.to_path_buf()]);
+            walker.threads(threads);
+            walker.build_parallel().run(|| {
+                Box::new(|entry| {
+                    if found.load(Ordering::Relaxed) {
+                        return WalkState::Quit;
+                    }
+                    let Ok(entry) = entry else {
+                        return WalkState::Continue;
+                    };
+                    let path = entry.path();
+                    if !entry.file_type().is_some_and(|t| t.is_file())
+                        || !crate::lint::files::is_python(path)
+                    {
+                        return WalkState::Continue;
+                    }
+                    if file_sets_up(path) {
+                        found.store(true, Ordering::Relaxed);
+                        return WalkState::Quit;
+                    }
+                    WalkState::Continue
+                })
+            });
+            found.into_inner()
         })
     }
 
@@ -107,6 +127,17 @@ impl Project {
             .insert(name.to_string(), verdict);
         verdict
     }
+}
+
+fn file_sets_up(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let has = |needle: &[u8]| memchr::memmem::find(&bytes, needle).is_some();
+    if !has(b"setup") && !has(b".init") {
+        return false;
+    }
+    with_module(path, bytes, |module| !setup_calls(module).is_empty()).unwrap_or(false)
 }
 
 /// Parses a file that may not be linted at all; None when it does not parse.

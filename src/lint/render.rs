@@ -119,6 +119,10 @@ pub(crate) fn render(
                 );
             }
             for e in &report.errors {
+                if e.path.is_empty() {
+                    let _ = writeln!(out, "::error title=cashews-add::{}", data(&e.message));
+                    continue;
+                }
                 let _ = writeln!(
                     out,
                     "::error title={},file={},line={},col={}::{}",
@@ -148,6 +152,10 @@ pub(crate) fn render(
 
 fn errors_text(report: &Report, err: &mut dyn Write) {
     for e in &report.errors {
+        if e.path.is_empty() {
+            let _ = writeln!(err, "error: {}", e.message);
+            continue;
+        }
         let _ = writeln!(
             err,
             "error: {}:{}:{}: {}",

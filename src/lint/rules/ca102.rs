@@ -1,7 +1,7 @@
 //! CA102: a key placeholder that names no parameter.
 
 use crate::cashews::{Placeholder, parse_template};
-use crate::function::{Function, ParamKind};
+use crate::function::Function;
 use crate::lint::rules::{Cached, Checker, KeyArg, Rule};
 
 declare_rule! {
@@ -11,8 +11,9 @@ declare_rule! {
     ///
     /// ## Why is this bad?
     /// cashews checks the template when the decorator is applied and raises
-    /// `WrongKeyError`, so the module fails to import. `{__args__}` and
-    /// `{__kwargs__}` need a `*args` / `**kwargs` parameter. A context value
+    /// `WrongKeyError`, so the module fails to import. `*args` and `**kwargs`
+    /// are `{__args__}` and `{__kwargs__}` in a key, never `{args}` or
+    /// `{kwargs[page]}`, and need such a parameter. A context value
     /// (`{@:get(name)}`) and a name registered with
     /// `register_key_context("name")` in the same module are allowed.
     ///
@@ -71,25 +72,21 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
     }
 }
 
-/// Placeholders that name no parameter, context value or registered name.
+/// Placeholders cashews rejects (`key::unknown_placeholders`), less the
+/// names registered with `register_key_context` in this module.
 pub(crate) fn unknown_placeholders<'p>(
     ck: &Checker,
     f: &Function,
     placeholders: &'p [Placeholder],
 ) -> Vec<&'p Placeholder> {
-    let mut registered = None;
-    placeholders
-        .iter()
-        .filter(|p| {
-            let known = p.root == "@"
-                || f.param(&p.root).is_some()
-                || (p.root == "__args__" && f.params.iter().any(|p| p.kind == ParamKind::Args))
-                || (p.root == "__kwargs__" && f.params.iter().any(|p| p.kind == ParamKind::Kwargs));
-            !known
-                && !registered
-                    .get_or_insert_with(|| registered_context(ck))
-                    .contains(&p.root)
-        })
+    let unknown = crate::key::unknown_placeholders(f, placeholders);
+    if unknown.is_empty() {
+        return unknown;
+    }
+    let registered = registered_context(ck);
+    unknown
+        .into_iter()
+        .filter(|p| !registered.contains(&p.root))
         .collect()
 }
 
@@ -100,19 +97,19 @@ fn registered_context(ck: &Checker) -> Vec<String> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    crate::lint::rules::each_call(src.tree.root_node(), &mut |call| {
+    for call in crate::lint::rules::calls_named(src, &["register_key_context", "register"]) {
         let Some(name) = call
             .child_by_field_name("function")
             .and_then(|f| crate::function::dotted_name(src, f))
         else {
-            return;
+            continue;
         };
         let resolved = ck.module.imports.resolve(&name);
         if !matches!(
             resolved.as_str(),
             "cashews.register_key_context" | "cashews.key_context.register"
         ) {
-            return;
+            continue;
         }
         if let Some(args) = call.child_by_field_name("arguments") {
             let mut cursor = args.walk();
@@ -122,6 +119,6 @@ fn registered_context(ck: &Checker) -> Vec<String> {
                 }
             }
         }
-    });
+    }
     out
 }

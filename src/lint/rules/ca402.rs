@@ -61,15 +61,12 @@ pub(crate) struct SetupCall<'t> {
 pub(crate) fn setup_calls<'t>(module: &Module<'t>) -> Vec<SetupCall<'t>> {
     let src = module.src;
     let mut out = Vec::new();
-    if !src.text.contains("setup(") && !src.text.contains("init(") {
-        return out;
-    }
-    crate::lint::rules::each_call(src.tree.root_node(), &mut |call| {
+    for call in crate::lint::rules::calls_named(src, &["setup", "init"]) {
         let Some(callee) = call.child_by_field_name("function") else {
-            return;
+            continue;
         };
         let Some(args) = call.child_by_field_name("arguments") else {
-            return;
+            continue;
         };
         let mut cursor = args.walk();
         let children: Vec<Node> = args
@@ -82,7 +79,7 @@ pub(crate) fn setup_calls<'t>(module: &Module<'t>) -> Vec<SetupCall<'t>> {
                     callee.child_by_field_name("object"),
                     callee.child_by_field_name("attribute"),
                 ) else {
-                    return;
+                    continue;
                 };
                 let method = src.text_of(attr);
                 let wanted = method == "setup" || (method == "init" && !children.is_empty());
@@ -92,7 +89,7 @@ pub(crate) fn setup_calls<'t>(module: &Module<'t>) -> Vec<SetupCall<'t>> {
             _ => false,
         };
         if !is_setup {
-            return;
+            continue;
         }
         let keyword = |name: &str| {
             children
@@ -119,7 +116,7 @@ pub(crate) fn setup_calls<'t>(module: &Module<'t>) -> Vec<SetupCall<'t>> {
             url,
             directory_keyword: keyword("directory").is_some(),
         });
-    });
+    }
     out
 }
 

@@ -430,26 +430,43 @@ pub(crate) fn cached_functions<'t>(module: &Module<'t>, settings: &Settings) -> 
     out
 }
 
-/// Calls `f` on every `call` node under `root`, in source order.
-pub(crate) fn each_call<'t>(root: Node<'t>, f: &mut dyn FnMut(Node<'t>)) {
-    let mut cursor = root.walk();
-    loop {
-        let node = cursor.node();
-        if node.kind() == "call" {
-            f(node);
-        }
-        if cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return;
+/// The calls of a function or method with one of `names` (`setup`,
+/// `cache.setup`, `cashews.setup`), in source order. Found from the
+/// names' occurrences in the text, so a file is not walked node by node.
+pub(crate) fn calls_named<'t>(src: &'t SourceFile, names: &[&str]) -> Vec<Node<'t>> {
+    let root = src.tree.root_node();
+    let bytes = src.text.as_bytes();
+    let mut out: Vec<Node<'t>> = Vec::new();
+    for name in names {
+        for at in memchr::memmem::find_iter(bytes, name.as_bytes()) {
+            let Some(ident) = root
+                .named_descendant_for_byte_range(at, at + name.len())
+                .filter(|n| n.kind() == "identifier" && src.text_of(*n) == *name)
+            else {
+                continue;
+            };
+            let callee = match ident.parent() {
+                Some(a)
+                    if a.kind() == "attribute"
+                        && a.child_by_field_name("attribute")
+                            .is_some_and(|n| n.id() == ident.id()) =>
+                {
+                    a
+                }
+                _ => ident,
+            };
+            if let Some(call) = callee.parent().filter(|c| {
+                c.kind() == "call"
+                    && c.child_by_field_name("function")
+                        .is_some_and(|f| f.id() == callee.id())
+            }) && !out.iter().any(|n| n.id() == call.id())
+            {
+                out.push(call);
             }
         }
     }
+    out.sort_by_key(|n| n.start_byte());
+    out
 }
 
 /// Runs every function- and module-level rule over one parsed file.
