@@ -705,7 +705,10 @@ mod tests {
             b"async def g(a, *args, **kwargs): ...\n".to_vec(),
         )
         .unwrap();
-        let g = Function::new(&star, find(&star, "g").unwrap());
+        let g = Function::new(
+            &star,
+            find(&star, &crate::locate::all_functions(&star), "g").unwrap(),
+        );
         assert!(check_placeholders(&g, "g:{a}:{__args__}:{__kwargs__}", "key").is_ok());
         for wrong in ["g:{args}", "g:{kwargs[x]}"] {
             assert!(check_placeholders(&g, wrong, "key").is_err(), "{wrong}");
