@@ -108,6 +108,9 @@ fn emitted_decorators_cache_under_real_cashews() {
         assert_eq!(code(&out), 0, "{target} {args:?}: {}", stderr(&out));
         let ran = Command::new(&py)
             .args(["-c", HARNESS, target])
+            // The rewrite also adds the project's cache.setup (a disk cache under
+            // ~/.cache) to shop.py; keep every case on a fresh mem:// backend.
+            .env("CACHE_URL", "mem://")
             .current_dir(dir.path())
             .output()
             .unwrap();
