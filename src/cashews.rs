@@ -56,7 +56,7 @@ impl<'t> CashewsDecorator<'t> {
     pub(crate) fn caches(&self) -> bool {
         matches!(
             self.method.as_deref(),
-            None | Some("early" | "soft" | "failover" | "hit" | "iterator" | "cache")
+            None | Some("early" | "soft" | "failover" | "hit" | "iterator" | "cache" | "dynamic")
         )
     }
 
