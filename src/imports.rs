@@ -263,7 +263,8 @@ pub(crate) fn coalesce(edits: Vec<Edit>) -> Vec<Edit> {
     unique
 }
 
-fn split_alias(src: &SourceFile, node: Node) -> (String, Option<String>) {
+/// `a.b as c` -> (`a.b`, Some(`c`)); `a.b` -> (`a.b`, None).
+pub(crate) fn split_alias(src: &SourceFile, node: Node) -> (String, Option<String>) {
     if node.kind() == "aliased_import" {
         let path = node
             .child_by_field_name("name")

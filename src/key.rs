@@ -483,6 +483,16 @@ fn init_assignments<'t>(src: &'t SourceFile, class: Node<'t>) -> InitInfo<'t> {
     }
 }
 
+/// `a, b, c`, or `none`: for messages about placeholders.
+pub(crate) fn parameter_list(f: &Function) -> String {
+    let names: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
 /// Checks a user key (or tags) against the function: every placeholder must
 /// name a parameter (cashews raises WrongKeyError at import otherwise).
 pub(crate) fn check_placeholders(
@@ -493,16 +503,11 @@ pub(crate) fn check_placeholders(
     let placeholders =
         parse_template(template).map_err(|e| BadInput(format!("{what} {template:?}: {e}")))?;
     if let Some(p) = unknown_placeholders(f, &placeholders).first() {
-        let names: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
         return Err(BadInput(format!(
             "{what} {template:?}: {{{}}} names no parameter of {} (parameters: {}); cashews would raise WrongKeyError at import",
             p.field,
             f.name,
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
+            parameter_list(f)
         )));
     }
     Ok(placeholders.into_iter().map(|p| p.field).collect())

@@ -23,7 +23,7 @@ use tree_sitter::{Node, QueryCursor, StreamingIterator};
 
 use crate::edit::Edit;
 use crate::function::{BodyFacts, dotted_name};
-use crate::imports::{imports_end, is_docstring, line_end, module_defines};
+use crate::imports::{imports_end, is_docstring, line_end, module_defines, split_alias};
 use crate::module::Module;
 use crate::plan::{file_line_ending, py_str};
 use crate::source::{BadInput, SourceFile, line_of};
@@ -676,21 +676,6 @@ impl Bindings {
             (Some(full), None) => full.clone(),
             (None, _) => dotted.to_string(),
         }
-    }
-}
-
-fn split_alias(src: &SourceFile, node: Node) -> (String, Option<String>) {
-    if node.kind() == "aliased_import" {
-        let path = node
-            .child_by_field_name("name")
-            .map(|n| src.text_of(n).to_string())
-            .unwrap_or_default();
-        let alias = node
-            .child_by_field_name("alias")
-            .map(|n| src.text_of(n).to_string());
-        (path, alias)
-    } else {
-        (src.text_of(node).to_string(), None)
     }
 }
 

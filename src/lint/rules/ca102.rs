@@ -55,17 +55,11 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
             }
         };
         for p in unknown_placeholders(ck, &c.f, &placeholders) {
-            let f = &c.f;
-            let names: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
             let message = format!(
                 "key placeholder {{{}}} names no parameter of {} (parameters: {}): cashews raises WrongKeyError at import",
                 p.field,
-                f.name,
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
+                c.f.name,
+                crate::key::parameter_list(&c.f)
             );
             ck.report(Rule::CA102, key.node, &c.noqa, message, None);
         }
