@@ -75,6 +75,10 @@ struct Cli {
     /// Cache even when the function has side effects that block caching.
     #[arg(long)]
     force: bool,
+    /// Do not add cache.setup(...) or the dependency.
+    #[arg(long)]
+    #[allow(dead_code)]
+    no_setup: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
