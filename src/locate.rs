@@ -76,7 +76,16 @@ pub(crate) fn enclosing_class(node: Node) -> Option<Node> {
 
 /// The one function named `wanted`; an error lists the closest names.
 pub(crate) fn find<'t>(src: &'t SourceFile, wanted: &str) -> Result<FunctionSite<'t>, BadInput> {
-    let all = all_functions(src);
+    find_among(src, &all_functions(src), wanted)
+}
+
+/// `find` over a list `all_functions` already built: a file with many
+/// targets walks its tree once, not once per target.
+pub(crate) fn find_among<'t>(
+    src: &SourceFile,
+    all: &[(String, FunctionSite<'t>)],
+    wanted: &str,
+) -> Result<FunctionSite<'t>, BadInput> {
     // A name defined twice (e.g. under `if`/`else`): Python keeps the last one.
     if let Some((_, site)) = all.iter().rev().find(|(name, _)| name == wanted) {
         return Ok(*site);

@@ -11,7 +11,7 @@ use crate::decide::{Decision, Outcome, Request, decide};
 use crate::edit::{Edit, apply};
 use crate::function::{FnKind, Function};
 use crate::key::{HandleRules, Key, check_placeholders, design, missing_inputs};
-use crate::locate::find;
+use crate::locate::find_among;
 use crate::module::Module;
 use crate::plan::{Spelling, decorator_edit, decorator_lines, http_exception};
 use crate::purity::{Purity, analyse};
@@ -134,7 +134,7 @@ fn plan_file(
     let mut decorator_edits: Vec<Edit> = Vec::new();
     let mut seen = Vec::new();
     for target in targets {
-        let site = find(src, &target.qualname)?;
+        let site = find_among(src, &module.functions, &target.qualname)?;
         if seen.contains(&site.node.id()) {
             continue; // the same function named twice
         }
