@@ -75,6 +75,7 @@ pub(crate) fn enclosing_class(node: Node) -> Option<Node> {
 }
 
 /// The one function named `wanted`; an error lists the closest names.
+#[cfg(test)]
 pub(crate) fn find<'t>(src: &'t SourceFile, wanted: &str) -> Result<FunctionSite<'t>, BadInput> {
     find_among(src, &all_functions(src), wanted)
 }
