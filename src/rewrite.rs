@@ -264,7 +264,8 @@ fn plan_target(
 
 /// A rewrite must never break a file: re-parse the result.
 fn check_still_parses(src: &SourceFile, new_text: &str) -> Result<(), BadInput> {
-    let broken = parse_tree(new_text).is_none_or(|tree| first_error(tree.root_node()).is_some());
+    let broken =
+        parse_tree(new_text).is_none_or(|tree| first_error(new_text, tree.root_node()).is_some());
     if broken {
         return Err(BadInput(format!(
             "{}: internal error: the edit would break the syntax; nothing written",
