@@ -9,6 +9,8 @@ mod catalogue;
 mod decide;
 mod edit;
 mod function;
+#[cfg(test)]
+mod fuzz;
 mod imports;
 mod key;
 mod locate;

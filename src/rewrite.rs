@@ -122,7 +122,7 @@ pub(crate) fn plan(targets: &[Target], settings: &Settings) -> Result<Report, Ba
     Ok(report)
 }
 
-fn plan_file(
+pub(crate) fn plan_file(
     src: &SourceFile,
     targets: &[&Target],
     settings: &Settings,
