@@ -64,8 +64,8 @@ impl SourceFile {
         let tree = parse_tree(&text)
             .ok_or_else(|| BadInput(format!("{}: the parser gave up", path.display())))?;
         let (error, depth) = scan(&text, tree.root_node());
-        if let Some(node) = error {
-            let what = if node.is_missing() {
+        if let Some(problem) = error {
+            let what = if problem.missing {
                 "missing token"
             } else {
                 "syntax error"
@@ -78,7 +78,7 @@ impl SourceFile {
             return Err(BadInput(format!(
                 "{}:{}: {what}; fix the file before adding a cache{hint}",
                 path.display(),
-                node.start_position().row + 1
+                text[..problem.offset].matches('\n').count() + 1
             )));
         }
         if depth > MAX_DEPTH {
@@ -125,31 +125,56 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// The first ERROR or MISSING node, in document order, or the first
-/// statement that shares a line with the one before it. A full walk:
-/// `has_error()` misses some MISSING nodes, and a MISSING newline (the one
-/// tree-sitter assumes in `import os    class A:`, or at a lone `\r`) is a
-/// hidden node no API shows, so its trace is checked instead.
-pub(crate) fn first_error<'t>(text: &str, root: Node<'t>) -> Option<Node<'t>> {
+/// Where the file stops being Python, as tree-sitter would not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SyntaxProblem {
+    /// Byte offset of the problem.
+    pub(crate) offset: usize,
+    /// A token the parser had to assume (MISSING) rather than an ERROR.
+    pub(crate) missing: bool,
+}
+
+/// The first syntax problem, in document order: an ERROR or MISSING node;
+/// a statement that shares a line with the one before it; or a character
+/// between tokens that Python does not take as whitespace. tree-sitter is
+/// more lenient than Python on the last two: `has_error()` misses some
+/// MISSING nodes, and a MISSING newline (the one assumed in
+/// `import os    class A:`, or at a lone `\r`) is a hidden node no API shows,
+/// so its trace is checked instead; and tree-sitter skips `\u{feff}`,
+/// `\u{200b}` and Unicode spaces between tokens (even a newline after
+/// them), which Python rejects.
+pub(crate) fn first_error(text: &str, root: Node) -> Option<SyntaxProblem> {
     scan(text, root).0
 }
 
 /// `first_error` and the depth of the tree, in one iterative walk (no
 /// recursion, whatever the nesting).
-fn scan<'t>(text: &str, root: Node<'t>) -> (Option<Node<'t>>, usize) {
+fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
     let mut cursor = root.walk();
     let (mut depth, mut deepest) = (0usize, 0usize);
+    // End of the last token seen: what lies between two tokens must be blank.
+    let mut last_end = 0;
+    let at = |offset, missing| Some(SyntaxProblem { offset, missing });
     loop {
         let node = cursor.node();
         if node.is_error() || node.is_missing() {
-            return (Some(node), deepest);
+            return (at(node.start_byte(), node.is_missing()), deepest);
         }
         if matches!(node.kind(), "module" | "block" | "decorated_definition")
             && let Some(second) = statement_on_same_line(text, node)
         {
-            return (Some(second), deepest);
+            return (at(second.start_byte(), false), deepest);
         }
-        if cursor.goto_first_child() {
+        // A token: a leaf, or a whole string or comment (their insides are free text).
+        let token = node.child_count() == 0
+            || (matches!(node.kind(), "string" | "comment") && !node.has_error());
+        if token {
+            if let Some(bad) = not_blank(&text[last_end..node.start_byte()]) {
+                return (at(last_end + bad, false), deepest);
+            }
+            last_end = last_end.max(node.end_byte());
+        }
+        if !token && cursor.goto_first_child() {
             depth += 1;
             deepest = deepest.max(depth);
             continue;
@@ -159,11 +184,18 @@ fn scan<'t>(text: &str, root: Node<'t>) -> (Option<Node<'t>>, usize) {
                 break;
             }
             if !cursor.goto_parent() {
-                return (None, deepest);
+                let trailing = not_blank(&text[last_end..]).map(|bad| last_end + bad);
+                return (trailing.and_then(|o| at(o, false)), deepest);
             }
             depth -= 1;
         }
     }
+}
+
+/// The offset of the first character Python does not allow between tokens
+/// (it allows spaces, tabs, form feeds, line breaks and `\` continuations).
+fn not_blank(gap: &str) -> Option<usize> {
+    gap.find(|c| !matches!(c, ' ' | '\t' | '\x0c' | '\r' | '\n' | '\\'))
 }
 
 /// The first statement of a module or block (or the definition below a
@@ -305,6 +337,31 @@ mod tests {
         assert!(parse(b"x = 1; y = 2\nz = 3 \\\n  + 1  # c\nw = 4\n").is_ok());
         assert!(parse(b"x = 1 \\\ny = 2\n").is_err());
         assert!(parse(b"@d\\\nclass A:\n    pass\n").is_err());
+    }
+
+    #[test]
+    fn characters_python_does_not_take_as_blank_are_syntax_errors() {
+        // tree-sitter reads `...\u{feff}\n@cache(...)` as one `... @ cache(...)` expression.
+        let err = parse("x = 1\n...\u{feff}\n@d\nasync def f():\n    return 1\n".as_bytes())
+            .err()
+            .unwrap();
+        assert!(err.0.starts_with("m.py:2: syntax error"), "{err}");
+        for bad in [
+            "x = 1\u{a0}\n",
+            "x\u{200b} = 1\n",
+            "x = 1\n\u{2028}",
+            "x = 1 \x0b\n",
+        ] {
+            assert!(parse(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+        // Inside strings and comments anything goes; form feeds and continuations are blank.
+        let fine =
+            "x = '\u{feff}\u{a0}'  # \u{200b}\n\x0cy = 1 + \\\n    2\nz = f'{x!r:\u{a0}>5}'\n";
+        assert!(
+            parse(fine.as_bytes()).is_ok(),
+            "{:?}",
+            parse(fine.as_bytes()).err()
+        );
     }
 
     #[test]
