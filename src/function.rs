@@ -132,33 +132,37 @@ fn decorators_of<'t>(src: &'t SourceFile, node: Node<'t>) -> Vec<Decorator<'t>> 
         .collect()
 }
 
-/// `a.b.c` for an identifier/attribute chain; for a call, the chain it calls.
+/// `a.b.c` for an identifier/attribute chain; for a call, the chain it calls
+/// (calls inside the chain are looked through: `a().b` -> `a.b`).
 pub(crate) fn callee_name(src: &SourceFile, node: Node) -> Option<String> {
-    match node.kind() {
-        "identifier" => Some(src.text_of(node).to_string()),
-        "attribute" => {
-            let object = callee_name(src, node.child_by_field_name("object")?)?;
-            let attr = node.child_by_field_name("attribute")?;
-            Some(format!("{object}.{}", src.text_of(attr)))
-        }
-        "call" => callee_name(src, node.child_by_field_name("function")?),
-        _ => None,
-    }
+    chain_name(src, node, true)
 }
 
 /// Like `callee_name` but only through plain names and attributes: `a.b.c`.
 pub(crate) fn dotted_name(src: &SourceFile, node: Node) -> Option<String> {
-    match node.kind() {
-        "identifier" => Some(src.text_of(node).to_string()),
-        "attribute" => {
-            let object = dotted_name(src, node.child_by_field_name("object")?)?;
-            Some(format!(
-                "{object}.{}",
-                src.text_of(node.child_by_field_name("attribute")?)
-            ))
+    chain_name(src, node, false)
+}
+
+/// A loop, not recursion: a chain can be thousands of links long.
+fn chain_name(src: &SourceFile, mut node: Node, through_calls: bool) -> Option<String> {
+    let mut attributes = Vec::new();
+    loop {
+        match node.kind() {
+            "identifier" => break,
+            "attribute" => {
+                attributes.push(src.text_of(node.child_by_field_name("attribute")?));
+                node = node.child_by_field_name("object")?;
+            }
+            "call" if through_calls => node = node.child_by_field_name("function")?,
+            _ => return None,
         }
-        _ => None,
     }
+    let mut name = src.text_of(node).to_string();
+    for attribute in attributes.iter().rev() {
+        name.push('.');
+        name.push_str(attribute);
+    }
+    Some(name)
 }
 
 fn kind_of(site: &FunctionSite, decorators: &[Decorator]) -> FnKind {
@@ -346,6 +350,19 @@ mod tests {
         with_fn("async def f():\n    yield 1\n", "f", |src, f| {
             assert!(f.is_generator);
             assert!(!f.returns_value(src));
+        });
+    }
+
+    #[test]
+    fn long_chains_do_not_recurse() {
+        let chain = format!("x{}", ".a".repeat(5000));
+        let text = format!("async def f(x):\n    {chain}.b = 1\n    return {chain}()\n");
+        with_fn(&text, "f", |src, f| {
+            let call = f.body.calls[0];
+            let name = callee_name(src, call).unwrap();
+            assert_eq!(name, chain);
+            let target = f.body.targets[0].0;
+            assert_eq!(dotted_name(src, target).unwrap(), format!("{chain}.b"));
         });
     }
 

@@ -306,8 +306,8 @@ pub(crate) fn module_defines(src: &SourceFile, name: &str) -> bool {
 /// when there is none of those.
 fn new_statement(src: &SourceFile, statement: &str) -> Edit {
     let text = &src.text;
-    let eol = crate::plan::file_line_ending(text);
     let (at, seen_import) = imports_end(src);
+    let eol = neighbour_line_ending(text, at);
     let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
         eol
     } else {
@@ -346,6 +346,24 @@ pub(crate) fn imports_end(src: &SourceFile) -> (usize, bool) {
         |node| line_end(text, node.end_byte()),
     );
     (at, seen_import)
+}
+
+/// The line ending for a line inserted at `at` (a line start): that of the
+/// line above, else of the line below, else the file's most common one. A
+/// file that mixes endings keeps each region as it was.
+fn neighbour_line_ending(text: &str, at: usize) -> &'static str {
+    let above = &text[..at];
+    if above.ends_with("\r\n") {
+        return "\r\n";
+    }
+    if above.ends_with('\n') {
+        return "\n";
+    }
+    match text[at..].find('\n') {
+        Some(i) if text[..at + i].ends_with('\r') => "\r\n",
+        Some(_) => "\n",
+        None => crate::plan::file_line_ending(text),
+    }
 }
 
 pub(crate) fn is_docstring(stmt: Node) -> bool {
@@ -474,6 +492,20 @@ mod tests {
         assert_eq!(
             add("import os\r\nx = 1\r\n"),
             "cache|import os\r\nfrom cashews import cache\r\nx = 1\r\n"
+        );
+    }
+
+    #[test]
+    fn mixed_endings_follow_the_neighbouring_line() {
+        // Most lines are LF, but the import lands below a CRLF line.
+        assert_eq!(
+            add("import os\r\nx = 1\ny = 2\nz = 3\n"),
+            "cache|import os\r\nfrom cashews import cache\r\nx = 1\ny = 2\nz = 3\n"
+        );
+        // At the top, it takes the ending of the line below.
+        assert_eq!(
+            add("x = 1\r\ny = 2\nz = 3\n"),
+            "cache|from cashews import cache\r\n\r\nx = 1\r\ny = 2\nz = 3\n"
         );
     }
 

@@ -67,6 +67,10 @@ const HANDLE_TYPES: &[(&str, &str)] = &[
     ("HTTPConnection", "request object"),
 ];
 
+/// Compiled once: `handle_type` runs for every annotated parameter.
+static IDENTIFIER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").expect("static regex"));
+
 static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(password|passwd|pwd|passphrase|token|secret|api_?key|apikey|authorization|auth_header|credential|private_key|access_key|session_key|cookie)").unwrap()
 });
@@ -110,8 +114,7 @@ impl HandleRules {
     }
 
     fn handle_type(&self, annotation: &str) -> Option<String> {
-        let idents = Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").expect("static regex");
-        for word in idents.find_iter(annotation).map(|m| m.as_str()) {
+        for word in IDENTIFIER.find_iter(annotation).map(|m| m.as_str()) {
             if let Some((_, reason)) = HANDLE_TYPES.iter().find(|(t, _)| *t == word) {
                 return Some(format!("{reason} ({annotation})"));
             }

@@ -11,6 +11,8 @@ mod decide;
 mod deps;
 mod edit;
 mod function;
+#[cfg(test)]
+mod fuzz;
 mod imports;
 mod key;
 mod lint;

@@ -89,12 +89,14 @@ pub(crate) fn decorator_edit(
     let def_start = f.site.node.start_byte();
     let line_start = text[..def_start].rfind('\n').map_or(0, |i| i + 1);
     let indent = &text[line_start..def_start];
-    if !indent.chars().all(|c| c == ' ' || c == '\t') {
+    if !indent.chars().all(|c| matches!(c, ' ' | '\t' | '\x0c')) {
         return Err(
             "shares its line with other code (e.g. `class A: async def f(self): …`); put the def on its own line first"
                 .to_string(),
         );
     }
+    // Python restarts the indentation count at a form feed: only what follows the last one counts.
+    let indent = indent.rsplit('\x0c').next().unwrap_or(indent);
     let eol = match text[def_start..].find('\n') {
         Some(i) if text[..def_start + i].ends_with('\r') => "\r\n",
         Some(_) => "\n",
@@ -129,6 +131,27 @@ mod tests {
         assert_eq!(file_line_ending("a\r\nb\r\nc\n"), "\r\n");
         assert_eq!(file_line_ending("a\nb\r\nc\n"), "\n");
         assert_eq!(file_line_ending("abc"), "\n");
+    }
+
+    #[test]
+    fn form_feed_before_def_is_indentation() {
+        let edit = |text: &str, name: &str| {
+            let src =
+                SourceFile::parse(std::path::Path::new("m.py"), text.as_bytes().to_vec()).unwrap();
+            let site =
+                crate::locate::find(&src, &crate::locate::all_functions(&src), name).unwrap();
+            let f = Function::new(&src, site);
+            let e = decorator_edit(&src, &f, &["@d".to_string()]).unwrap();
+            crate::edit::apply(&src.text, &[e]).unwrap()
+        };
+        assert_eq!(
+            edit("x = 1\n\x0casync def g(): return 1\n", "g"),
+            "x = 1\n@d\n\x0casync def g(): return 1\n"
+        );
+        assert_eq!(
+            edit("class A:\n\x0c    async def g(self): return 1\n", "A.g"),
+            "class A:\n    @d\n\x0c    async def g(self): return 1\n"
+        );
     }
 
     #[test]

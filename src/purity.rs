@@ -327,15 +327,19 @@ fn is_module_call(resolved: &str) -> bool {
 
 /// The last identifier of a receiver: `self.session` -> `session`,
 /// `get_db()` -> `get_db`, `os.environ` -> `environ`.
-fn last_identifier(src: &SourceFile, node: Node) -> Option<String> {
-    match node.kind() {
-        "identifier" => Some(src.text_of(node).to_string()),
-        "attribute" => node
-            .child_by_field_name("attribute")
-            .map(|a| src.text_of(a).to_string()),
-        "call" => last_identifier(src, node.child_by_field_name("function")?),
-        "await" | "parenthesized_expression" => last_identifier(src, node.named_child(0)?),
-        _ => None,
+fn last_identifier(src: &SourceFile, mut node: Node) -> Option<String> {
+    loop {
+        match node.kind() {
+            "identifier" => return Some(src.text_of(node).to_string()),
+            "attribute" => {
+                return node
+                    .child_by_field_name("attribute")
+                    .map(|a| src.text_of(a).to_string());
+            }
+            "call" => node = node.child_by_field_name("function")?,
+            "await" | "parenthesized_expression" => node = node.named_child(0)?,
+            _ => return None,
+        }
     }
 }
 
@@ -397,18 +401,14 @@ impl<'s, 't> Scope<'s, 't> {
     }
 
     /// The root name of `a.b[c].d`.
-    fn root<'n>(&self, node: Node<'n>) -> Option<Node<'n>> {
-        match node.kind() {
-            "identifier" => Some(node),
-            "attribute" | "subscript" => {
-                let field = if node.kind() == "attribute" {
-                    "object"
-                } else {
-                    "value"
-                };
-                self.root(node.child_by_field_name(field)?)
-            }
-            _ => None,
+    fn root<'n>(&self, mut node: Node<'n>) -> Option<Node<'n>> {
+        loop {
+            node = match node.kind() {
+                "identifier" => return Some(node),
+                "attribute" => node.child_by_field_name("object")?,
+                "subscript" => node.child_by_field_name("value")?,
+                _ => return None,
+            };
         }
     }
 
@@ -428,13 +428,21 @@ impl<'s, 't> Scope<'s, 't> {
                 .contains(text)
                 .then(|| ("global_write", format!("assigns global `{text}`")));
         }
-        if matches!(
-            target.kind(),
-            "pattern_list" | "tuple_pattern" | "list_pattern"
-        ) {
-            let mut cursor = target.walk();
-            let children: Vec<Node> = target.named_children(&mut cursor).collect();
-            return children.into_iter().find_map(|c| self.assignment(c));
+        if is_pattern(target) {
+            // Nested patterns with a work list, not recursion: `((((a,),),),) = x`.
+            let mut stack = vec![target];
+            while let Some(pattern) = stack.pop() {
+                let mut cursor = pattern.walk();
+                let children: Vec<Node> = pattern.named_children(&mut cursor).collect();
+                for child in children.into_iter().rev() {
+                    if is_pattern(child) {
+                        stack.push(child);
+                    } else if let Some(hit) = self.assignment(child) {
+                        return Some(hit);
+                    }
+                }
+            }
+            return None;
         }
         let root = self.root(target)?;
         let name = self.src.text_of(root);
@@ -492,6 +500,13 @@ impl<'s, 't> Scope<'s, 't> {
             "global_write"
         }
     }
+}
+
+fn is_pattern(node: Node) -> bool {
+    matches!(
+        node.kind(),
+        "pattern_list" | "tuple_pattern" | "list_pattern"
+    )
 }
 
 /// Names bound at module level (assignments, imports excluded).
@@ -658,57 +673,66 @@ fn string_value(src: &SourceFile, node: Node) -> Option<String> {
 }
 
 /// insert()/update()/delete() builders and write SQL are writes; select() and SELECT are reads.
-fn classify_statement(src: &SourceFile, node: Node) -> Option<bool> {
-    match node.kind() {
-        "string" => {
-            let s = string_value(src, node).unwrap_or_else(|| {
-                src.text_of(node)
-                    .trim_start_matches(['f', 'F', 'r', 'R', '"', '\''])
-                    .to_string()
-            });
-            if WRITE_SQL.is_match(&s) {
-                Some(true)
-            } else if READ_SQL.is_match(&s) {
-                Some(false)
-            } else {
-                None
+fn classify_statement(src: &SourceFile, mut node: Node) -> Option<bool> {
+    // A loop, not recursion: `text(text(...))` may nest deep. The builder
+    // markers are looked for once, in the outermost call's text (which holds
+    // every inner one): once per level would be quadratic.
+    let mut outermost = true;
+    loop {
+        match node.kind() {
+            "string" => {
+                let s = string_value(src, node).unwrap_or_else(|| {
+                    src.text_of(node)
+                        .trim_start_matches(['f', 'F', 'r', 'R', '"', '\''])
+                        .to_string()
+                });
+                return if WRITE_SQL.is_match(&s) {
+                    Some(true)
+                } else if READ_SQL.is_match(&s) {
+                    Some(false)
+                } else {
+                    None
+                };
             }
+            "call" => {
+                let text = src.text_of(node);
+                if std::mem::take(&mut outermost)
+                    && [".values(", "on_conflict_do", ".returning("]
+                        .iter()
+                        .any(|m| text.contains(m))
+                    && !text.contains("select(")
+                {
+                    return Some(true);
+                }
+                let innermost = innermost_callee(src, node)?;
+                let last = innermost.rsplit('.').next().unwrap_or(&innermost);
+                match last {
+                    "insert" | "update" | "delete" => return Some(true),
+                    "select" => return Some(false),
+                    "text" => {
+                        node = node
+                            .child_by_field_name("arguments")
+                            .and_then(|a| a.named_child(0))?;
+                    }
+                    _ => return None,
+                }
+            }
+            _ => return None,
         }
-        "call" => {
-            let text = src.text_of(node);
-            if [".values(", "on_conflict_do", ".returning("]
-                .iter()
-                .any(|m| text.contains(m))
-                && !text.contains("select(")
-            {
-                return Some(true);
-            }
-            let innermost = innermost_callee(src, node)?;
-            let last = innermost.rsplit('.').next().unwrap_or(&innermost);
-            match last {
-                "insert" | "update" | "delete" => Some(true),
-                "select" => Some(false),
-                "text" => node
-                    .child_by_field_name("arguments")
-                    .and_then(|a| a.named_child(0))
-                    .and_then(|s| classify_statement(src, s)),
-                _ => None,
-            }
-        }
-        _ => None,
     }
 }
 
 /// `select(User).where(...).limit(1)` -> `select`.
-fn innermost_callee(src: &SourceFile, call: Node) -> Option<String> {
-    let function = call.child_by_field_name("function")?;
-    if function.kind() == "attribute"
-        && let Some(object) = function.child_by_field_name("object")
-        && object.kind() == "call"
-    {
-        return innermost_callee(src, object);
+fn innermost_callee(src: &SourceFile, mut call: Node) -> Option<String> {
+    loop {
+        let function = call.child_by_field_name("function")?;
+        match function.child_by_field_name("object") {
+            Some(object) if function.kind() == "attribute" && object.kind() == "call" => {
+                call = object;
+            }
+            _ => return dotted_name(src, function),
+        }
     }
-    dotted_name(src, function)
 }
 
 #[cfg(test)]

@@ -308,10 +308,29 @@ fn compose(
     }))
 }
 
+/// One file's code edits, without setup or dependency: the results and the
+/// new text (BOM excluded). The fuzz harness drives the pipeline through it.
+#[cfg(test)]
+pub(crate) fn rewrite_text(
+    src: &SourceFile,
+    targets: &[&Target],
+    settings: &Settings,
+) -> Result<(Vec<TargetResult>, String), BadInput> {
+    let (results, imports, decorators) = plan_file(src, targets, settings)?;
+    let edits: Vec<Edit> = crate::imports::coalesce(imports)
+        .into_iter()
+        .chain(decorators)
+        .collect();
+    let new_text = apply(&src.text, &edits)
+        .map_err(|e| BadInput(format!("{}: internal error: {e}", src.path.display())))?;
+    check_still_parses(src, &edits, &new_text)?;
+    Ok((results, new_text))
+}
+
 /// A file's results, its import edits and its decorator edits.
 type FilePlan = (Vec<TargetResult>, Vec<Edit>, Vec<Edit>);
 
-fn plan_file(
+pub(crate) fn plan_file(
     src: &SourceFile,
     targets: &[&Target],
     settings: &Settings,
@@ -461,7 +480,7 @@ fn check_still_parses(src: &SourceFile, edits: &[Edit], new_text: &str) -> Resul
         return Ok(());
     }
     let tree = crate::edit::reparse(&src.text, &src.tree, edits, new_text);
-    let broken = tree.is_none_or(|tree| first_error(tree.root_node()).is_some());
+    let broken = tree.is_none_or(|tree| first_error(new_text, tree.root_node()).is_some());
     if broken {
         return Err(BadInput(format!(
             "{}: internal error: the edit would break the syntax; nothing written",

@@ -29,6 +29,11 @@ pub(crate) struct SourceFile {
 
 const BOM: &str = "\u{feff}";
 
+/// Deepest syntax tree read. Python 3.11 refuses to build an AST deeper
+/// than about 3,000 levels, so no file it runs comes near; the bound keeps
+/// every walk over the tree (and its parent lookups) cheap.
+pub(crate) const MAX_DEPTH: usize = 10_000;
+
 impl SourceFile {
     pub(crate) fn read(path: &Path) -> Result<SourceFile, BadInput> {
         let bytes = std::fs::read(path).map_err(|e| {
@@ -43,8 +48,11 @@ impl SourceFile {
 
     pub(crate) fn parse(path: &Path, bytes: Vec<u8>) -> Result<SourceFile, BadInput> {
         let text = String::from_utf8(bytes).map_err(|e| {
+            let declared = declared_encoding(&String::from_utf8_lossy(e.as_bytes()))
+                .map(|enc| format!(" and declares encoding {enc}"))
+                .unwrap_or_default();
             BadInput(format!(
-                "{}: not UTF-8 (invalid byte at offset {}); cashews-add edits UTF-8 files only",
+                "{}: not UTF-8 (invalid byte at offset {}){declared}; cashews-add edits UTF-8 (or pure ASCII) files only: convert it to UTF-8 first",
                 path.display(),
                 e.utf8_error().valid_up_to()
             ))
@@ -56,16 +64,28 @@ impl SourceFile {
         check_encoding_declaration(path, &text)?;
         let tree = parse_tree(&text)
             .ok_or_else(|| BadInput(format!("{}: the parser gave up", path.display())))?;
-        if let Some(node) = first_error(tree.root_node()) {
-            let what = if node.is_missing() {
-                format!("syntax error (missing `{}`)", node.kind())
+        let (error, depth) = scan(&text, tree.root_node());
+        if let Some(problem) = error {
+            let what = if problem.missing {
+                "syntax error (missing token)"
             } else {
-                "syntax error".to_string()
+                "syntax error"
+            };
+            let hint = if has_lone_cr(&text) {
+                " (its lines end in a bare CR, which the parser does not read as a line break: convert them to LF or CRLF)"
+            } else {
+                ""
             };
             return Err(BadInput(format!(
-                "{}:{}: {what}; fix the file before adding a cache",
+                "{}:{}: {what}; fix the file before adding a cache{hint}",
                 path.display(),
-                node.start_position().row + 1
+                text[..problem.offset].matches('\n').count() + 1
+            )));
+        }
+        if depth > MAX_DEPTH {
+            return Err(BadInput(format!(
+                "{}: its syntax tree nests {depth} levels deep (cashews-add reads up to {MAX_DEPTH}; Python's own parser stops near 3,000)",
+                path.display()
             )));
         }
         Ok(SourceFile {
@@ -111,23 +131,120 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// The first ERROR or MISSING node, depth first.
-pub(crate) fn first_error(root: Node) -> Option<Node> {
-    if !root.has_error() {
-        return None;
-    }
+/// Where the file stops being Python, as tree-sitter would not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SyntaxProblem {
+    /// Byte offset of the problem.
+    pub(crate) offset: usize,
+    /// A token the parser had to assume (MISSING) rather than an ERROR.
+    pub(crate) missing: bool,
+}
+
+/// The first syntax problem, in document order: an ERROR or MISSING node;
+/// a statement that shares a line with the one before it; or a character
+/// between tokens that Python does not take as whitespace. tree-sitter is
+/// more lenient than Python on the last two: `has_error()` misses some
+/// MISSING nodes, and a MISSING newline (the one assumed in
+/// `import os    class A:`, or at a lone `\r`) is a hidden node no API shows,
+/// so its trace is checked instead; and tree-sitter skips `\u{feff}`,
+/// `\u{200b}` and Unicode spaces between tokens (even a newline after
+/// them), which Python rejects.
+pub(crate) fn first_error(text: &str, root: Node) -> Option<SyntaxProblem> {
+    scan(text, root).0
+}
+
+/// `first_error` and the depth of the tree, in one iterative walk (no
+/// recursion, whatever the nesting).
+fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
     let mut cursor = root.walk();
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    // End of the last token seen: what lies between two tokens must be blank.
+    let mut last_end = 0;
+    let at = |offset, missing| Some(SyntaxProblem { offset, missing });
+    loop {
+        let node = cursor.node();
         if node.is_error() || node.is_missing() {
-            return Some(node);
+            return (at(node.start_byte(), node.is_missing()), deepest);
         }
-        if node.has_error() {
-            let children: Vec<Node> = node.children(&mut cursor).collect();
-            stack.extend(children.into_iter().rev());
+        if matches!(node.kind(), "module" | "block" | "decorated_definition")
+            && let Some(second) = statement_on_same_line(text, node)
+        {
+            return (at(second.start_byte(), false), deepest);
         }
+        // A token: a leaf, or a whole string or comment (their insides are free text).
+        let token = node.child_count() == 0
+            || (matches!(node.kind(), "string" | "comment") && !node.has_error());
+        if token {
+            if let Some(bad) = not_blank(&text[last_end..node.start_byte()]) {
+                return (at(last_end + bad, false), deepest);
+            }
+            last_end = last_end.max(node.end_byte());
+        }
+        if !token && cursor.goto_first_child() {
+            depth += 1;
+            deepest = deepest.max(depth);
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                let trailing = not_blank(&text[last_end..]).map(|bad| last_end + bad);
+                return (trailing.and_then(|o| at(o, false)), deepest);
+            }
+            depth -= 1;
+        }
+    }
+}
+
+/// The offset of the first character Python does not allow between tokens
+/// (it allows spaces, tabs, form feeds, line breaks and `\` continuations).
+fn not_blank(gap: &str) -> Option<usize> {
+    gap.find(|c| !matches!(c, ' ' | '\t' | '\x0c' | '\r' | '\n' | '\\'))
+}
+
+/// The first statement of a module or block (or the definition below a
+/// decorator) that follows the previous one
+/// with neither a newline nor a `;` between them.
+fn statement_on_same_line<'t>(text: &str, body: Node<'t>) -> Option<Node<'t>> {
+    let mut cursor = body.walk();
+    let mut previous: Option<Node> = None;
+    for stmt in body
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+    {
+        if let Some(prev) = previous
+            && !separates_statements(&text[prev.end_byte()..stmt.start_byte()])
+        {
+            return Some(stmt);
+        }
+        previous = Some(stmt);
     }
     None
+}
+
+/// Whether the text between two statements holds a newline (not one escaped
+/// by `\`) or a `;`. A comment always ends at a newline.
+fn separates_statements(gap: &str) -> bool {
+    let mut chars = gap.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | ';' | '#' => return true,
+            '\\' => {
+                chars.next_if_eq(&'\r');
+                chars.next_if_eq(&'\n');
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A `\r` not followed by `\n`: Python reads it as a line break, tree-sitter does not.
+fn has_lone_cr(text: &str) -> bool {
+    text.match_indices('\r')
+        .any(|(i, _)| !text[i + 1..].starts_with('\n'))
 }
 
 /// PEP 263: an encoding declaration on line 1 or 2. A file that declares a
@@ -215,5 +332,67 @@ mod tests {
             .unwrap();
         assert!(err.0.contains("declares encoding latin-1"), "{err}");
         assert!(parse("# coding=utf-8\nx = 'é'\n".as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn missing_nodes_that_has_error_misses_are_syntax_errors() {
+        // tree-sitter assumes a newline before `class`; Python does not.
+        let err = parse(b"import os    class A:\n    pass\n").err().unwrap();
+        assert!(err.0.contains("m.py:1: "), "{err}");
+        assert!(parse(b"import os\nclass A:\n    pass\n").is_ok());
+        assert!(parse(b"x = 1; y = 2\nz = 3 \\\n  + 1  # c\nw = 4\n").is_ok());
+        assert!(parse(b"x = 1 \\\ny = 2\n").is_err());
+        assert!(parse(b"@d\\\nclass A:\n    pass\n").is_err());
+    }
+
+    #[test]
+    fn characters_python_does_not_take_as_blank_are_syntax_errors() {
+        // tree-sitter reads `...\u{feff}\n@cache(...)` as one `... @ cache(...)` expression.
+        let err = parse("x = 1\n...\u{feff}\n@d\nasync def f():\n    return 1\n".as_bytes())
+            .err()
+            .unwrap();
+        assert!(err.0.starts_with("m.py:2: syntax error"), "{err}");
+        for bad in [
+            "x = 1\u{a0}\n",
+            "x\u{200b} = 1\n",
+            "x = 1\n\u{2028}",
+            "x = 1 \x0b\n",
+        ] {
+            assert!(parse(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+        // Inside strings and comments anything goes; form feeds and continuations are blank.
+        let fine =
+            "x = '\u{feff}\u{a0}'  # \u{200b}\n\x0cy = 1 + \\\n    2\nz = f'{x!r:\u{a0}>5}'\n";
+        assert!(
+            parse(fine.as_bytes()).is_ok(),
+            "{:?}",
+            parse(fine.as_bytes()).err()
+        );
+    }
+
+    #[test]
+    fn bare_cr_line_endings_are_named() {
+        let err = parse(b"import os\rasync def f():\r    return 1\r")
+            .err()
+            .unwrap();
+        assert!(err.0.contains("bare CR"), "{err}");
+    }
+
+    #[test]
+    fn declared_latin1_that_is_not_utf8_says_so() {
+        let err = parse(b"# -*- coding: latin-1 -*-\nx = '\xe9'\n")
+            .err()
+            .unwrap();
+        assert!(err.0.contains("not UTF-8"), "{err}");
+        assert!(err.0.contains("declares encoding latin-1"), "{err}");
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_bad_input_not_a_crash() {
+        let deep = format!("x = {}1\n", "-".repeat(MAX_DEPTH + 10));
+        let err = parse(deep.as_bytes()).err().unwrap();
+        assert!(err.0.contains("levels deep"), "{err}");
+        let fine = format!("x = {}1\n", "-".repeat(2000));
+        assert!(parse(fine.as_bytes()).is_ok());
     }
 }

@@ -11,23 +11,68 @@ use crate::source::{BadInput, io_reason};
 
 /// Writes all files or none. Symlinks are followed: the target is edited, the link kept.
 pub(crate) fn write_all(files: &[(&Path, &str)]) -> Result<(), BadInput> {
-    let mut staged: Vec<(NamedTempFile, PathBuf)> = Vec::new();
+    let mut staged: Vec<Staged> = Vec::new();
     for (path, text) in files {
-        staged.push(stage(path, text)?);
+        staged.push(stage(path, text.as_bytes())?);
     }
-    for (temp, real) in staged {
-        temp.persist(&real).map_err(|e| {
-            BadInput(format!(
-                "{}: cannot replace: {}",
-                real.display(),
-                io_reason(&e.error)
-            ))
-        })?;
+    commit(staged)
+}
+
+/// A new text ready beside its file, and what the file held, for a rollback.
+struct Staged {
+    temp: NamedTempFile,
+    real: PathBuf,
+    original: Vec<u8>,
+}
+
+/// Renames every staged file into place. Should a rename fail (the file
+/// turned into a folder since, say), the files already replaced get their
+/// original bytes back, so the run still changes nothing.
+fn commit(staged: Vec<Staged>) -> Result<(), BadInput> {
+    let mut done: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for Staged {
+        temp,
+        real,
+        original,
+    } in staged
+    {
+        if let Err(e) = temp.persist(&real) {
+            let reason = io_reason(&e.error);
+            let not_restored: Vec<String> = done
+                .iter()
+                .filter(|(path, bytes)| {
+                    stage(path, bytes)
+                        .and_then(|s| s.temp.persist(path).map_err(|e| BadInput(e.to_string())))
+                        .is_err()
+                })
+                .map(|(path, _)| path.display().to_string())
+                .collect();
+            let outcome = if not_restored.is_empty() {
+                "nothing written".to_string()
+            } else {
+                format!("could not restore {}", not_restored.join(", "))
+            };
+            return Err(BadInput(format!(
+                "{}: cannot replace: {reason}; {outcome}",
+                real.display()
+            )));
+        }
+        sync_folder(&real);
+        done.push((real, original));
     }
     Ok(())
 }
 
-fn stage(path: &Path, text: &str) -> Result<(NamedTempFile, PathBuf), BadInput> {
+/// Makes a rename durable: fsync the folder that holds the entry (best effort).
+fn sync_folder(file: &Path) {
+    if let Some(dir) = file.parent()
+        && let Ok(handle) = fs::File::open(dir)
+    {
+        let _ = handle.sync_all();
+    }
+}
+
+fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, BadInput> {
     let fail = |what: &str, e: std::io::Error| {
         BadInput(format!(
             "{}: {what}: {}; nothing written",
@@ -48,17 +93,21 @@ fn stage(path: &Path, text: &str) -> Result<(NamedTempFile, PathBuf), BadInput> 
         .write(true)
         .open(&real)
         .map_err(|e| fail("not writable", e))?;
+    let original = fs::read(&real).map_err(|e| fail("cannot read", e))?;
     let dir = real.parent().unwrap_or(Path::new("."));
     let mut temp = NamedTempFile::new_in(dir)
         .map_err(|e| fail("cannot create a temporary file beside it", e))?;
-    temp.write_all(text.as_bytes())
-        .map_err(|e| fail("cannot write", e))?;
+    temp.write_all(bytes).map_err(|e| fail("cannot write", e))?;
     temp.as_file()
         .sync_all()
         .map_err(|e| fail("cannot sync", e))?;
     fs::set_permissions(temp.path(), meta.permissions())
         .map_err(|e| fail("cannot keep permissions", e))?;
-    Ok((temp, real))
+    Ok(Staged {
+        temp,
+        real,
+        original,
+    })
 }
 
 #[cfg(test)]
@@ -86,6 +135,29 @@ mod tests {
             fs::metadata(&real).unwrap().permissions().mode() & 0o777,
             0o755
         );
+    }
+
+    #[test]
+    fn failed_rename_restores_the_files_already_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.py"), dir.path().join("b.py"));
+        fs::write(&a, "a").unwrap();
+        fs::write(&b, "b").unwrap();
+        let staged = vec![stage(&a, b"A").unwrap(), stage(&b, b"B").unwrap()];
+        // b.py turns into a non-empty folder after staging: its rename fails.
+        fs::remove_file(&b).unwrap();
+        fs::create_dir(&b).unwrap();
+        fs::write(b.join("x"), "").unwrap();
+        let err = commit(staged).unwrap_err();
+        assert!(err.0.contains("cannot replace"), "{err}");
+        assert!(err.0.ends_with("nothing written"), "{err}");
+        assert_eq!(fs::read_to_string(&a).unwrap(), "a");
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.py", "b.py"], "no temporary file left behind");
     }
 
     #[test]

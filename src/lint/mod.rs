@@ -432,16 +432,16 @@ fn apply_fixes(text: &str, fixes: &[&Finding]) -> Option<(String, usize)> {
 /// The file parsed, or the first syntax error (line, column, what).
 fn parse(path: &Path, text: &str, bom: bool) -> Result<SourceFile, (usize, usize, String)> {
     let tree = parse_tree(text).ok_or((1, 1, "the parser gave up".to_string()))?;
-    if let Some(node) = first_error(tree.root_node()) {
-        let at = node.start_byte();
+    if let Some(problem) = first_error(text, tree.root_node()) {
+        let at = problem.offset;
         let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-        let what = if node.is_missing() {
+        let what = if problem.missing {
             "syntax error (missing token)"
         } else {
             "syntax error"
         };
         return Err((
-            node.start_position().row + 1,
+            text[..at].matches('\n').count() + 1,
             text[line_start..at].chars().count() + 1,
             what.to_string(),
         ));
@@ -455,7 +455,7 @@ fn parse(path: &Path, text: &str, bom: bool) -> Result<SourceFile, (usize, usize
 }
 
 fn parses(text: &str) -> bool {
-    parse_tree(text).is_some_and(|t| first_error(t.root_node()).is_none())
+    parse_tree(text).is_some_and(|t| first_error(text, t.root_node()).is_none())
 }
 
 struct Checked {

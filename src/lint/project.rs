@@ -110,7 +110,7 @@ fn with_module<T>(path: &Path, bytes: Vec<u8>, f: impl FnOnce(&Module) -> T) -> 
         .map(str::to_string)
         .unwrap_or(text);
     let tree = parse_tree(&text)?;
-    if first_error(tree.root_node()).is_some() {
+    if first_error(&text, tree.root_node()).is_some() {
         return None;
     }
     let src = SourceFile {

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code)] // each test crate uses its own subset
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -37,11 +37,11 @@ pub fn stdout(o: &Output) -> String {
 }
 
 pub fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 pub fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited, not killed by a signal")
+    o.status.code().unwrap_or(-1) // -1: killed by a signal (a crash)
 }
 
 /// Python's own parser as the referee: Err(message) when the file does not parse.
@@ -65,4 +65,102 @@ pub fn fixture_dir(kind: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(kind)
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn bin() -> &'static str {
+    BIN
+}
+
+/// The `status` of every result in a `--format json` run.
+pub fn statuses(out: &Output) -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(out)
+        )
+    });
+    doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["status"].as_str().expect("status").to_string())
+        .collect()
+}
+
+/// Every original line is still there, byte for byte (line ending
+/// included) and in order; the only line that may change is an import that
+/// gained `, name` (a merged `from cashews import …`).
+pub fn only_adds_lines(old: &[u8], new: &[u8]) -> Result<(), String> {
+    let old_lines: Vec<&[u8]> = old.split_inclusive(|b| *b == b'\n').collect();
+    let mut i = 0;
+    for line in new.split_inclusive(|b| *b == b'\n') {
+        let Some(want) = old_lines.get(i) else { break };
+        if line == *want || is_merged_import(want, line) {
+            i += 1;
+        }
+    }
+    match old_lines.get(i) {
+        None => Ok(()),
+        Some(lost) => Err(format!(
+            "original line {} lost or changed: {:?}",
+            i + 1,
+            String::from_utf8_lossy(lost)
+        )),
+    }
+}
+
+fn is_merged_import(old: &[u8], new: &[u8]) -> bool {
+    let Some(extra) = new.len().checked_sub(old.len()) else {
+        return false;
+    };
+    (0..=old.len()).any(|i| {
+        new.starts_with(&old[..i])
+            && new.ends_with(&old[i..])
+            && new[i..i + extra].strip_prefix(b", ").is_some_and(|name| {
+                !name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            })
+    })
+}
+
+/// The Python used as the referee: $PYTHON, else `python3`.
+pub fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+/// Python files (of those given) that Python's own `ast` cannot parse, with
+/// the reason; one interpreter for all of them. The list goes through a file.
+pub fn python_rejects(python: &str, files: &[PathBuf]) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let list = dir.path().join("files.txt");
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    std::fs::write(&list, names.join("\n")).expect("write list");
+    let script = r#"
+import ast, sys, warnings
+warnings.simplefilter("ignore")
+for path in open(sys.argv[1], encoding="utf-8").read().splitlines():
+    try:
+        ast.parse(open(path, "rb").read(), path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        print(f"{path}: {type(e).__name__}: {e}")
+"#;
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(&list)
+        .output()
+        .unwrap_or_else(|e| panic!("{python}: {e} (Python 3 is the referee)"));
+    assert!(
+        out.status.success(),
+        "python referee failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
