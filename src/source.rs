@@ -66,11 +66,7 @@ impl SourceFile {
             .ok_or_else(|| BadInput(format!("{}: the parser gave up", path.display())))?;
         let (error, depth) = scan(&text, tree.root_node());
         if let Some(problem) = error {
-            let what = if problem.missing {
-                "syntax error (missing token)"
-            } else {
-                "syntax error"
-            };
+            let what = problem.what;
             let hint = if has_lone_cr(&text) {
                 " (its lines end in a bare CR, which the parser does not read as a line break: convert them to LF or CRLF)"
             } else {
@@ -136,9 +132,12 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
 pub(crate) struct SyntaxProblem {
     /// Byte offset of the problem.
     pub(crate) offset: usize,
-    /// A token the parser had to assume (MISSING) rather than an ERROR.
-    pub(crate) missing: bool,
+    /// What is wrong, in a few words.
+    pub(crate) what: &'static str,
 }
+
+const SYNTAX_ERROR: &str = "syntax error";
+const BACKSLASH_LINE: &str = "a line holding only `\\`, after which tree-sitter misreads the indentation (Python ignores the line: remove it)";
 
 /// The first syntax problem, in document order: an ERROR or MISSING node;
 /// a statement that shares a line with the one before it; or a character
@@ -148,7 +147,9 @@ pub(crate) struct SyntaxProblem {
 /// `import os    class A:`, or at a lone `\r`) is a hidden node no API shows,
 /// so its trace is checked instead; and tree-sitter skips `\u{feff}`,
 /// `\u{200b}` and Unicode spaces between tokens (even a newline after
-/// them), which Python rejects.
+/// them), which Python rejects. One valid layout is refused too: a line
+/// holding only a `\` continuation, after which tree-sitter-python loses
+/// track of the indentation (it read a method below one as a module function).
 pub(crate) fn first_error(text: &str, root: Node) -> Option<SyntaxProblem> {
     scan(text, root).0
 }
@@ -160,23 +161,31 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
     let (mut depth, mut deepest) = (0usize, 0usize);
     // End of the last token seen: what lies between two tokens must be blank.
     let mut last_end = 0;
-    let at = |offset, missing| Some(SyntaxProblem { offset, missing });
+    let at = |offset, what| Some(SyntaxProblem { offset, what });
     loop {
         let node = cursor.node();
         if node.is_error() || node.is_missing() {
-            return (at(node.start_byte(), node.is_missing()), deepest);
+            let what = if node.is_missing() {
+                "syntax error (missing token)"
+            } else {
+                SYNTAX_ERROR
+            };
+            return (at(node.start_byte(), what), deepest);
         }
         if matches!(node.kind(), "module" | "block" | "decorated_definition")
             && let Some(second) = statement_on_same_line(text, node)
         {
-            return (at(second.start_byte(), false), deepest);
+            return (at(second.start_byte(), SYNTAX_ERROR), deepest);
         }
         // A token: a leaf, or a whole string or comment (their insides are free text).
         let token = node.child_count() == 0
             || (matches!(node.kind(), "string" | "comment") && !node.has_error());
         if token {
-            if let Some(bad) = not_blank(&text[last_end..node.start_byte()]) {
-                return (at(last_end + bad, false), deepest);
+            if let Some(problem) = gap_problem(text, last_end, node.start_byte()) {
+                return (Some(problem), deepest);
+            }
+            if node.kind() == "line_continuation" && alone_on_its_line(text, node.start_byte()) {
+                return (at(node.start_byte(), BACKSLASH_LINE), deepest);
             }
             last_end = last_end.max(node.end_byte());
         }
@@ -190,18 +199,30 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
                 break;
             }
             if !cursor.goto_parent() {
-                let trailing = not_blank(&text[last_end..]).map(|bad| last_end + bad);
-                return (trailing.and_then(|o| at(o, false)), deepest);
+                return (gap_problem(text, last_end, text.len()), deepest);
             }
             depth -= 1;
         }
     }
 }
 
-/// The offset of the first character Python does not allow between tokens
-/// (it allows spaces, tabs, form feeds, line breaks and `\` continuations).
-fn not_blank(gap: &str) -> Option<usize> {
-    gap.find(|c| !matches!(c, ' ' | '\t' | '\x0c' | '\r' | '\n' | '\\'))
+/// What is wrong with the text between two tokens, if anything. Python
+/// allows spaces, tabs, form feeds, line breaks and `\` continuations there.
+fn gap_problem(text: &str, start: usize, end: usize) -> Option<SyntaxProblem> {
+    let bad = |c: char| !matches!(c, ' ' | '\t' | '\x0c' | '\r' | '\n' | '\\');
+    let offset = start + text[start..end].find(bad)?;
+    Some(SyntaxProblem {
+        offset,
+        what: SYNTAX_ERROR,
+    })
+}
+
+/// Whether only blanks precede `offset` on its line.
+fn alone_on_its_line(text: &str, offset: usize) -> bool {
+    let line_start = text[..offset].rfind('\n').map_or(0, |n| n + 1);
+    text[line_start..offset]
+        .chars()
+        .all(|c| matches!(c, ' ' | '\t' | '\x0c'))
 }
 
 /// The first statement of a module or block (or the definition below a
@@ -214,23 +235,34 @@ fn statement_on_same_line<'t>(text: &str, body: Node<'t>) -> Option<Node<'t>> {
         .named_children(&mut cursor)
         .filter(|n| n.kind() != "comment")
     {
-        if let Some(prev) = previous
-            && !separates_statements(&text[prev.end_byte()..stmt.start_byte()])
-        {
-            return Some(stmt);
+        if let Some(prev) = previous {
+            match separation(&text[prev.end_byte()..stmt.start_byte()]) {
+                Separation::Newline => {}
+                // `x = 1; y = 2`, but never `import os; class A: ...`.
+                Separation::Semicolon if !is_compound(stmt) => {}
+                _ => return Some(stmt),
+            }
         }
         previous = Some(stmt);
     }
     None
 }
 
-/// Whether the text between two statements holds a newline (not one escaped
-/// by `\`) or a `;`. A comment always ends at a newline.
-fn separates_statements(gap: &str) -> bool {
+enum Separation {
+    Newline,
+    Semicolon,
+    Nothing,
+}
+
+/// What the text between two statements holds: a newline (not one escaped
+/// by `\\`; a comment always ends at one), else a `;`, else nothing.
+fn separation(gap: &str) -> Separation {
+    let mut semicolon = false;
     let mut chars = gap.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\n' | ';' | '#' => return true,
+            '\n' | '#' => return Separation::Newline,
+            ';' => semicolon = true,
             '\\' => {
                 chars.next_if_eq(&'\r');
                 chars.next_if_eq(&'\n');
@@ -238,7 +270,27 @@ fn separates_statements(gap: &str) -> bool {
             _ => {}
         }
     }
-    false
+    if semicolon {
+        Separation::Semicolon
+    } else {
+        Separation::Nothing
+    }
+}
+
+/// A statement with a block: it must start a line of its own.
+fn is_compound(stmt: Node) -> bool {
+    matches!(
+        stmt.kind(),
+        "function_definition"
+            | "class_definition"
+            | "decorated_definition"
+            | "if_statement"
+            | "for_statement"
+            | "while_statement"
+            | "try_statement"
+            | "with_statement"
+            | "match_statement"
+    )
 }
 
 /// A `\r` not followed by `\n`: Python reads it as a line break, tree-sitter does not.
@@ -341,6 +393,7 @@ mod tests {
         assert!(err.0.contains("m.py:1: "), "{err}");
         assert!(parse(b"import os\nclass A:\n    pass\n").is_ok());
         assert!(parse(b"x = 1; y = 2\nz = 3 \\\n  + 1  # c\nw = 4\n").is_ok());
+        assert!(parse(b"import os;   class A:\n    pass\n").is_err());
         assert!(parse(b"x = 1 \\\ny = 2\n").is_err());
         assert!(parse(b"@d\\\nclass A:\n    pass\n").is_err());
     }
@@ -368,6 +421,15 @@ mod tests {
             "{:?}",
             parse(fine.as_bytes()).err()
         );
+    }
+
+    #[test]
+    fn a_line_holding_only_a_backslash_is_refused() {
+        // tree-sitter reads `put` here as a module function.
+        let text = "class Repo:\n    \\\n    async def get(self):\n        return 1\n\n    async def put(self):\n        return 2\n";
+        let err = parse(text.as_bytes()).err().unwrap();
+        assert!(err.0.starts_with("m.py:2: a line holding only"), "{err}");
+        assert!(parse(b"x = 1 + \\\n    2\n").is_ok());
     }
 
     #[test]

@@ -435,15 +435,10 @@ fn parse(path: &Path, text: &str, bom: bool) -> Result<SourceFile, (usize, usize
     if let Some(problem) = first_error(text, tree.root_node()) {
         let at = problem.offset;
         let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-        let what = if problem.missing {
-            "syntax error (missing token)"
-        } else {
-            "syntax error"
-        };
         return Err((
             text[..at].matches('\n').count() + 1,
             text[line_start..at].chars().count() + 1,
-            what.to_string(),
+            problem.what.to_string(),
         ));
     }
     Ok(SourceFile {
