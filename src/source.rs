@@ -184,9 +184,9 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
             }
             // In a comment, Python ends the comment at a bare CR; tree-sitter reads on.
             if node.kind() == "comment"
-                && let Some(cr) = bare_cr(&text[node.byte_range()])
+                && let Some(cr) = bare_cr(text, node.start_byte(), node.end_byte())
             {
-                return (at(node.start_byte() + cr, BARE_CR), deepest);
+                return (at(cr, BARE_CR), deepest);
             }
             last_end = last_end.max(node.end_byte());
         }
@@ -211,9 +211,9 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
 /// allows spaces, tabs, form feeds, line breaks and `\` continuations there.
 fn gap_problem(text: &str, start: usize, end: usize) -> Option<SyntaxProblem> {
     let gap = &text[start..end];
-    if let Some(cr) = bare_cr(gap) {
+    if let Some(cr) = bare_cr(text, start, end) {
         return Some(SyntaxProblem {
-            offset: start + cr,
+            offset: cr,
             what: BARE_CR,
         });
     }
@@ -225,11 +225,13 @@ fn gap_problem(text: &str, start: usize, end: usize) -> Option<SyntaxProblem> {
     })
 }
 
-/// The offset of a `\r` not followed by `\n`.
-fn bare_cr(text: &str) -> Option<usize> {
-    text.match_indices('\r')
-        .map(|(i, _)| i)
-        .find(|i| !text[i + 1..].starts_with('\n'))
+/// The offset of the first `\r` in `start..end` not followed by `\n`. The
+/// `\n` may lie past `end`: a comment node holds the `\r` of its CRLF ending.
+fn bare_cr(text: &str, start: usize, end: usize) -> Option<usize> {
+    text[start..end]
+        .match_indices('\r')
+        .map(|(i, _)| start + i)
+        .find(|&i| !text[i + 1..].starts_with('\n'))
 }
 
 /// Whether only blanks precede `offset` on its line.
@@ -310,7 +312,7 @@ fn is_compound(stmt: Node) -> bool {
 
 /// A `\r` not followed by `\n`: Python reads it as a line break, tree-sitter does not.
 fn has_lone_cr(text: &str) -> bool {
-    bare_cr(text).is_some()
+    bare_cr(text, 0, text.len()).is_some()
 }
 
 /// PEP 263: an encoding declaration on line 1 or 2. A file that declares a
@@ -457,6 +459,8 @@ mod tests {
         assert!(err.0.contains("a bare CR"), "{err}");
         // In a triple-quoted string both read it as text.
         assert!(parse(b"x = \"\"\"a\rb\"\"\"\r\n").is_ok());
+        // The CR of a CRLF ending belongs to the comment node: not bare.
+        assert!(parse(b"x = 1  # note\r\ny = 2\r\n").is_ok());
     }
 
     #[test]
