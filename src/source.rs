@@ -137,6 +137,7 @@ pub(crate) struct SyntaxProblem {
 }
 
 const SYNTAX_ERROR: &str = "syntax error";
+const BARE_CR: &str = "a bare CR line ending, which Python reads as a line break and tree-sitter does not (convert the line endings to LF or CRLF)";
 const BACKSLASH_LINE: &str = "a line holding only `\\`, after which tree-sitter misreads the indentation (Python ignores the line: remove it)";
 
 /// The first syntax problem, in document order: an ERROR or MISSING node;
@@ -187,6 +188,12 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
             if node.kind() == "line_continuation" && alone_on_its_line(text, node.start_byte()) {
                 return (at(node.start_byte(), BACKSLASH_LINE), deepest);
             }
+            // In a comment, Python ends the comment at a bare CR; tree-sitter reads on.
+            if node.kind() == "comment"
+                && let Some(cr) = bare_cr(text, node.start_byte(), node.end_byte())
+            {
+                return (at(cr, BARE_CR), deepest);
+            }
             last_end = last_end.max(node.end_byte());
         }
         if !token && cursor.goto_first_child() {
@@ -209,12 +216,28 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
 /// What is wrong with the text between two tokens, if anything. Python
 /// allows spaces, tabs, form feeds, line breaks and `\` continuations there.
 fn gap_problem(text: &str, start: usize, end: usize) -> Option<SyntaxProblem> {
+    let gap = &text[start..end];
+    if let Some(cr) = bare_cr(text, start, end) {
+        return Some(SyntaxProblem {
+            offset: cr,
+            what: BARE_CR,
+        });
+    }
     let bad = |c: char| !matches!(c, ' ' | '\t' | '\x0c' | '\r' | '\n' | '\\');
-    let offset = start + text[start..end].find(bad)?;
+    let offset = start + gap.find(bad)?;
     Some(SyntaxProblem {
         offset,
         what: SYNTAX_ERROR,
     })
+}
+
+/// The offset of the first `\r` in `start..end` not followed by `\n`. The
+/// `\n` may lie past `end`: a comment node holds the `\r` of its CRLF ending.
+fn bare_cr(text: &str, start: usize, end: usize) -> Option<usize> {
+    text[start..end]
+        .match_indices('\r')
+        .map(|(i, _)| start + i)
+        .find(|&i| !text[i + 1..].starts_with('\n'))
 }
 
 /// Whether only blanks precede `offset` on its line.
@@ -295,8 +318,7 @@ fn is_compound(stmt: Node) -> bool {
 
 /// A `\r` not followed by `\n`: Python reads it as a line break, tree-sitter does not.
 fn has_lone_cr(text: &str) -> bool {
-    text.match_indices('\r')
-        .any(|(i, _)| !text[i + 1..].starts_with('\n'))
+    bare_cr(text, 0, text.len()).is_some()
 }
 
 /// PEP 263: an encoding declaration on line 1 or 2. A file that declares a
@@ -430,6 +452,21 @@ mod tests {
         let err = parse(text.as_bytes()).err().unwrap();
         assert!(err.0.starts_with("m.py:2: a line holding only"), "{err}");
         assert!(parse(b"x = 1 + \\\n    2\n").is_ok());
+    }
+
+    #[test]
+    fn a_bare_cr_between_tokens_or_in_a_comment_is_refused() {
+        // Python reads an empty line then `    \`; tree-sitter one line `\r    \`.
+        let text = "class Repo:\n\r    \\\n    async def get(self):\n        return 1\n";
+        let err = parse(text.as_bytes()).err().unwrap();
+        assert!(err.0.starts_with("m.py:2: a bare CR"), "{err}");
+        // Python ends the comment at the CR: `y = 2` is code to it.
+        let err = parse(b"x = 1  # note\ry = 2\n").err().unwrap();
+        assert!(err.0.contains("a bare CR"), "{err}");
+        // In a triple-quoted string both read it as text.
+        assert!(parse(b"x = \"\"\"a\rb\"\"\"\r\n").is_ok());
+        // The CR of a CRLF ending belongs to the comment node: not bare.
+        assert!(parse(b"x = 1  # note\r\ny = 2\r\n").is_ok());
     }
 
     #[test]
