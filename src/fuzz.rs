@@ -289,14 +289,14 @@ fn targets_of(src: &SourceFile) -> Vec<Target> {
 }
 
 /// The full pipeline on one input, with every check. Ok(Some) when it edited.
-fn check(input: &[u8], settings: &Settings) -> Result<Option<Edited>, String> {
+fn check(input: &[u8], settings: &Settings, setup: bool) -> Result<Option<Edited>, String> {
     let path = Path::new("fuzz.py");
     let Ok(src) = SourceFile::parse(path, input.to_vec()) else {
         return Ok(None); // bad input, refused before any analysis
     };
     let targets = targets_of(&src);
     let refs: Vec<&Target> = targets.iter().collect();
-    let (results, new_text) = match rewrite_text(&src, &refs, settings) {
+    let (results, new_text) = match rewrite_text(&src, &refs, settings, setup) {
         Ok(planned) => planned,
         Err(e) if e.0.contains("internal error") => return Err(e.0),
         Err(_) => return Ok(None),
@@ -305,12 +305,17 @@ fn check(input: &[u8], settings: &Settings) -> Result<Option<Edited>, String> {
     if new_text == src.text {
         return Ok(None);
     }
-    only_adds_lines(&src.text, &new_text)?;
+    if setup {
+        // `, lifespan=…` goes into the app's constructor call.
+        keeps_every_byte(&src.text, &new_text)?;
+    } else {
+        only_adds_lines(&src.text, &new_text)?;
+    }
     let after = src.full_text(&new_text).into_bytes();
     let again = SourceFile::parse(path, after.clone())
         .map_err(|e| format!("the edited file does not parse: {e}"))?;
     let (second, newer) =
-        rewrite_text(&again, &refs, settings).map_err(|e| format!("second pass: {e}"))?;
+        rewrite_text(&again, &refs, settings, setup).map_err(|e| format!("second pass: {e}"))?;
     if newer != again.text {
         return Err("the second pass edited again".to_string());
     }
@@ -355,6 +360,18 @@ pub(crate) fn only_adds_lines(old: &str, new: &str) -> Result<(), String> {
     }
 }
 
+/// Every original byte is still there, in order: the edit only inserted.
+fn keeps_every_byte(old: &str, new: &str) -> Result<(), String> {
+    let mut rest = new.bytes();
+    match old.bytes().position(|b| !rest.by_ref().any(|n| n == b)) {
+        None => Ok(()),
+        Some(i) => {
+            let line = old[..i].matches('\n').count() + 1;
+            Err(format!("line {line}: original text lost or changed"))
+        }
+    }
+}
+
 fn is_merged_import(old: &str, new: &str) -> bool {
     let Some(extra) = new.len().checked_sub(old.len()) else {
         return false;
@@ -391,12 +408,23 @@ fn read_dir_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 fn seeds() -> Vec<(PathBuf, Vec<u8>)> {
     let root = manifest_dir();
-    let mut seeds: Vec<(PathBuf, Vec<u8>)> =
-        ["fixtures/edge", "fixtures/fuzz", "examples/shop/app"]
-            .iter()
-            .flat_map(|d| read_dir_files(&root.join(d)))
-            .collect();
-    seeds.retain(|(p, _)| !p.to_string_lossy().ends_with(".expected.py"));
+    let mut seeds: Vec<(PathBuf, Vec<u8>)> = [
+        "fixtures/edge",
+        "fixtures/fuzz",
+        "fixtures/rewrite",
+        "fixtures/setup",
+        "fixtures/e2e/fastapi_lifespan",
+        "fixtures/e2e/fastapi_plain/app",
+        "fixtures/e2e/script",
+        "examples/shop/app",
+    ]
+    .iter()
+    .flat_map(|d| read_dir_files(&root.join(d)))
+    .collect();
+    seeds.retain(|(p, _)| {
+        let name = p.to_string_lossy();
+        name.ends_with(".py") && !name.ends_with(".expected.py")
+    });
     assert!(
         seeds.len() >= 10,
         "fuzz seeds missing under {}",
@@ -419,8 +447,8 @@ fn fnv(bytes: &[u8]) -> u64 {
 }
 
 /// Runs one input, turning a panic into a failure.
-fn run_one(input: &[u8], settings: &Settings) -> Result<Option<Edited>, String> {
-    catch_unwind(AssertUnwindSafe(|| check(input, settings))).unwrap_or_else(|panic| {
+fn run_one(input: &[u8], settings: &Settings, setup: bool) -> Result<Option<Edited>, String> {
+    catch_unwind(AssertUnwindSafe(|| check(input, settings, setup))).unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<String>()
             .cloned()
@@ -498,8 +526,8 @@ fn save_failure(input: &[u8], why: &str) -> String {
     format!("{}: {why}", path.display())
 }
 
-/// How many edited inputs the Python referee re-checks at most.
-const REFEREE_SAMPLE: usize = 20_000;
+/// How many edited inputs the Python referee re-checks in one batch.
+const REFEREE_BATCH: usize = 20_000;
 
 #[test]
 fn fuzz_pipeline() {
@@ -533,7 +561,24 @@ fn fuzz_pipeline() {
         .chain((0..iterations).map(|_| None));
     let long_run = iterations >= 100_000;
     for (done, fixed) in inputs.enumerate() {
-        let input = fixed.unwrap_or_else(|| generate(&mut rng, &mutable));
+        let (input, modes) = match fixed {
+            // A kept input runs in every mode: it may have failed in any.
+            Some(input) => (
+                input,
+                vec![
+                    (&forced, false),
+                    (&forced, true),
+                    (&plain, false),
+                    (&plain, true),
+                ],
+            ),
+            None => {
+                let input = generate(&mut rng, &mutable);
+                let settings = if rng.chance(4) { &plain } else { &forced };
+                // A third of the inputs also get the cache setup planned into them.
+                (input, vec![(settings, rng.chance(3))])
+            }
+        };
         if long_run {
             let _ = std::fs::write(&current, &input);
             if done % 100_000 == 0 {
@@ -546,31 +591,36 @@ fn fuzz_pipeline() {
                 );
             }
         }
-        let t = Instant::now();
-        let settings = if rng.chance(4) { &plain } else { &forced };
-        let outcome = run_one(&input, settings);
-        let took = t.elapsed();
-        if took > slowest.0 {
-            slowest = (took, input.clone());
-        }
         parsed += u64::from(SourceFile::parse(Path::new("fuzz.py"), input.clone()).is_ok());
-        match outcome {
-            Ok(Some(e)) => {
-                edits += 1;
-                if edited.len() < REFEREE_SAMPLE {
-                    edited.push(e);
-                }
+        for (settings, setup) in modes {
+            let t = Instant::now();
+            let outcome = run_one(&input, settings, setup);
+            let took = t.elapsed();
+            if took > slowest.0 {
+                slowest = (took, input.clone());
             }
-            Ok(None) => {}
-            Err(why) if failures.len() < 50 => failures.push(save_failure(&input, &why)),
-            Err(_) => {}
+            match outcome {
+                Ok(Some(e)) => {
+                    edits += 1;
+                    edited.push(e);
+                    if edited.len() == REFEREE_BATCH {
+                        failures.extend(python_referee(&edited));
+                        edited.clear();
+                    }
+                }
+                Ok(None) => {}
+                Err(why) if failures.len() < 50 => {
+                    let mode = if setup { " (with the setup)" } else { "" };
+                    failures.push(save_failure(&input, &format!("{why}{mode}")));
+                }
+                Err(_) => {}
+            }
         }
     }
-    let referee_checked = edited.len();
     failures.extend(python_referee(&edited));
     let _ = std::fs::remove_file(&current);
     eprintln!(
-        "fuzz: seed {seed}: {} inputs ({} seeds + {iterations} generated) in {:.1?}; {parsed} parsed, {edits} edited ({referee_checked} re-checked by Python's ast); slowest {:.1?} ({} bytes)",
+        "fuzz: seed {seed}: {} inputs ({} seeds + {iterations} generated) in {:.1?}; {parsed} parsed, {edits} edited (each re-checked by Python's ast); slowest {:.1?} ({} bytes)",
         seeds.len() as u64 + iterations,
         seeds.len(),
         started.elapsed(),
@@ -644,7 +694,7 @@ mod tests {
         let settings = settings(true);
         for (i, text) in shapes.iter().enumerate() {
             let started = Instant::now();
-            let outcome = run_one(text.as_bytes(), &settings);
+            let outcome = run_one(text.as_bytes(), &settings, false);
             assert!(
                 matches!(outcome, Ok(Some(_))),
                 "shape {i} not edited: {:?}",

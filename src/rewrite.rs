@@ -290,14 +290,7 @@ fn compose(
     body: Vec<Edit>,
     decorators: Vec<Edit>,
 ) -> Result<Option<FileChange>, BadInput> {
-    let edits: Vec<Edit> = crate::imports::coalesce(imports)
-        .into_iter()
-        .chain(body)
-        .chain(decorators)
-        .collect();
-    let new_text = apply(&src.text, &edits)
-        .map_err(|e| BadInput(format!("{}: internal error: {e}", src.path.display())))?;
-    check_still_parses(src, &edits, &new_text)?;
+    let new_text = apply_checked(src, imports, body, decorators)?;
     if new_text == src.text {
         return Ok(None);
     }
@@ -308,22 +301,45 @@ fn compose(
     }))
 }
 
-/// One file's code edits, without setup or dependency: the results and the
+/// The new text (BOM excluded), refused when it would not parse.
+fn apply_checked(
+    src: &SourceFile,
+    imports: Vec<Edit>,
+    body: Vec<Edit>,
+    decorators: Vec<Edit>,
+) -> Result<String, BadInput> {
+    let edits: Vec<Edit> = crate::imports::coalesce(imports)
+        .into_iter()
+        .chain(body)
+        .chain(decorators)
+        .collect();
+    let new_text = apply(&src.text, &edits)
+        .map_err(|e| BadInput(format!("{}: internal error: {e}", src.path.display())))?;
+    check_still_parses(src, &edits, &new_text)?;
+    Ok(new_text)
+}
+
+/// One file's code edits, and with `setup` the cache setup it would get as
+/// the only file of its project (never a dependency): the results and the
 /// new text (BOM excluded). The fuzz harness drives the pipeline through it.
 #[cfg(test)]
 pub(crate) fn rewrite_text(
     src: &SourceFile,
     targets: &[&Target],
     settings: &Settings,
+    setup: bool,
 ) -> Result<(Vec<TargetResult>, String), BadInput> {
-    let (results, imports, decorators) = plan_file(src, targets, settings)?;
-    let edits: Vec<Edit> = crate::imports::coalesce(imports)
-        .into_iter()
-        .chain(decorators)
-        .collect();
-    let new_text = apply(&src.text, &edits)
-        .map_err(|e| BadInput(format!("{}: internal error: {e}", src.path.display())))?;
-    check_still_parses(src, &edits, &new_text)?;
+    let (results, mut imports, decorators) = plan_file(src, targets, settings)?;
+    let cached = results.iter().any(|r| r.status != Status::Refused);
+    let mut body = Vec::new();
+    if setup
+        && cached
+        && let Some(s) = crate::setup::plan_in_file(src)
+    {
+        imports = s.imports.into_iter().chain(imports).collect();
+        body = s.body;
+    }
+    let new_text = apply_checked(src, imports, body, decorators)?;
     Ok((results, new_text))
 }
 

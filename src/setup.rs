@@ -228,14 +228,7 @@ pub(crate) fn plan(
     }
     if let Some(file) = &opts.setup_in {
         let src = SourceFile::read(file)?;
-        let facts = facts_of(&src, &crate::project::module_name(file));
-        let choice = if let Some(app) = facts.apps.first() {
-            Choice::App(app.clone())
-        } else if facts.script {
-            Choice::Script
-        } else {
-            Choice::Module
-        };
+        let choice = choice_in(&facts_of(&src, &crate::project::module_name(file)));
         return emit(src, choice, opts, Vec::new());
     }
     let score = |f: &Scanned| {
@@ -275,6 +268,37 @@ pub(crate) fn plan(
         shown(&first.path)
     );
     emit(src, Choice::Module, opts, vec![warning])
+}
+
+/// Where the setup goes in a file chosen to hold it: the app's lifespan,
+/// the script's entry point, or module level.
+fn choice_in(facts: &Facts) -> Choice {
+    if let Some(app) = facts.apps.first() {
+        Choice::App(app.clone())
+    } else if facts.script {
+        Choice::Script
+    } else {
+        Choice::Module
+    }
+}
+
+/// The setup edits one file would get as the only file of its project;
+/// None when it sets a cashews cache up already. The fuzz harness drives
+/// the setup planner through it.
+#[cfg(test)]
+pub(crate) fn plan_in_file(src: &SourceFile) -> Option<FileEdits> {
+    let facts = facts_of(src, "fuzz");
+    if !facts.local_setups.is_empty() {
+        return None;
+    }
+    let opts = SetupOptions {
+        skip: false,
+        setup_in: None,
+        url: "disk://?directory=~/.cache/cashews/fuzz&shards=0".to_string(),
+    };
+    emit(src.clone(), choice_in(&facts), &opts, Vec::new())
+        .ok()?
+        .edits
 }
 
 fn skipped(message: &str) -> SetupPlan {

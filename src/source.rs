@@ -138,6 +138,7 @@ pub(crate) struct SyntaxProblem {
 
 const SYNTAX_ERROR: &str = "syntax error";
 const BARE_CR: &str = "a bare CR line ending, which Python reads as a line break and tree-sitter does not (convert the line endings to LF or CRLF)";
+const MISALIGNED: &str = "an indentation that matches neither the statement above nor an outer block (Python: unexpected indent, or unindent does not match)";
 const BACKSLASH_LINE: &str = "a line holding only `\\`, after which tree-sitter misreads the indentation (Python ignores the line: remove it)";
 
 /// The first syntax problem, in document order: an ERROR or MISSING node;
@@ -162,6 +163,14 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
     let (mut depth, mut deepest) = (0usize, 0usize);
     // End of the last token seen: what lies between two tokens must be blank.
     let mut last_end = 0;
+    // A misaligned statement is seen before the tokens that precede it: kept
+    // until the scan ends, so that the first problem in the text is the one named.
+    let mut stray: Option<SyntaxProblem> = None;
+    let first =
+        |problem: Option<SyntaxProblem>, stray: Option<SyntaxProblem>| match (problem, stray) {
+            (Some(p), Some(s)) => Some(if s.offset < p.offset { s } else { p }),
+            (p, s) => p.or(s),
+        };
     let at = |offset, what| Some(SyntaxProblem { offset, what });
     loop {
         let node = cursor.node();
@@ -171,28 +180,33 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
             } else {
                 SYNTAX_ERROR
             };
-            return (at(node.start_byte(), what), deepest);
+            return (first(at(node.start_byte(), what), stray), deepest);
         }
         if matches!(node.kind(), "module" | "block" | "decorated_definition")
             && let Some(second) = statement_on_same_line(text, node)
         {
-            return (at(second.start_byte(), SYNTAX_ERROR), deepest);
+            return (first(at(second.start_byte(), SYNTAX_ERROR), stray), deepest);
+        }
+        if let Some(node) = misaligned(text, node)
+            && stray.is_none_or(|s| node.start_byte() < s.offset)
+        {
+            stray = at(node.start_byte(), MISALIGNED);
         }
         // A token: a leaf, or a whole string or comment (their insides are free text).
         let token = node.child_count() == 0
             || (matches!(node.kind(), "string" | "comment") && !node.has_error());
         if token {
             if let Some(problem) = gap_problem(text, last_end, node.start_byte()) {
-                return (Some(problem), deepest);
+                return (first(Some(problem), stray), deepest);
             }
             if node.kind() == "line_continuation" && alone_on_its_line(text, node.start_byte()) {
-                return (at(node.start_byte(), BACKSLASH_LINE), deepest);
+                return (first(at(node.start_byte(), BACKSLASH_LINE), stray), deepest);
             }
             // In a comment, Python ends the comment at a bare CR; tree-sitter reads on.
             if node.kind() == "comment"
                 && let Some(cr) = bare_cr(text, node.start_byte(), node.end_byte())
             {
-                return (at(cr, BARE_CR), deepest);
+                return (first(at(cr, BARE_CR), stray), deepest);
             }
             last_end = last_end.max(node.end_byte());
         }
@@ -206,7 +220,10 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
                 break;
             }
             if !cursor.goto_parent() {
-                return (gap_problem(text, last_end, text.len()), deepest);
+                return (
+                    first(gap_problem(text, last_end, text.len()), stray),
+                    deepest,
+                );
             }
             depth -= 1;
         }
@@ -269,6 +286,70 @@ fn statement_on_same_line<'t>(text: &str, body: Node<'t>) -> Option<Node<'t>> {
         previous = Some(stmt);
     }
     None
+}
+
+/// Compound statements whose clauses (`elif`, `else`, `except`, `finally`)
+/// line up with them.
+const WITH_CLAUSES: &[&str] = &[
+    "if_statement",
+    "for_statement",
+    "while_statement",
+    "try_statement",
+];
+
+/// A statement, decorator or clause that starts its line at another
+/// indentation than the siblings it must line up with (at module level: any
+/// indentation). Python refuses it ("unexpected indent", "unindent does not
+/// match any outer indentation level"); tree-sitter reads on, and an edit
+/// beside it could change which block the code belongs to.
+fn misaligned<'t>(text: &str, node: Node<'t>) -> Option<Node<'t>> {
+    let mut cursor = node.walk();
+    let aligned: Vec<Node> = match node.kind() {
+        "module" | "block" | "decorated_definition" => node
+            .named_children(&mut cursor)
+            .filter(|n| n.kind() != "comment")
+            .collect(),
+        kind if WITH_CLAUSES.contains(&kind) => std::iter::once(node)
+            .chain(
+                node.named_children(&mut cursor)
+                    .filter(|n| n.kind().ends_with("_clause")),
+            )
+            .collect(),
+        _ => return None,
+    };
+    let mut expected = (node.kind() == "module").then_some((0, 0));
+    for n in aligned {
+        let Some(columns) = line_columns(text, n.start_byte()) else {
+            continue;
+        };
+        match expected {
+            None => expected = Some(columns),
+            Some(e) if e != columns => return Some(n),
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+/// The indentation columns of the token at `offset` when it starts a line
+/// (not a `\` continuation line), counted as Python does: tabs to the next
+/// multiple of 8 and, for its consistency check, as 1; a form feed resets.
+fn line_columns(text: &str, offset: usize) -> Option<(usize, usize)> {
+    let line_start = text[..offset].rfind('\n').map_or(0, |n| n + 1);
+    let before = text[..line_start].trim_end_matches(['\n', '\r']);
+    if line_start > 0 && before.ends_with('\\') {
+        return None;
+    }
+    let mut columns = (0, 0);
+    for c in text[line_start..offset].chars() {
+        columns = match c {
+            ' ' => (columns.0 + 1, columns.1 + 1),
+            '\t' => ((columns.0 / 8 + 1) * 8, columns.1 + 1),
+            '\x0c' => (0, 0),
+            _ => return None,
+        };
+    }
+    Some(columns)
 }
 
 enum Separation {
@@ -452,6 +533,42 @@ mod tests {
         let err = parse(text.as_bytes()).err().unwrap();
         assert!(err.0.starts_with("m.py:2: a line holding only"), "{err}");
         assert!(parse(b"x = 1 + \\\n    2\n").is_ok());
+    }
+
+    #[test]
+    fn misaligned_statements_are_refused_as_python_does() {
+        let refused = [
+            // An indented def at module level (tree-sitter reads it as one).
+            "import os\n\n    def f():\n    return 1\n",
+            // Unindent to no outer level.
+            "def f():\n        x = 1\n    return x\n",
+            "@dec\n  async def f():\n    return 1\n",
+            "if x:\n    y = 1\n  else:\n    y = 2\n",
+            "try:\n    y = 1\nexcept E:\n    y = 2\n finally:\n    pass\n",
+            // The same column, but tabs and spaces disagree (Python: TabError).
+            "if x:\n\ty = 1\n        z = 2\n",
+        ];
+        for text in refused {
+            let err = parse(text.as_bytes()).err();
+            assert!(
+                err.as_ref().is_some_and(|e| e.0.contains("indentation")),
+                "{text:?}: {err:?}"
+            );
+        }
+        let fine = [
+            // A form feed resets the column.
+            "x = 1\n\x0cy = 2\n",
+            "if x:\n    y = 1\n\x0c    z = 2\n",
+            "class A:\n\tdef f(self):\n\t\treturn 1\n\n\t# note\n\tasync def g(self):\n\t\treturn 2\n",
+            "if x:\n    y = 1\n# a comment anywhere\nelse:\n    y = 2\n",
+        ];
+        for text in fine {
+            assert!(
+                parse(text.as_bytes()).is_ok(),
+                "{text:?}: {:?}",
+                parse(text.as_bytes()).err()
+            );
+        }
     }
 
     #[test]
