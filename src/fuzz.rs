@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 use crate::catalogue;
 use crate::decide::Request;
 use crate::key::HandleRules;
+use crate::lint::lint_text;
+use crate::lint::rules::Rule;
 use crate::locate::all_functions;
 use crate::rewrite::{Settings, Status, Target, TargetResult, rewrite_text};
 use crate::source::SourceFile;
@@ -258,6 +260,8 @@ fn generate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
 struct Edited {
     before: Vec<u8>,
     after: Vec<u8>,
+    /// Which step made `after`.
+    by: &'static str,
 }
 
 fn settings(force: bool) -> Settings<'static> {
@@ -288,22 +292,28 @@ fn targets_of(src: &SourceFile) -> Vec<Target> {
         .collect()
 }
 
-/// The full pipeline on one input, with every check. Ok(Some) when it edited.
-fn check(input: &[u8], settings: &Settings, setup: bool) -> Result<Option<Edited>, String> {
+const REWRITE: &str = "the rewrite";
+const LINT_FIX: &str = "lint --fix";
+
+/// The full pipeline on one input, with every check: the texts it made
+/// (the rewrite's, and `lint --fix`'s before and after it), for Python's referee.
+fn check(input: &[u8], settings: &Settings, setup: bool) -> Result<Vec<Edited>, String> {
     let path = Path::new("fuzz.py");
     let Ok(src) = SourceFile::parse(path, input.to_vec()) else {
-        return Ok(None); // bad input, refused before any analysis
+        return Ok(Vec::new()); // bad input, refused before any analysis
     };
+    let mut made = Vec::new();
+    lint_checked(&src, input, &mut made)?;
     let targets = targets_of(&src);
     let refs: Vec<&Target> = targets.iter().collect();
     let (results, new_text) = match rewrite_text(&src, &refs, settings, setup) {
         Ok(planned) => planned,
         Err(e) if e.0.contains("internal error") => return Err(e.0),
-        Err(_) => return Ok(None),
+        Err(_) => return Ok(made),
     };
     check_results(&results)?;
     if new_text == src.text {
-        return Ok(None);
+        return Ok(made);
     }
     if setup {
         // `, lifespan=…` goes into the app's constructor call.
@@ -327,10 +337,65 @@ fn check(input: &[u8], settings: &Settings, setup: bool) -> Result<Option<Edited
             ));
         }
     }
-    Ok(Some(Edited {
+    let findings = lint_checked(&again, &after, &mut made)?;
+    lint_agrees(&src.text, &again.text, &findings, settings.request.force)?;
+    made.push(Edited {
         before: input.to_vec(),
         after,
-    }))
+        by: REWRITE,
+    });
+    Ok(made)
+}
+
+/// The lint's findings (rule, line) on a file that names cashews (the lint
+/// skips the others), its `--fix` result kept for the referee.
+fn lint_checked(
+    src: &SourceFile,
+    bytes: &[u8],
+    made: &mut Vec<Edited>,
+) -> Result<Vec<(Rule, usize)>, String> {
+    if !src.text.contains("cashews") {
+        return Ok(Vec::new());
+    }
+    let (findings, fixed) = lint_text(src)?;
+    if let Some(fixed) = fixed {
+        made.push(Edited {
+            before: bytes.to_vec(),
+            after: src.full_text(&fixed).into_bytes(),
+            by: LINT_FIX,
+        });
+    }
+    Ok(findings)
+}
+
+/// What the rewrite wrote lints clean: no finding on a line it added or
+/// changed, but CA202 (side effects) where `--force` decorated anyway.
+fn lint_agrees(
+    old: &str,
+    new: &str,
+    findings: &[(Rule, usize)],
+    forced: bool,
+) -> Result<(), String> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let added: Vec<usize> = diff
+        .ops()
+        .iter()
+        .flat_map(|op| match op.tag() {
+            similar::DiffTag::Equal | similar::DiffTag::Delete => 0..0,
+            _ => op.new_range(),
+        })
+        .map(|i| i + 1)
+        .collect();
+    match findings
+        .iter()
+        .find(|(rule, line)| added.contains(line) && !(forced && *rule == Rule::CA202))
+    {
+        Some((rule, line)) => Err(format!(
+            "the lint finds {} on line {line}, which the rewrite wrote",
+            rule.code()
+        )),
+        None => Ok(()),
+    }
 }
 
 fn check_results(results: &[TargetResult]) -> Result<(), String> {
@@ -413,6 +478,7 @@ fn seeds() -> Vec<(PathBuf, Vec<u8>)> {
         "fixtures/fuzz",
         "fixtures/rewrite",
         "fixtures/setup",
+        "fixtures/lint",
         "fixtures/e2e/fastapi_lifespan",
         "fixtures/e2e/fastapi_plain/app",
         "fixtures/e2e/script",
@@ -447,7 +513,7 @@ fn fnv(bytes: &[u8]) -> u64 {
 }
 
 /// Runs one input, turning a panic into a failure.
-fn run_one(input: &[u8], settings: &Settings, setup: bool) -> Result<Option<Edited>, String> {
+fn run_one(input: &[u8], settings: &Settings, setup: bool) -> Result<Vec<Edited>, String> {
     catch_unwind(AssertUnwindSafe(|| check(input, settings, setup))).unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<String>()
@@ -512,7 +578,10 @@ for before, after in zip(paths[0::2], paths[1::2]):
                 .and_then(|n| n.parse().ok())
                 .expect("numbered file");
             let e = &edited[i];
-            save_failure(&e.before, "edited file fails Python's ast.parse")
+            save_failure(
+                &e.before,
+                &format!("{} makes a file Python's ast.parse refuses", e.by),
+            )
         })
         .collect()
 }
@@ -548,7 +617,7 @@ fn fuzz_pipeline() {
     let mut rng = Rng(seed);
     let mut failures: Vec<String> = Vec::new();
     let mut edited: Vec<Edited> = Vec::new();
-    let (mut edits, mut parsed) = (0u64, 0u64);
+    let (mut edits, mut fixes, mut parsed) = (0u64, 0u64, 0u64);
     let mut slowest = (Duration::ZERO, Vec::new());
     // Written before each input so that an abort (stack overflow) leaves it behind.
     let current = manifest_dir().join(format!("target/fuzz-current-{seed}.py"));
@@ -600,15 +669,15 @@ fn fuzz_pipeline() {
                 slowest = (took, input.clone());
             }
             match outcome {
-                Ok(Some(e)) => {
-                    edits += 1;
-                    edited.push(e);
-                    if edited.len() == REFEREE_BATCH {
+                Ok(made) => {
+                    edits += made.iter().filter(|e| e.by == REWRITE).count() as u64;
+                    fixes += made.iter().filter(|e| e.by == LINT_FIX).count() as u64;
+                    edited.extend(made);
+                    if edited.len() >= REFEREE_BATCH {
                         failures.extend(python_referee(&edited));
                         edited.clear();
                     }
                 }
-                Ok(None) => {}
                 Err(why) if failures.len() < 50 => {
                     let mode = if setup { " (with the setup)" } else { "" };
                     failures.push(save_failure(&input, &format!("{why}{mode}")));
@@ -620,7 +689,7 @@ fn fuzz_pipeline() {
     failures.extend(python_referee(&edited));
     let _ = std::fs::remove_file(&current);
     eprintln!(
-        "fuzz: seed {seed}: {} inputs ({} seeds + {iterations} generated) in {:.1?}; {parsed} parsed, {edits} edited (each re-checked by Python's ast); slowest {:.1?} ({} bytes)",
+        "fuzz: seed {seed}: {} inputs ({} seeds + {iterations} generated) in {:.1?}; {parsed} parsed, {edits} edited, {fixes} fixed by lint --fix (each re-checked by Python's ast); slowest {:.1?} ({} bytes)",
         seeds.len() as u64 + iterations,
         seeds.len(),
         started.elapsed(),
@@ -696,7 +765,9 @@ mod tests {
             let started = Instant::now();
             let outcome = run_one(text.as_bytes(), &settings, false);
             assert!(
-                matches!(outcome, Ok(Some(_))),
+                outcome
+                    .as_ref()
+                    .is_ok_and(|made| made.iter().any(|e| e.by == REWRITE)),
                 "shape {i} not edited: {:?}",
                 outcome.err()
             );

@@ -167,7 +167,7 @@ impl<'t> Imports<'t> {
         if let Some(local) = self.locals_for(module, name).into_iter().next() {
             return (local, None);
         }
-        let taken = self.is_bound(name) || module_defines(src, name);
+        let taken = self.is_bound(name) || name_in_use(src, name);
         if !taken {
             let existing = self
                 .from_statements
@@ -199,7 +199,7 @@ impl<'t> Imports<'t> {
         if let Some(local) = self.module_aliases(module).into_iter().next() {
             return (local, None);
         }
-        let taken = self.is_bound(module) || module_defines(src, module);
+        let taken = self.is_bound(module) || name_in_use(src, module);
         if taken {
             let local = format!("{}_module", module.replace('.', "_"));
             let statement = format!("import {module} as {local}");
@@ -280,6 +280,141 @@ pub(crate) fn split_alias(src: &SourceFile, node: Node) -> (String, Option<Strin
 }
 
 /// Whether a top-level def, class or assignment binds `name`.
+/// Whether binding `name` at module level could change what existing code
+/// means: the module defines it, or some code outside an import reads or
+/// binds it where it is not a function's own local (module level, a class
+/// body, a free name in a function: a name from `import *`, or one the
+/// file never defines, as `@cache` without its import).
+pub(crate) fn name_in_use(src: &SourceFile, name: &str) -> bool {
+    if module_defines(src, name) {
+        return true;
+    }
+    let root = src.tree.root_node();
+    src.text.match_indices(name).any(|(at, _)| {
+        root.descendant_for_byte_range(at, at + name.len())
+            .is_some_and(|node| {
+                node.kind() == "identifier"
+                    && node.byte_range() == (at..at + name.len())
+                    && !is_member_or_keyword(node)
+                    && !in_import(node)
+                    && !is_local(src, node, name)
+            })
+    })
+}
+
+/// `x.NAME` or `f(NAME=…)`: a name, but not a variable.
+fn is_member_or_keyword(node: Node) -> bool {
+    let Some(parent) = node.parent() else {
+        return false;
+    };
+    let field = |f: &str| {
+        parent
+            .child_by_field_name(f)
+            .is_some_and(|c| c.id() == node.id())
+    };
+    (parent.kind() == "attribute" && field("attribute"))
+        || (parent.kind() == "keyword_argument" && field("name"))
+}
+
+/// Imports are what `Imports` records (module paths are not variables).
+fn in_import(node: Node) -> bool {
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        if matches!(p.kind(), "import_statement" | "import_from_statement") {
+            return true;
+        }
+        n = p;
+    }
+    false
+}
+
+/// Scopes whose bindings stay inside them.
+const SCOPES: &[&str] = &[
+    "function_definition",
+    "lambda",
+    "list_comprehension",
+    "set_comprehension",
+    "dictionary_comprehension",
+    "generator_expression",
+];
+
+/// Whether `node` (NAME) is a local of an enclosing function, lambda or
+/// comprehension: a parameter, or bound in that scope without `global`.
+fn is_local(src: &SourceFile, node: Node, name: &str) -> bool {
+    let mut n = node;
+    while let Some(scope) = n.parent() {
+        n = scope;
+        if scope.kind() == "class_definition" {
+            return false; // a class body is read like module level
+        }
+        if SCOPES.contains(&scope.kind()) && binds(src, scope, name) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether a scope binds NAME itself: as a parameter, an assignment, loop
+/// or `with … as` target, comprehension variable, nested def or class.
+fn binds(src: &SourceFile, scope: Node, name: &str) -> bool {
+    let mut found = false;
+    let mut global = false;
+    let mut stack: Vec<Node> = Vec::new();
+    let mut cursor = scope.walk();
+    stack.extend(scope.named_children(&mut cursor));
+    while let Some(n) = stack.pop() {
+        let is_name =
+            |c: Option<Node>| c.is_some_and(|c| c.kind() == "identifier" && src.text_of(c) == name);
+        match n.kind() {
+            "global_statement" | "nonlocal_statement" => {
+                let mut c = n.walk();
+                global |= n.named_children(&mut c).any(|i| src.text_of(i) == name);
+            }
+            "default_parameter" | "typed_default_parameter" => {
+                // The name is the parameter; the default is read outside.
+                found |= is_name(n.child_by_field_name("name"));
+                continue;
+            }
+            "identifier" => {
+                let parent = n.parent().map(|p| p.kind()).unwrap_or_default();
+                found |= src.text_of(n) == name
+                    && matches!(
+                        parent,
+                        "parameters"
+                            | "lambda_parameters"
+                            | "typed_parameter"
+                            | "list_splat_pattern"
+                            | "dictionary_splat_pattern"
+                            | "as_pattern_target"
+                            | "pattern_list"
+                            | "tuple_pattern"
+                            | "list_pattern"
+                    );
+            }
+            "assignment"
+            | "augmented_assignment"
+            | "for_statement"
+            | "for_in_clause"
+            | "named_expression" => {
+                let target = n
+                    .child_by_field_name("left")
+                    .or_else(|| n.child_by_field_name("name"));
+                found |= is_name(target);
+            }
+            "function_definition" | "class_definition" => {
+                found |= is_name(n.child_by_field_name("name"));
+                continue; // their insides are other scopes
+            }
+            _ => {}
+        }
+        if !SCOPES.contains(&n.kind()) {
+            let mut c = n.walk();
+            stack.extend(n.named_children(&mut c));
+        }
+    }
+    found && !global
+}
+
 pub(crate) fn module_defines(src: &SourceFile, name: &str) -> bool {
     let root = src.tree.root_node();
     let mut cursor = root.walk();
@@ -515,6 +650,35 @@ mod tests {
             add("from functools import cache\n"),
             "cashews_cache|from functools import cache\nfrom cashews import cache as cashews_cache\n"
         );
+    }
+
+    #[test]
+    fn a_name_the_code_reads_or_binds_is_in_use() {
+        let in_use = |text: &str| {
+            let src = SourceFile::parse(Path::new("m.py"), text.as_bytes().to_vec()).unwrap();
+            name_in_use(&src, "cache")
+        };
+        // `@cache` without its import: importing cashews' would change it.
+        assert!(in_use("@cache(ttl='1h')\nasync def f():\n    return 1\n"));
+        assert!(in_use(
+            "from helpers import *\n\nasync def f():\n    return cache.get(1)\n"
+        ));
+        assert!(in_use("def f():\n    global cache\n    cache = 1\n"));
+        assert!(in_use("def f(x=cache):\n    return x\n"));
+        assert!(in_use("class A:\n    cache = None\n"));
+        assert!(in_use(
+            "try:\n    import x\nexcept ImportError:\n    cache = None\n"
+        ));
+        // Locals, members, keywords, module paths, comments and strings are not.
+        assert!(!in_use("def f(cache):\n    return cache\n"));
+        assert!(!in_use("def f():\n    cache = 1\n    return cache\n"));
+        assert!(!in_use(
+            "async def f(*, cache: dict = None):\n    return cache\n"
+        ));
+        assert!(!in_use("def f(xs):\n    return [cache for cache in xs]\n"));
+        assert!(!in_use("g = lambda cache: cache\n"));
+        assert!(!in_use("x.cache = 1\nf(cache=2)\n"));
+        assert!(!in_use("from app.cache import get\n# cache\ns = 'cache'\n"));
     }
 
     #[test]

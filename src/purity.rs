@@ -287,7 +287,7 @@ impl<'t> Checker<'_, 't> {
                 && p.receiver
                     .as_ref()
                     .is_none_or(|re| receiver.as_deref().is_some_and(|r| re.is_match(r)))
-                && !resolved.as_deref().is_some_and(|r| is_known_pure(r));
+                && !resolved.as_deref().is_some_and(is_known_pure);
             if !(by_name || by_method) || !p.when.is_none_or(|w| args.holds(w, scope)) {
                 continue;
             }

@@ -23,7 +23,7 @@ use tree_sitter::{Node, QueryCursor, StreamingIterator};
 
 use crate::edit::Edit;
 use crate::function::{BodyFacts, dotted_name};
-use crate::imports::{imports_end, is_docstring, line_end, module_defines, split_alias};
+use crate::imports::{imports_end, is_docstring, line_end, name_in_use, split_alias};
 use crate::module::Module;
 use crate::plan::{file_line_ending, py_str};
 use crate::source::{BadInput, SourceFile, line_of};
@@ -797,7 +797,7 @@ impl<'a> Writer<'a> {
     fn free_name(&self, wanted: &str) -> String {
         let taken = |n: &str| {
             self.module.imports.is_bound(n)
-                || module_defines(self.src, n)
+                || name_in_use(self.src, n)
                 || self.module.functions.iter().any(|s| s.qualname == *n)
         };
         [

@@ -112,6 +112,11 @@ pub(crate) struct Resolved {
 pub(crate) struct RuleSet([bool; Rule::ALL.len()]);
 
 impl RuleSet {
+    #[cfg(test)]
+    pub(crate) fn all() -> RuleSet {
+        RuleSet([true; Rule::ALL.len()])
+    }
+
     pub(crate) fn enabled(&self, rule: Rule) -> bool {
         self.0[Rule::ALL.iter().position(|r| *r == rule).expect("listed")]
     }

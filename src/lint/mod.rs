@@ -453,6 +453,48 @@ fn parses(text: &str) -> bool {
     parse_tree(text).is_some_and(|t| first_error(text, t.root_node()).is_none())
 }
 
+/// Every rule on one parsed file, with the default config and no project
+/// around it: the findings, then the text `--fix` makes of it (None when no
+/// fix applies). Unlike `lint --fix`, a fix that would break the syntax or
+/// fixes that never settle are errors. The fuzz harness drives the lint
+/// through it.
+#[cfg(test)]
+pub(crate) fn lint_text(src: &SourceFile) -> Result<(Vec<(Rule, usize)>, Option<String>), String> {
+    // A path in no project: class lookups find no neighbour files.
+    let detached = SourceFile {
+        path: PathBuf::from("/nonexistent-cashews-add-fuzz/fuzz.py"),
+        ..src.clone()
+    };
+    let src = &detached;
+    let config = crate::config::Config::default();
+    let settings = Settings::new(&Request::default(), &config);
+    let project = Project::default();
+    let found = |src: &SourceFile| check(src, &settings, &project, RuleSet::all()).findings;
+    let line = |at: usize| src.text[..at].matches('\n').count() + 1;
+    let rules = found(src).iter().map(|f| (f.rule, line(f.start))).collect();
+    let mut text = src.text.clone();
+    for _ in 0..MAX_FIX_ROUNDS {
+        let current = parse(&src.path, &text, src.bom)
+            .map_err(|(line, _, what)| format!("lint --fix: line {line}: {what}"))?;
+        let findings = found(&current);
+        let fixes: Vec<&Finding> = findings.iter().filter(|f| f.fix.is_some()).collect();
+        let Some((new_text, _)) = apply_fixes(&text, &fixes) else {
+            return Ok((rules, (text != src.text).then_some(text)));
+        };
+        if !parses(&new_text) {
+            let codes: Vec<&str> = fixes.iter().map(|f| f.rule.code()).collect();
+            return Err(format!(
+                "lint --fix: a fix ({}) breaks the syntax",
+                codes.join(", ")
+            ));
+        }
+        text = new_text;
+    }
+    Err(format!(
+        "lint --fix: fixes still pending after {MAX_FIX_ROUNDS} rounds"
+    ))
+}
+
 struct Checked {
     findings: Vec<Finding>,
     cached: bool,
