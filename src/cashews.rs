@@ -383,9 +383,11 @@ fn placeholder(inner: &str, span: std::ops::Range<usize>) -> Option<Placeholder>
     let root: String = if field.starts_with('@') {
         "@".to_string()
     } else {
+        // As Python's str.format splits a field: the name ends at `.`, `[`
+        // or `!` (an identifier may hold combining marks, not alphanumeric).
         field
             .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .take_while(|c| !matches!(c, '.' | '[' | '!'))
             .collect()
     };
     Some(Placeholder {
@@ -568,6 +570,10 @@ mod tests {
         assert_eq!(p[0].field, "user.id");
         assert_eq!(p[0].span, 2..11);
         assert_eq!(p[3].span, 45..58, "{{{{ and }}}} are not placeholders");
+        // A combining mark continues an identifier: `{cit͍y}` names `cit͍y`.
+        let p = parse_template("f:{cit\u{34d}y}:{a!r}").unwrap();
+        let roots: Vec<_> = p.iter().map(|p| p.root.as_str()).collect();
+        assert_eq!(roots, ["cit\u{34d}y", "a"]);
         assert!(parse_template("f:{a").is_err());
         assert!(parse_template("f:a}").is_err());
         assert!(parse_template("f:{}").is_err());

@@ -1,25 +1,34 @@
-//! A small deterministic mutational fuzzer over the whole rewrite pipeline
-//! (parse, locate, analyse, decide, plan, edit, re-parse), in memory.
+//! A small deterministic mutational fuzzer over the whole pipeline (parse,
+//! locate, analyse, decide, plan, edit, re-parse; the setup planner; the
+//! lint and its fixes), in memory.
 //!
-//! Every seed is checked unmutated first: `fixtures/edge/*.py`, the example
-//! app and `fixtures/fuzz/*` (inputs that once failed). Then each input is
-//! an edge fixture or example file mutated 1-6
-//! times (byte flips, line deletes/duplicates/swaps, splices between seeds,
-//! random bytes, Python tokens such as `async def`, `yield`, `@`, `\r\n`,
-//! tabs, `\\\n`), or plain random bytes. Every function in it is a target
-//! (with `--force` three times in four). The checks:
+//! Every seed is checked unmutated first, in every mode: the fixtures of
+//! `fixtures/{edge,rewrite,setup,lint,e2e}`, the example app, and
+//! `fixtures/fuzz/*` (inputs that once failed). Then each input is one of
+//! those (kept failures aside) mutated 1-6 times (byte flips, line
+//! deletes/duplicates/swaps/re-indents, splices between seeds, random bytes,
+//! Python tokens such as `async def`, `yield`, `@`, `\r\n`, tabs, `\\\n`),
+//! or plain random bytes. Every function in it is a target (with `--force`
+//! three times in four); a third of the inputs also get the cache setup
+//! planned into them, as the only file of their project. The checks:
 //! - no panic;
 //! - bad input is refused as such, never as an "internal error";
 //! - a sync `def` is never decorated;
-//! - an edit only adds lines (a merged `from M import` line excepted), still
-//!   parses, and a second pass over the result changes nothing;
-//! - Python's own `ast` (one `python3` process at the end) parses every edited
-//!   file whose original it parses.
+//! - an edit only adds lines (a merged `from M import` line excepted; with
+//!   the setup, only inserts text), still parses, and a second pass over the
+//!   result changes nothing (the setup it added is found as present);
+//! - the lint (on inputs naming cashews) converges under `--fix` without a
+//!   fix ever breaking the syntax, and finds nothing on a line the rewrite
+//!   wrote (CA202 aside under `--force`);
+//! - Python's own `ast` parses every file the rewrite or `--fix` made whose
+//!   original it parses (one `python3` process per 20,000 files).
 //!
 //! `CASHEWS_FUZZ_ITERS` (default 2000) and `CASHEWS_FUZZ_SEED` (default 1)
-//! steer a run; a long one: `CASHEWS_FUZZ_ITERS=3000000 cargo test --release --lib fuzz`.
-//! Failing inputs are saved under `target/fuzz-failures/`; copy them to
-//! `fixtures/fuzz/` once fixed so they stay regression cases.
+//! steer a run; `CASHEWS_FUZZ_CORPUS=target/corpus` adds the corpus test's
+//! real files of up to 16 KiB to the seeds that get mutated. A long one: `CASHEWS_FUZZ_ITERS=1500000 CASHEWS_FUZZ_SEED=31
+//! cargo test --release --lib fuzz_pipeline`. Failing inputs are saved under
+//! `target/fuzz-failures/`; copy them to `fixtures/fuzz/` once fixed so they
+//! stay regression cases.
 
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -499,6 +508,31 @@ fn seeds() -> Vec<(PathBuf, Vec<u8>)> {
     seeds
 }
 
+/// The Python files of up to 16 KiB under `dir` (the corpus test's download,
+/// `target/corpus`): real layouts to mutate, when `CASHEWS_FUZZ_CORPUS` names it.
+fn corpus_seeds(dir: &Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "py")
+                && path.metadata().is_ok_and(|m| m.len() <= 16 * 1024)
+                && let Ok(bytes) = std::fs::read(&path)
+            {
+                out.push(bytes);
+            }
+        }
+    }
+    out
+}
+
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -607,11 +641,19 @@ fn fuzz_pipeline() {
     // Kept failures run as they are; mutating them (mostly files refused as
     // bad input) would halve the share of inputs that reach an edit.
     let kept = manifest_dir().join("fixtures/fuzz");
-    let mutable: Vec<Vec<u8>> = seeds
+    let mut mutable: Vec<Vec<u8>> = seeds
         .iter()
         .filter(|(p, _)| !p.starts_with(&kept))
         .map(|(_, b)| b.clone())
         .collect();
+    if let Ok(dir) = std::env::var("CASHEWS_FUZZ_CORPUS") {
+        let before = mutable.len();
+        mutable.extend(corpus_seeds(Path::new(&dir)));
+        eprintln!(
+            "fuzz: {} real files from {dir} added as seeds",
+            mutable.len() - before
+        );
+    }
     // Mostly `--force` (more edits to check), sometimes not (refusal paths).
     let (forced, plain) = (settings(true), settings(false));
     let mut rng = Rng(seed);
