@@ -1288,6 +1288,10 @@ fn write_on_event(w: &mut Writer, var: &str, file: &str) -> Option<(Place, Strin
     let async_shutdown = shutdown.filter(|s| s.child(0).is_some_and(|c| c.kind() == "async"));
     let closes = |f: Node| src.text_of(f).contains(&format!("{cache}.close()"));
     let startup_name = crate::locate::name_of(src, startup).to_string();
+    // First: a new shutdown handler may go at the same offset (after a
+    // startup handler that is only a docstring), and must come after it.
+    w.body
+        .push(Edit::insert(at, format!("{indent}{setup}{eol}")));
     let close_in = match (async_shutdown, shutdown) {
         (_, Some(s)) if closes(s) => crate::locate::name_of(src, s).to_string(),
         (Some(s), _) => {
@@ -1323,8 +1327,6 @@ fn write_on_event(w: &mut Writer, var: &str, file: &str) -> Option<(Place, Strin
             name
         }
     };
-    w.body
-        .push(Edit::insert(at, format!("{indent}{setup}{eol}")));
     let message = format!(
         "cache.setup(...) in the startup handler `{startup_name}` and cache.close() in the shutdown handler `{close_in}` in {file}"
     );

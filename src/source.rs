@@ -202,8 +202,10 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
             if node.kind() == "line_continuation" && alone_on_its_line(text, node.start_byte()) {
                 return (first(at(node.start_byte(), BACKSLASH_LINE), stray), deepest);
             }
-            // In a comment, Python ends the comment at a bare CR; tree-sitter reads on.
-            if node.kind() == "comment"
+            // In a comment or a one-line string Python ends the line at a bare
+            // CR (an unterminated string); tree-sitter reads on.
+            if (node.kind() == "comment"
+                || (node.kind() == "string" && !is_triple_quoted(text, node)))
                 && let Some(cr) = bare_cr(text, node.start_byte(), node.end_byte())
             {
                 return (first(at(cr, BARE_CR), stray), deepest);
@@ -255,6 +257,14 @@ fn bare_cr(text: &str, start: usize, end: usize) -> Option<usize> {
         .match_indices('\r')
         .map(|(i, _)| start + i)
         .find(|&i| !text[i + 1..].starts_with('\n'))
+}
+
+/// A `"""` or `'''` string (any prefix), in which a line break is text.
+fn is_triple_quoted(text: &str, string: Node) -> bool {
+    string.child(0).is_some_and(|start| {
+        let opening = &text[start.byte_range()];
+        start.kind() == "string_start" && (opening.ends_with("\"\"\"") || opening.ends_with("'''"))
+    })
 }
 
 /// Whether only blanks precede `offset` on its line.
@@ -319,7 +329,7 @@ fn misaligned<'t>(text: &str, node: Node<'t>) -> Option<Node<'t>> {
     };
     let mut expected = (node.kind() == "module").then_some((0, 0));
     for n in aligned {
-        let Some(columns) = line_columns(text, n.start_byte()) else {
+        let Some(columns) = line_columns(text, n) else {
             continue;
         };
         match expected {
@@ -334,10 +344,11 @@ fn misaligned<'t>(text: &str, node: Node<'t>) -> Option<Node<'t>> {
 /// The indentation columns of the token at `offset` when it starts a line
 /// (not a `\` continuation line), counted as Python does: tabs to the next
 /// multiple of 8 and, for its consistency check, as 1; a form feed resets.
-fn line_columns(text: &str, offset: usize) -> Option<(usize, usize)> {
+fn line_columns(text: &str, node: Node) -> Option<(usize, usize)> {
+    let offset = node.start_byte();
     let line_start = text[..offset].rfind('\n').map_or(0, |n| n + 1);
     let before = text[..line_start].trim_end_matches(['\n', '\r']);
-    if line_start > 0 && before.ends_with('\\') {
+    if line_start > 0 && before.ends_with('\\') && !in_comment(node, before.len() - 1) {
         return None;
     }
     let mut columns = (0, 0);
@@ -350,6 +361,16 @@ fn line_columns(text: &str, offset: usize) -> Option<(usize, usize)> {
         };
     }
     Some(columns)
+}
+
+/// Whether the byte at `offset` lies in a comment (a `\\` there continues nothing).
+fn in_comment(node: Node, offset: usize) -> bool {
+    let mut root = node;
+    while let Some(parent) = root.parent() {
+        root = parent;
+    }
+    root.descendant_for_byte_range(offset, offset + 1)
+        .is_some_and(|n| n.kind() == "comment")
 }
 
 enum Separation {
@@ -544,6 +565,8 @@ mod tests {
             "def f():\n        x = 1\n    return x\n",
             "@dec\n  async def f():\n    return 1\n",
             "if x:\n    y = 1\n  else:\n    y = 2\n",
+            // A `\\` that ends a comment continues nothing.
+            "@traced\n# note \\\n    async def get(self):\n        return 1\n",
             "try:\n    y = 1\nexcept E:\n    y = 2\n finally:\n    pass\n",
             // The same column, but tabs and spaces disagree (Python: TabError).
             "if x:\n\ty = 1\n        z = 2\n",
@@ -580,8 +603,14 @@ mod tests {
         // Python ends the comment at the CR: `y = 2` is code to it.
         let err = parse(b"x = 1  # note\ry = 2\n").err().unwrap();
         assert!(err.0.contains("a bare CR"), "{err}");
-        // In a triple-quoted string both read it as text.
+        // In a triple-quoted string both read it as text; in a one-line
+        // string Python ends the line there (unterminated string).
         assert!(parse(b"x = \"\"\"a\rb\"\"\"\r\n").is_ok());
+        assert!(parse(b"x = rb'''a\rb'''\n").is_ok());
+        let err = parse(b"x = \"red\rs://\"\ny = 1\n").err().unwrap();
+        assert!(err.0.contains("a bare CR"), "{err}");
+        let err = parse(b"x = f\"{y}\r\"\n").err().unwrap();
+        assert!(err.0.contains("a bare CR"), "{err}");
         // The CR of a CRLF ending belongs to the comment node: not bare.
         assert!(parse(b"x = 1  # note\r\ny = 2\r\n").is_ok());
     }

@@ -354,6 +354,15 @@ fn legacy_on_event_handlers() {
         after.ends_with("async def bye():\n    \"\"\"Bye.\"\"\"\n    await cache.close()\n    await db.close()\n"),
         "{after}"
     );
+    // A startup handler that is only a docstring: the setup goes below it,
+    // the new shutdown handler after the setup line (both at one offset).
+    let docstring_only = "from fastapi import FastAPI\nfrom cashews import cache\nimport os\nimport svc\n\napp = FastAPI()\n\n\n@app.on_event(\"startup\")\nasync def startup():\n    \"\"\"Starts.\"\"\"\n";
+    let dir = project(&[("main.py", docstring_only), ("svc.py", TARGET)]);
+    let (_, after) = run(&dir, &["svc.py"], None, false).edited.unwrap();
+    assert!(
+        after.ends_with(&format!("async def startup():\n    \"\"\"Starts.\"\"\"\n    {SETUP}\n\n\n@app.on_event(\"shutdown\")\nasync def close_cache():\n    await cache.close()\n")),
+        "{after}"
+    );
 }
 
 #[test]
