@@ -453,13 +453,17 @@ fn parses(text: &str) -> bool {
     parse_tree(text).is_some_and(|t| first_error(text, t.root_node()).is_none())
 }
 
+/// Findings as (rule, line), and the text `--fix` made, if it changed any.
+#[cfg(test)]
+pub(crate) type Linted = (Vec<(Rule, usize)>, Option<String>);
+
 /// Every rule on one parsed file, with the default config and no project
 /// around it: the findings, then the text `--fix` makes of it (None when no
 /// fix applies). Unlike `lint --fix`, a fix that would break the syntax or
 /// fixes that never settle are errors. The fuzz harness drives the lint
 /// through it.
 #[cfg(test)]
-pub(crate) fn lint_text(src: &SourceFile) -> Result<(Vec<(Rule, usize)>, Option<String>), String> {
+pub(crate) fn lint_text(src: &SourceFile) -> Result<Linted, String> {
     // A path in no project: class lookups find no neighbour files.
     let detached = SourceFile {
         path: PathBuf::from("/nonexistent-cashews-add-fuzz/fuzz.py"),
