@@ -785,6 +785,21 @@ impl<'a> Writer<'a> {
         (cache, os, extra)
     }
 
+    /// A new line `INDENT CONTENT` at `at`: a line start, or the end of a
+    /// file without a final newline (then a line break goes first).
+    fn insert_line(&mut self, at: usize, indent: &str, content: &str) {
+        let text = &self.src.text;
+        let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
+            self.eol
+        } else {
+            ""
+        };
+        self.body.push(Edit::insert(
+            at,
+            format!("{lead}{indent}{content}{}", self.eol),
+        ));
+    }
+
     fn setup_call(&self, cache: &str, os: &str) -> String {
         format!(
             "{cache}.setup({os}.environ.get({}, {}))",
@@ -943,8 +958,7 @@ fn write_module_level(w: &mut Writer, file: &str) -> (String, String) {
 fn write_before(w: &mut Writer, at: usize, indent: &str) -> String {
     let (cache, os, _) = w.names(at, None);
     let call = w.setup_call(&cache, &os);
-    w.body
-        .push(Edit::insert(at, format!("{indent}{call}{}", w.eol)));
+    w.insert_line(at, indent, &call);
     call
 }
 
@@ -1164,7 +1178,9 @@ fn keyword_edit(src: &SourceFile, call: Node, kw: &str) -> Option<Edit> {
     if trailing_comma && close_on_own_line {
         let (_, indent) = own_line(text, last)?;
         let eol = file_line_ending(text);
-        let at = line_end(text, last.end_byte());
+        // After the trailing comma's line (it may sit on a line of its own).
+        let comma = last.end_byte() + between.find(',')?;
+        let at = line_end(text, comma);
         return Some(Edit::insert(at, format!("{indent}{kw},{eol}")));
     }
     Some(Edit::insert(last.end_byte(), format!(", {kw}")))
@@ -1205,8 +1221,7 @@ fn extend_lifespan(
     let (cache, os, _) = w.names(start, None);
     let setup = w.setup_call(&cache, &os);
     let eol = w.eol;
-    w.body
-        .push(Edit::insert(start, format!("{indent}{setup}{eol}")));
+    w.insert_line(start, &indent, &setup);
     let closes = src.text_of(def).contains(&format!("{cache}.close()"));
     if !closes {
         let lead = if close_at == src.text.len() && !src.text.ends_with('\n') {
@@ -1290,16 +1305,12 @@ fn write_on_event(w: &mut Writer, var: &str, file: &str) -> Option<(Place, Strin
     let startup_name = crate::locate::name_of(src, startup).to_string();
     // First: a new shutdown handler may go at the same offset (after a
     // startup handler that is only a docstring), and must come after it.
-    w.body
-        .push(Edit::insert(at, format!("{indent}{setup}{eol}")));
+    w.insert_line(at, &indent, &setup);
     let close_in = match (async_shutdown, shutdown) {
         (_, Some(s)) if closes(s) => crate::locate::name_of(src, s).to_string(),
         (Some(s), _) => {
             let (sat, sindent) = block_start(src, s.child_by_field_name("body")?)?;
-            w.body.push(Edit::insert(
-                sat,
-                format!("{sindent}await {cache}.close(){eol}"),
-            ));
+            w.insert_line(sat, &sindent, &format!("await {cache}.close()"));
             crate::locate::name_of(src, s).to_string()
         }
         (None, _) => {
@@ -1313,7 +1324,9 @@ fn write_on_event(w: &mut Writer, var: &str, file: &str) -> Option<(Place, Strin
                 eol.to_string()
             };
             let end = line_end(&src.text, decorated.end_byte());
-            let lead = if end == src.text.len() && !src.text.ends_with('\n') {
+            // At the end of a file without a final newline, unless the
+            // setup line just went there (it ends with one).
+            let lead = if end == src.text.len() && !src.text.ends_with('\n') && end != at {
                 eol
             } else {
                 ""

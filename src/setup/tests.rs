@@ -295,6 +295,19 @@ fn new_lifespan_keeps_constructor_arguments() {
         "{text}"
     );
     assert_eq!(text.matches("import os").count(), 1, "{text}");
+    // The trailing comma on a line of its own: the keyword goes after it.
+    let dir = project(&[
+        (
+            "main.py",
+            "from fastapi import FastAPI\nimport svc\n\napp = FastAPI(\n    title=\"x\"\n    ,\n)\n",
+        ),
+        ("svc.py", TARGET),
+    ]);
+    let (_, text) = run(&dir, &["svc.py"], None, false).edited.unwrap();
+    assert!(
+        text.ends_with("app = FastAPI(\n    title=\"x\"\n    ,\n    lifespan=lifespan,\n)\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -356,13 +369,18 @@ fn legacy_on_event_handlers() {
     );
     // A startup handler that is only a docstring: the setup goes below it,
     // the new shutdown handler after the setup line (both at one offset).
-    let docstring_only = "from fastapi import FastAPI\nfrom cashews import cache\nimport os\nimport svc\n\napp = FastAPI()\n\n\n@app.on_event(\"startup\")\nasync def startup():\n    \"\"\"Starts.\"\"\"\n";
-    let dir = project(&[("main.py", docstring_only), ("svc.py", TARGET)]);
-    let (_, after) = run(&dir, &["svc.py"], None, false).edited.unwrap();
-    assert!(
-        after.ends_with(&format!("async def startup():\n    \"\"\"Starts.\"\"\"\n    {SETUP}\n\n\n@app.on_event(\"shutdown\")\nasync def close_cache():\n    await cache.close()\n")),
-        "{after}"
-    );
+    // With and without a final newline.
+    for end in ["\n", ""] {
+        let docstring_only = format!(
+            "from fastapi import FastAPI\nfrom cashews import cache\nimport os\nimport svc\n\napp = FastAPI()\n\n\n@app.on_event(\"startup\")\nasync def startup():\n    \"\"\"Starts.\"\"\"{end}"
+        );
+        let dir = project(&[("main.py", &docstring_only), ("svc.py", TARGET)]);
+        let (_, after) = run(&dir, &["svc.py"], None, false).edited.unwrap();
+        assert!(
+            after.ends_with(&format!("async def startup():\n    \"\"\"Starts.\"\"\"\n    {SETUP}\n\n\n@app.on_event(\"shutdown\")\nasync def close_cache():\n    await cache.close()\n")),
+            "{after:?}"
+        );
+    }
 }
 
 #[test]
