@@ -25,8 +25,9 @@
 //!
 //! `CASHEWS_FUZZ_ITERS` (default 2000) and `CASHEWS_FUZZ_SEED` (default 1)
 //! steer a run; `CASHEWS_FUZZ_CORPUS=target/corpus` adds the corpus test's
-//! real files of up to 16 KiB to the seeds that get mutated. A long one: `CASHEWS_FUZZ_ITERS=1500000 CASHEWS_FUZZ_SEED=31
-//! cargo test --release --lib fuzz_pipeline`. Failing inputs are saved under
+//! real files of up to 16 KiB to the seeds that get mutated. A long one:
+//! `CASHEWS_FUZZ_ITERS=1500000 CASHEWS_FUZZ_SEED=31 cargo test --release
+//! --lib fuzz_pipeline`. Failing inputs are saved under
 //! `target/fuzz-failures/`; copy them to `fixtures/fuzz/` once fixed so they
 //! stay regression cases.
 
@@ -370,7 +371,7 @@ fn lint_checked(
     if let Some(fixed) = fixed {
         made.push(Edited {
             before: bytes.to_vec(),
-            after: src.full_text(&fixed).into_bytes(),
+            after: fixed.into_bytes(),
             by: LINT_FIX,
         });
     }
@@ -465,17 +466,24 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn read_dir_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
-                .collect()
-        })
-        .unwrap_or_default();
+/// The Python files under `dir` (subfolders included), in path order.
+fn python_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "py")
+                && let Ok(bytes) = std::fs::read(&path)
+            {
+                out.push((path, bytes));
+            }
+        }
+    }
     out.sort();
     out
 }
@@ -494,12 +502,9 @@ fn seeds() -> Vec<(PathBuf, Vec<u8>)> {
         "examples/shop/app",
     ]
     .iter()
-    .flat_map(|d| read_dir_files(&root.join(d)))
+    .flat_map(|d| python_files(&root.join(d)))
     .collect();
-    seeds.retain(|(p, _)| {
-        let name = p.to_string_lossy();
-        name.ends_with(".py") && !name.ends_with(".expected.py")
-    });
+    seeds.retain(|(p, _)| !p.to_string_lossy().ends_with(".expected.py"));
     assert!(
         seeds.len() >= 10,
         "fuzz seeds missing under {}",
@@ -511,26 +516,11 @@ fn seeds() -> Vec<(PathBuf, Vec<u8>)> {
 /// The Python files of up to 16 KiB under `dir` (the corpus test's download,
 /// `target/corpus`): real layouts to mutate, when `CASHEWS_FUZZ_CORPUS` names it.
 fn corpus_seeds(dir: &Path) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths {
-            if path.is_dir() {
-                folders.push(path);
-            } else if path.extension().is_some_and(|e| e == "py")
-                && path.metadata().is_ok_and(|m| m.len() <= 16 * 1024)
-                && let Ok(bytes) = std::fs::read(&path)
-            {
-                out.push(bytes);
-            }
-        }
-    }
-    out
+    python_files(dir)
+        .into_iter()
+        .filter(|(_, bytes)| bytes.len() <= 16 * 1024)
+        .map(|(_, bytes)| bytes)
+        .collect()
 }
 
 fn env_number(name: &str, default: u64) -> u64 {

@@ -279,7 +279,6 @@ pub(crate) fn split_alias(src: &SourceFile, node: Node) -> (String, Option<Strin
     }
 }
 
-/// Whether a top-level def, class or assignment binds `name`.
 /// Whether binding `name` at module level could change what existing code
 /// means: the module defines it, or some code outside an import reads or
 /// binds it where it is not a function's own local (module level, a class
@@ -295,25 +294,11 @@ pub(crate) fn name_in_use(src: &SourceFile, name: &str) -> bool {
             .is_some_and(|node| {
                 node.kind() == "identifier"
                     && node.byte_range() == (at..at + name.len())
-                    && !is_member_or_keyword(node)
+                    && crate::source::is_load(node)
                     && !in_import(node)
                     && !is_local(src, node, name)
             })
     })
-}
-
-/// `x.NAME` or `f(NAME=…)`: a name, but not a variable.
-fn is_member_or_keyword(node: Node) -> bool {
-    let Some(parent) = node.parent() else {
-        return false;
-    };
-    let field = |f: &str| {
-        parent
-            .child_by_field_name(f)
-            .is_some_and(|c| c.id() == node.id())
-    };
-    (parent.kind() == "attribute" && field("attribute"))
-        || (parent.kind() == "keyword_argument" && field("name"))
 }
 
 /// Imports are what `Imports` records (module paths are not variables).
@@ -415,6 +400,7 @@ fn binds(src: &SourceFile, scope: Node, name: &str) -> bool {
     found && !global
 }
 
+/// Whether a top-level def, class or assignment binds `name`.
 pub(crate) fn module_defines(src: &SourceFile, name: &str) -> bool {
     let root = src.tree.root_node();
     let mut cursor = root.walk();
@@ -443,11 +429,7 @@ fn new_statement(src: &SourceFile, statement: &str) -> Edit {
     let text = &src.text;
     let (at, seen_import) = imports_end(src);
     let eol = neighbour_line_ending(text, at);
-    let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
-        eol
-    } else {
-        ""
-    };
+    let lead = break_at_end(text, at, eol);
     // Keep code one blank line away from a new import block.
     let needs_blank = !seen_import && at < text.len() && !text[at..].starts_with(['\n', '\r']);
     let blank = if needs_blank { eol } else { "" };
@@ -509,6 +491,16 @@ pub(crate) fn is_docstring(stmt: Node) -> bool {
 }
 
 /// The offset just past the line ending of the line holding `pos`.
+/// The line break that text inserted at `at` needs first: one when `at` is
+/// the end of a file without a final newline, else none.
+pub(crate) fn break_at_end<'e>(text: &str, at: usize, eol: &'e str) -> &'e str {
+    if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
+        eol
+    } else {
+        ""
+    }
+}
+
 pub(crate) fn line_end(text: &str, pos: usize) -> usize {
     match text[pos..].find('\n') {
         Some(i) => pos + i + 1,

@@ -267,7 +267,7 @@ fn module_state_warnings(module: &Module, f: &Function) -> Vec<String> {
         if params.contains(name)
             || locals.contains(name)
             || !module.is_mutable_variable(name)
-            || !is_load(*ident)
+            || !crate::source::is_load(*ident)
         {
             continue;
         }
@@ -279,22 +279,6 @@ fn module_state_warnings(module: &Module, f: &Function) -> Vec<String> {
         }
     }
     out
-}
-
-/// An identifier used as a value, not as an attribute name or keyword name.
-fn is_load(ident: Node) -> bool {
-    let Some(parent) = ident.parent() else {
-        return true;
-    };
-    match parent.kind() {
-        "attribute" => parent
-            .child_by_field_name("object")
-            .is_some_and(|o| o.id() == ident.id()),
-        "keyword_argument" => parent
-            .child_by_field_name("value")
-            .is_some_and(|v| v.id() == ident.id()),
-        _ => true,
-    }
 }
 
 struct SelfAttributes {

@@ -23,7 +23,7 @@ use tree_sitter::{Node, QueryCursor, StreamingIterator};
 
 use crate::edit::Edit;
 use crate::function::{BodyFacts, dotted_name};
-use crate::imports::{imports_end, is_docstring, line_end, name_in_use, split_alias};
+use crate::imports::{break_at_end, imports_end, is_docstring, line_end, name_in_use, split_alias};
 use crate::module::Module;
 use crate::plan::{file_line_ending, py_str};
 use crate::source::{BadInput, SourceFile, line_of};
@@ -788,12 +788,7 @@ impl<'a> Writer<'a> {
     /// A new line `INDENT CONTENT` at `at`: a line start, or the end of a
     /// file without a final newline (then a line break goes first).
     fn insert_line(&mut self, at: usize, indent: &str, content: &str) {
-        let text = &self.src.text;
-        let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
-            self.eol
-        } else {
-            ""
-        };
+        let lead = break_at_end(&self.src.text, at, self.eol);
         self.body.push(Edit::insert(
             at,
             format!("{lead}{indent}{content}{}", self.eol),
@@ -943,11 +938,7 @@ fn write_module_level(w: &mut Writer, file: &str) -> (String, String) {
     } else {
         String::new()
     };
-    let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
-        format!("{eol}{lead}")
-    } else {
-        lead.to_string()
-    };
+    let lead = format!("{}{lead}", break_at_end(text, at, eol));
     w.body
         .push(Edit::insert(at, format!("{lead}{call}{eol}{trail}")));
     let message = format!("cache.setup(...) at module level in {file}, run when it is imported");
@@ -1220,19 +1211,10 @@ fn extend_lifespan(
         close_spot(src, statement, def).ok_or("its yield shares a line")?;
     let (cache, os, _) = w.names(start, None);
     let setup = w.setup_call(&cache, &os);
-    let eol = w.eol;
     w.insert_line(start, &indent, &setup);
     let closes = src.text_of(def).contains(&format!("{cache}.close()"));
     if !closes {
-        let lead = if close_at == src.text.len() && !src.text.ends_with('\n') {
-            eol
-        } else {
-            ""
-        };
-        w.body.push(Edit::insert(
-            close_at,
-            format!("{lead}{close_indent}await {cache}.close(){eol}"),
-        ));
+        w.insert_line(close_at, &close_indent, &format!("await {cache}.close()"));
     }
     Ok((setup, name))
 }
@@ -1324,12 +1306,11 @@ fn write_on_event(w: &mut Writer, var: &str, file: &str) -> Option<(Place, Strin
                 eol.to_string()
             };
             let end = line_end(&src.text, decorated.end_byte());
-            // At the end of a file without a final newline, unless the
-            // setup line just went there (it ends with one).
-            let lead = if end == src.text.len() && !src.text.ends_with('\n') && end != at {
-                eol
-            } else {
+            // Unless the setup line just went there (it ends with a newline).
+            let lead = if end == at {
                 ""
+            } else {
+                break_at_end(&src.text, end, eol)
             };
             w.body.push(Edit::insert(
                 end,

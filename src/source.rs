@@ -187,7 +187,7 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
         {
             return (first(at(second.start_byte(), SYNTAX_ERROR), stray), deepest);
         }
-        if let Some(node) = misaligned(text, node)
+        if let Some(node) = misaligned(text, root, node)
             && stray.is_none_or(|s| node.start_byte() < s.offset)
         {
             stray = at(node.start_byte(), MISALIGNED);
@@ -312,7 +312,7 @@ const WITH_CLAUSES: &[&str] = &[
 /// indentation). Python refuses it ("unexpected indent", "unindent does not
 /// match any outer indentation level"); tree-sitter reads on, and an edit
 /// beside it could change which block the code belongs to.
-fn misaligned<'t>(text: &str, node: Node<'t>) -> Option<Node<'t>> {
+fn misaligned<'t>(text: &str, root: Node, node: Node<'t>) -> Option<Node<'t>> {
     let mut cursor = node.walk();
     let aligned: Vec<Node> = match node.kind() {
         "module" | "block" | "decorated_definition" => node
@@ -329,7 +329,7 @@ fn misaligned<'t>(text: &str, node: Node<'t>) -> Option<Node<'t>> {
     };
     let mut expected = (node.kind() == "module").then_some((0, 0));
     for n in aligned {
-        let Some(columns) = line_columns(text, n) else {
+        let Some(columns) = line_columns(text, root, n) else {
             continue;
         };
         match expected {
@@ -341,14 +341,19 @@ fn misaligned<'t>(text: &str, node: Node<'t>) -> Option<Node<'t>> {
     None
 }
 
-/// The indentation columns of the token at `offset` when it starts a line
-/// (not a `\` continuation line), counted as Python does: tabs to the next
-/// multiple of 8 and, for its consistency check, as 1; a form feed resets.
-fn line_columns(text: &str, node: Node) -> Option<(usize, usize)> {
+/// The indentation columns of `node` when it starts a line (not a `\`
+/// continuation line), counted as Python does: tabs to the next multiple
+/// of 8 and, for its consistency check, as 1; a form feed resets.
+fn line_columns(text: &str, root: Node, node: Node) -> Option<(usize, usize)> {
     let offset = node.start_byte();
     let line_start = text[..offset].rfind('\n').map_or(0, |n| n + 1);
     let before = text[..line_start].trim_end_matches(['\n', '\r']);
-    if line_start > 0 && before.ends_with('\\') && !in_comment(node, before.len() - 1) {
+    // A `\` that ends a comment continues nothing.
+    let continued = before.ends_with('\\')
+        && root
+            .descendant_for_byte_range(before.len() - 1, before.len())
+            .is_none_or(|n| n.kind() != "comment");
+    if line_start > 0 && continued {
         return None;
     }
     let mut columns = (0, 0);
@@ -361,16 +366,6 @@ fn line_columns(text: &str, node: Node) -> Option<(usize, usize)> {
         };
     }
     Some(columns)
-}
-
-/// Whether the byte at `offset` lies in a comment (a `\\` there continues nothing).
-fn in_comment(node: Node, offset: usize) -> bool {
-    let mut root = node;
-    while let Some(parent) = root.parent() {
-        root = parent;
-    }
-    root.descendant_for_byte_range(offset, offset + 1)
-        .is_some_and(|n| n.kind() == "comment")
 }
 
 enum Separation {
@@ -465,6 +460,22 @@ pub(crate) fn declared_encoding(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// An identifier used as a value, not as an attribute name or keyword name.
+pub(crate) fn is_load(ident: Node) -> bool {
+    let Some(parent) = ident.parent() else {
+        return true;
+    };
+    match parent.kind() {
+        "attribute" => parent
+            .child_by_field_name("object")
+            .is_some_and(|o| o.id() == ident.id()),
+        "keyword_argument" => parent
+            .child_by_field_name("value")
+            .is_some_and(|v| v.id() == ident.id()),
+        _ => true,
+    }
 }
 
 /// 1-based line of a node.

@@ -149,7 +149,7 @@ fn selects(selectors: &[String], rule: Rule) -> bool {
 }
 
 impl Resolved {
-    fn new(config: Config, base: PathBuf) -> Result<Resolved, BadInput> {
+    pub(crate) fn new(config: Config, base: PathBuf) -> Result<Resolved, BadInput> {
         let shown = config
             .file
             .as_deref()

@@ -457,46 +457,43 @@ fn parses(text: &str) -> bool {
 #[cfg(test)]
 pub(crate) type Linted = (Vec<(Rule, usize)>, Option<String>);
 
-/// Every rule on one parsed file, with the default config and no project
-/// around it: the findings, then the text `--fix` makes of it (None when no
-/// fix applies). Unlike `lint --fix`, a fix that would break the syntax or
-/// fixes that never settle are errors. The fuzz harness drives the lint
-/// through it.
+/// `lint` and `lint --fix` on one parsed file, every rule on, with the
+/// default config and no project around it: the findings, then the text
+/// `--fix` makes (BOM included; None when no fix applies). Unlike the
+/// command, a fixable finding left after `--fix` (its fix would break the
+/// syntax, or the fixes never settle) is an error. The fuzz harness drives
+/// the lint through it.
 #[cfg(test)]
 pub(crate) fn lint_text(src: &SourceFile) -> Result<Linted, String> {
     // A path in no project: class lookups find no neighbour files.
-    let detached = SourceFile {
-        path: PathBuf::from("/nonexistent-cashews-add-fuzz/fuzz.py"),
-        ..src.clone()
-    };
-    let src = &detached;
-    let config = crate::config::Config::default();
-    let settings = Settings::new(&Request::default(), &config);
+    let path = Path::new("/nonexistent-cashews-add-fuzz/fuzz.py");
+    let resolved =
+        Resolved::new(crate::config::Config::default(), PathBuf::from("/")).map_err(|e| e.0)?;
     let project = Project::default();
-    let found = |src: &SourceFile| check(src, &settings, &project, RuleSet::all()).findings;
-    let line = |at: usize| src.text[..at].matches('\n').count() + 1;
-    let rules = found(src).iter().map(|f| (f.rule, line(f.start))).collect();
-    let mut text = src.text.clone();
-    for _ in 0..MAX_FIX_ROUNDS {
-        let current = parse(&src.path, &text, src.bom)
-            .map_err(|(line, _, what)| format!("lint --fix: line {line}: {what}"))?;
-        let findings = found(&current);
-        let fixes: Vec<&Finding> = findings.iter().filter(|f| f.fix.is_some()).collect();
-        let Some((new_text, _)) = apply_fixes(&text, &fixes) else {
-            return Ok((rules, (text != src.text).then_some(text)));
-        };
-        if !parses(&new_text) {
-            let codes: Vec<&str> = fixes.iter().map(|f| f.rule.code()).collect();
-            return Err(format!(
-                "lint --fix: a fix ({}) breaks the syntax",
-                codes.join(", ")
-            ));
-        }
-        text = new_text;
+    let bytes = src.full_text(&src.text).into_bytes();
+    let lint = |fix| {
+        lint_file(
+            path,
+            bytes.clone(),
+            &resolved,
+            RuleSet::all(),
+            &project,
+            fix,
+        )
+    };
+    let (found, fixed) = (lint(false), lint(true));
+    if let Some(e) = found.error.or(fixed.error) {
+        return Err(format!("lint: line {}: {}", e.line, e.message));
     }
-    Err(format!(
-        "lint --fix: fixes still pending after {MAX_FIX_ROUNDS} rounds"
-    ))
+    if let Some(left) = fixed.findings.iter().find(|f| f.fixable) {
+        return Err(format!(
+            "lint --fix: {} on line {} is still there (its fix breaks the syntax, or the fixes never settle)",
+            left.rule.code(),
+            left.line
+        ));
+    }
+    let findings = found.findings.iter().map(|f| (f.rule, f.line)).collect();
+    Ok((findings, fixed.new_text))
 }
 
 struct Checked {
