@@ -24,25 +24,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use common::{bin, code, only_adds_lines, python_rejects, repo};
-
-/// Runs a repo script and returns the last line it prints (a path).
-fn script(name: &str) -> String {
-    let out = Command::new(repo().join("scripts").join(name))
-        .output()
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert!(
-        out.status.success(),
-        "{name} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_else(|| panic!("{name} printed nothing"))
-        .trim()
-        .to_string()
-}
+use common::{bin, code, only_adds_lines, python_rejects, repo, repo_script, venv_python};
 
 fn copy_tree(from: &Path, to: &Path, files: &mut Vec<PathBuf>) {
     std::fs::create_dir_all(to).unwrap();
@@ -252,8 +234,8 @@ fn check_file(path: &Path, targets: &[(String, bool)], root: &Path, totals: &Mut
 #[test]
 fn every_function_of_the_corpus() {
     let started = Instant::now();
-    let corpus = PathBuf::from(script("corpus.sh"));
-    let python = script("pyenv.sh");
+    let corpus = PathBuf::from(repo_script("corpus.sh"));
+    let python = venv_python();
     let work = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     copy_tree(&corpus, work.path(), &mut files);

@@ -21,30 +21,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+
 const SLEEP: f64 = 0.3; // the fixtures' deliberate asyncio.sleep
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The venv's python, created once (scripts/pyenv.sh is idempotent and locked).
+/// The venv's python, created once.
 fn python() -> &'static Path {
     static PY: OnceLock<PathBuf> = OnceLock::new();
-    PY.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/pyenv.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("bash runs");
-        assert!(out.status.success(), "scripts/pyenv.sh failed");
-        let stdout = String::from_utf8(out.stdout).expect("utf-8");
-        PathBuf::from(
-            stdout
-                .lines()
-                .last()
-                .expect("pyenv.sh prints the python path"),
-        )
-    })
+    PY.get_or_init(|| PathBuf::from(common::venv_python()))
 }
 
 /// Makes sure redis-server is installed (scripts/redis.sh, once).

@@ -15,20 +15,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// Far above a cold release build on a small machine; a hung build fails.
 const TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 fn pre_commit() -> PathBuf {
-    let out = Command::new("scripts/pyenv.sh")
-        .current_dir(REPO)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("scripts/pyenv.sh runs");
-    assert!(out.status.success(), "scripts/pyenv.sh failed");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let python = PathBuf::from(stdout.lines().last().expect("python path").trim());
-    python.with_file_name("pre-commit")
+    PathBuf::from(common::venv_python()).with_file_name("pre-commit")
 }
 
 /// Runs a command to completion, killing it after TIMEOUT.

@@ -64,25 +64,9 @@ async def main():
 asyncio.run(main())
 "#;
 
-fn python() -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pyenv.sh");
-    let out = Command::new("bash").arg(script).output().unwrap();
-    assert!(
-        out.status.success(),
-        "pyenv: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn emitted_decorators_cache_under_real_cashews() {
-    let py = python();
+    let py = venv_python();
     let cases: &[(&str, &[&str])] = &[
         ("price", &[]),
         ("price", &["--strategy", "early"]),

@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test crate uses its own subset
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cashews-add");
 
@@ -125,6 +125,28 @@ fn is_merged_import(old: &[u8], new: &[u8]) -> bool {
                 !name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
             })
     })
+}
+
+/// Runs `scripts/NAME` (its progress shown) and returns the last line it
+/// prints: the set-up scripts end with the path they made.
+pub fn repo_script(name: &str) -> String {
+    let out = Command::new("bash")
+        .arg(repo().join("scripts").join(name))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("scripts/{name}: {e}"));
+    assert!(out.status.success(), "scripts/{name} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("scripts/{name} printed nothing"))
+        .trim()
+        .to_string()
+}
+
+/// The pinned venv's python (scripts/pyenv.sh is idempotent and locked).
+pub fn venv_python() -> String {
+    repo_script("pyenv.sh")
 }
 
 /// The Python used as the referee: $PYTHON, else `python3`.
