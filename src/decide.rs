@@ -108,6 +108,7 @@ const WRITE_ROUTES: &[&str] = &[
 
 pub(crate) fn decide(
     module: &Module,
+    names: &crate::cashews::CashewsNames,
     f: &Function,
     purity: &Purity,
     key: &Key,
@@ -117,7 +118,7 @@ pub(crate) fn decide(
     if let Some(d) = f
         .decorators
         .iter()
-        .filter_map(|d| module.cashews.decorator(src, d))
+        .filter_map(|d| names.decorator(src, d))
         .find(|d| d.caches())
     {
         return Ok(Outcome::Unchanged(format!(
@@ -224,14 +225,13 @@ fn purity_gate(f: &Function, purity: &Purity, force: bool) -> Result<String, Str
                 .iter()
                 .find(|e| e.severity == "block")
                 .expect("impure has a block");
-            let via = e
-                .via
-                .as_deref()
-                .map(|v| format!(" in {v}()"))
-                .unwrap_or_default();
             let what = format!(
-                "{} at line {}{via}: `{}` ({})",
-                e.category, e.line, e.code, e.note
+                "{} at line {}: `{}`{} ({})",
+                e.category,
+                e.line,
+                e.code,
+                e.chain(),
+                e.note
             );
             if force {
                 Ok(format!(
@@ -338,19 +338,29 @@ mod tests {
     use crate::catalogue::builtin;
     use crate::key::{HandleRules, design};
     use crate::locate::find;
-    use std::path::Path;
 
     fn run(code: &str, name: &str, req: &Request) -> Result<(String, String), BadInput> {
-        let src = SourceFile::parse(Path::new("m.py"), code.as_bytes().to_vec()).unwrap();
-        let module = Module::new(&src);
-        let f = Function::new(
-            &src,
-            find(&src, &crate::locate::all_functions(&src), name).unwrap(),
-        );
-        let patterns: Vec<_> = builtin().iter().collect();
-        let purity = crate::purity::analyse(&module, &f, &patterns);
-        let key = design(&module, &f, "m:f", &HandleRules::default());
-        Ok(match decide(&module, &f, &purity, &key, req)? {
+        crate::project::tests::with_module(code, |index, module| {
+            let f = Function::new(
+                module.src,
+                find(module.src, &module.functions, name).unwrap(),
+            );
+            let patterns: Vec<_> = builtin().iter().collect();
+            let purity = crate::purity::analyse(index, module, &f, &patterns);
+            let key = design(module, &f, "m:f", &HandleRules::default());
+            outcome(decide(
+                module,
+                index.cashews(module),
+                &f,
+                &purity,
+                &key,
+                req,
+            )?)
+        })
+    }
+
+    fn outcome(o: Outcome) -> Result<(String, String), BadInput> {
+        Ok(match o {
             Outcome::Decorate(d) => (d.strategy.as_str().to_string(), format_ttl(d.ttl)),
             Outcome::Unchanged(m) => ("unchanged".to_string(), m),
             Outcome::Refused(m) => ("refused".to_string(), m),

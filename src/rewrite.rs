@@ -16,6 +16,7 @@ use crate::key::{HandleRules, Key, check_placeholders, design, missing_inputs};
 use crate::locate::find;
 use crate::module::Module;
 use crate::plan::{Spelling, decorator_edit, decorator_lines, http_exception};
+use crate::project::{Index, Projects, Sources};
 use crate::purity::{Purity, analyse};
 use crate::setup::{Cached, SetupOptions, SetupPlan, SetupReport};
 use crate::source::{BadInput, SourceFile, first_error};
@@ -134,8 +135,8 @@ pub(crate) struct ProjectOptions {
 }
 
 /// One target file: its text and the edits its targets need.
-struct Planned {
-    src: SourceFile,
+struct Planned<'a> {
+    src: &'a SourceFile,
     imports: Vec<Edit>,
     decorators: Vec<Edit>,
     /// Some target in it ends up cached (changed, or cached already).
@@ -158,11 +159,16 @@ pub(crate) fn plan(
     }
     let mut results = Vec::new();
     let mut planned = Vec::new();
+    let sources = Sources::default();
+    let projects = Projects::new(&sources);
     for (path, targets) in files {
         let src = SourceFile::read(path)?;
         let config = crate::config::load_for(path)?;
         let settings = Settings::new(request, &config);
-        let (file_results, imports, decorators) = plan_file(&src, &targets, &settings)?;
+        let index = projects.for_file(path);
+        let module = index.insert(src);
+        let src = module.src;
+        let (file_results, imports, decorators) = plan_file(index, module, &targets, &settings)?;
         let cached = file_results.iter().any(|r| r.status != Status::Refused);
         results.extend(file_results);
         planned.push(Planned {
@@ -173,7 +179,7 @@ pub(crate) fn plan(
             config,
         });
     }
-    let (mut setup, dependency) = plan_project(&planned, project)?;
+    let (mut setup, dependency) = plan_project(&projects, &planned, project)?;
     let mut setup_edits = setup.edits.take();
     let mut changes = Vec::new();
     for p in planned {
@@ -183,11 +189,11 @@ pub(crate) fn plan(
             Some(s) => {
                 // The setup's imports first: `import os` above `from cashews import cache`.
                 imports = s.imports.into_iter().chain(imports).collect();
-                let change = compose(&p.src, imports, s.body, p.decorators)?;
+                let change = compose(p.src, imports, s.body, p.decorators)?;
                 setup.report.line = line_in(&change, &s.call);
                 changes.extend(change);
             }
-            None => changes.extend(compose(&p.src, imports, Vec::new(), p.decorators)?),
+            None => changes.extend(compose(p.src, imports, Vec::new(), p.decorators)?),
         }
     }
     if let Some(s) = setup_edits {
@@ -206,6 +212,7 @@ pub(crate) fn plan(
 
 /// Setup and dependency for the project of the first cached target.
 fn plan_project(
+    projects: &Projects,
     planned: &[Planned],
     options: &ProjectOptions,
 ) -> Result<(SetupPlan, DependencyPlan), BadInput> {
@@ -248,13 +255,19 @@ fn plan_project(
         .map(|p| Cached {
             path: p.src.path.clone(),
             module: crate::project::module_name_in(&root, &p.src.path),
-            src: Some(p.src.clone()),
+            src: Some((*p.src).clone()),
         })
         .collect();
+    let index = projects.for_file(&first.src.path);
+    let cache = match index.project_caches().first() {
+        Some(own) => (own.module.clone(), own.name.clone()),
+        None => ("cashews".to_string(), "cache".to_string()),
+    };
     let opts = SetupOptions {
         skip: options.no_setup,
         setup_in: options.setup_in.clone(),
         url: url.clone(),
+        cache,
     };
     let mut setup = crate::setup::plan(&root, recursive, &modules, &opts)?;
     for p in others {
@@ -329,7 +342,10 @@ pub(crate) fn rewrite_text(
     settings: &Settings,
     setup: bool,
 ) -> Result<(Vec<TargetResult>, String), BadInput> {
-    let (results, mut imports, decorators) = plan_file(src, targets, settings)?;
+    let sources = Sources::default();
+    let index = Index::for_file(&sources, &src.path);
+    let module = index.insert(src.clone());
+    let (results, mut imports, decorators) = plan_file(&index, module, targets, settings)?;
     let cached = results.iter().any(|r| r.status != Status::Refused);
     let mut body = Vec::new();
     if setup
@@ -346,13 +362,14 @@ pub(crate) fn rewrite_text(
 /// A file's results, its import edits and its decorator edits.
 type FilePlan = (Vec<TargetResult>, Vec<Edit>, Vec<Edit>);
 
-pub(crate) fn plan_file(
-    src: &SourceFile,
+pub(crate) fn plan_file<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
     targets: &[&Target],
     settings: &Settings,
 ) -> Result<FilePlan, BadInput> {
-    let module = Module::new(src);
-    let prefix_module = crate::project::module_name(&src.path);
+    let src = module.src;
+    let prefix_module = index.module_name(&src.path);
     let mut results = Vec::new();
     let mut import_edits: Vec<Edit> = Vec::new();
     let mut decorator_edits: Vec<Edit> = Vec::new();
@@ -364,7 +381,7 @@ pub(crate) fn plan_file(
         }
         seen.push(site.node.id());
         let f = Function::new(src, site);
-        let (result, edits) = plan_target(&module, &f, target, &prefix_module, settings)?;
+        let (result, edits) = plan_target(index, module, &f, target, &prefix_module, settings)?;
         if let Some((import, decorator)) = edits {
             import_edits.extend(import);
             decorator_edits.push(decorator);
@@ -376,16 +393,17 @@ pub(crate) fn plan_file(
 
 type Edits = Option<(Vec<Edit>, Edit)>;
 
-fn plan_target(
-    module: &Module,
-    f: &Function,
+fn plan_target<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
     target: &Target,
     prefix_module: &str,
     settings: &Settings,
 ) -> Result<(TargetResult, Edits), BadInput> {
     let src = module.src;
     let req = &settings.request;
-    let purity = analyse(module, f, &settings.patterns);
+    let purity = analyse(index, module, f, &settings.patterns);
     let qualname = &target.qualname;
     let mut key = design(
         module,
@@ -413,7 +431,7 @@ fn plan_target(
     for tag in &req.tags {
         check_placeholders(f, tag, "--tags").map_err(bad)?;
     }
-    let outcome = decide(module, f, &purity, &key, req).map_err(bad)?;
+    let outcome = decide(module, index.cashews(module), f, &purity, &key, req).map_err(bad)?;
     if !req.tags.is_empty()
         && let Outcome::Decorate(d) = &outcome
         && d.strategy == crate::decide::Strategy::Iterator
@@ -463,7 +481,7 @@ fn plan_target(
         Outcome::Decorate(d) => d,
     };
     let def_start = f.site.node.start_byte();
-    let (cache_name, cache_import) = module.imports.ensure(src, "cashews", "cache", def_start);
+    let (cache_name, cache_import) = cache_object(index, module, def_start);
     let (exceptions, exc_import) = if decision.strategy == crate::decide::Strategy::Failover {
         http_exception(module)
     } else {
@@ -488,6 +506,29 @@ fn plan_target(
         result,
         Some((cache_import.into_iter().chain(exc_import).collect(), edit)),
     ))
+}
+
+/// The cache object to decorate with, and the import that binds it: the
+/// one the file already uses, else the one the project's modules import
+/// from the project (`from app.caching import cache`), else cashews' own.
+fn cache_object<'p>(index: &Index<'p>, module: &Module<'p>, at: usize) -> (String, Option<Edit>) {
+    let src = module.src;
+    let names = index.cashews(module);
+    if let Some(local) = names.exported().find(|n| {
+        !matches!(
+            module.imports.resolve(n).as_str(),
+            "cashews.mem" | "cashews.noself_cache"
+        )
+    }) {
+        return (local.to_string(), None);
+    }
+    let (from, name) = match index.project_caches().first() {
+        Some(own) if own.module != index.module_name(&src.path) => {
+            (own.module.as_str(), own.name.as_str())
+        }
+        _ => ("cashews", "cache"),
+    };
+    module.imports.ensure(src, from, name, at)
 }
 
 /// A rewrite must never break a file: re-parse the result.
