@@ -12,6 +12,7 @@ use crate::decide::{Decision, Outcome, Request, decide};
 use crate::deps::{DependencyPlan, DependencyReport};
 use crate::edit::{Edit, apply};
 use crate::function::{FnKind, Function};
+use crate::imports::Binding;
 use crate::key::{HandleRules, Key, check_placeholders, design, missing_inputs};
 use crate::locate::find;
 use crate::module::Module;
@@ -53,6 +54,8 @@ pub(crate) enum Status {
     Changed,
     Unchanged,
     Refused,
+    /// Evidence a person must weigh: nothing emitted, exit 1 (`--force` applies it).
+    Review,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,6 +81,9 @@ pub(crate) struct TargetResult {
     pub(crate) warnings: Vec<String>,
     /// The decorator lines added, outermost first.
     pub(crate) decorators: Vec<String>,
+    /// The cache object the decorator uses, `(module, name)`: the setup's.
+    #[serde(skip)]
+    pub(crate) cache_origin: Option<(String, String)>,
 }
 
 /// A file whose text changes.
@@ -169,7 +175,9 @@ pub(crate) fn plan(
         let module = index.insert(src);
         let src = module.src;
         let (file_results, imports, decorators) = plan_file(index, module, &targets, &settings)?;
-        let cached = file_results.iter().any(|r| r.status != Status::Refused);
+        let cached = file_results
+            .iter()
+            .any(|r| matches!(r.status, Status::Changed | Status::Unchanged));
         results.extend(file_results);
         planned.push(Planned {
             src,
@@ -179,7 +187,8 @@ pub(crate) fn plan(
             config,
         });
     }
-    let (mut setup, dependency) = plan_project(&projects, &planned, project)?;
+    let origin = results.iter().find_map(|r| r.cache_origin.as_ref());
+    let (mut setup, dependency) = plan_project(&projects, origin, &planned, project)?;
     let mut setup_edits = setup.edits.take();
     let mut changes = Vec::new();
     for p in planned {
@@ -213,6 +222,7 @@ pub(crate) fn plan(
 /// Setup and dependency for the project of the first cached target.
 fn plan_project(
     projects: &Projects,
+    origin: Option<&(String, String)>,
     planned: &[Planned],
     options: &ProjectOptions,
 ) -> Result<(SetupPlan, DependencyPlan), BadInput> {
@@ -259,9 +269,10 @@ fn plan_project(
         })
         .collect();
     let index = projects.for_file(&first.src.path);
-    let cache = match index.project_caches().first() {
-        Some(own) => (own.module.clone(), own.name.clone()),
-        None => ("cashews".to_string(), "cache".to_string()),
+    let cache = match (origin, index.project_caches().first()) {
+        (Some(origin), _) => origin.clone(),
+        (None, Some(own)) => (own.module.clone(), own.name.clone()),
+        (None, None) => ("cashews".to_string(), "cache".to_string()),
     };
     let opts = SetupOptions {
         skip: options.no_setup,
@@ -343,10 +354,17 @@ pub(crate) fn rewrite_text(
     setup: bool,
 ) -> Result<(Vec<TargetResult>, String), BadInput> {
     let sources = Sources::default();
-    let index = Index::for_file(&sources, &src.path);
+    // The file alone, as the only file of its project.
+    let folder = std::path::absolute(&src.path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let index = Index::new(&sources, folder, false);
     let module = index.insert(src.clone());
     let (results, mut imports, decorators) = plan_file(&index, module, targets, settings)?;
-    let cached = results.iter().any(|r| r.status != Status::Refused);
+    let cached = results
+        .iter()
+        .any(|r| matches!(r.status, Status::Changed | Status::Unchanged));
     let mut body = Vec::new();
     if setup
         && cached
@@ -467,6 +485,7 @@ fn plan_target<'p>(
         tags: req.tags.clone(),
         warnings,
         decorators: Vec::new(),
+        cache_origin: None,
     };
     let decision = match outcome {
         Outcome::Unchanged(message) => {
@@ -478,10 +497,17 @@ fn plan_target<'p>(
             result.message = format!("{qualname} {message}");
             return Ok((result, None));
         }
+        Outcome::Review(message) => {
+            result.status = Status::Review;
+            result.message = format!("{qualname} {message}");
+            return Ok((result, None));
+        }
         Outcome::Decorate(d) => d,
     };
     let def_start = f.site.node.start_byte();
-    let (cache_name, cache_import) = cache_object(index, module, def_start);
+    let choice = cache_object(index, module, def_start);
+    let (cache_name, cache_import) = (choice.local, choice.import);
+    result.cache_origin = Some(choice.origin);
     let (exceptions, exc_import) = if decision.strategy == crate::decide::Strategy::Failover {
         http_exception(module)
     } else {
@@ -508,27 +534,88 @@ fn plan_target<'p>(
     ))
 }
 
-/// The cache object to decorate with, and the import that binds it: the
-/// one the file already uses, else the one the project's modules import
-/// from the project (`from app.caching import cache`), else cashews' own.
-fn cache_object<'p>(index: &Index<'p>, module: &Module<'p>, at: usize) -> (String, Option<Edit>) {
+/// The cache object to decorate with.
+pub(crate) struct CacheChoice {
+    /// The name the decorator uses in this file.
+    pub(crate) local: String,
+    /// The import that binds it, when the file lacks one.
+    pub(crate) import: Option<Edit>,
+    /// Where it lives, `(module, name)`: what the setup must configure.
+    pub(crate) origin: (String, String),
+}
+
+/// The cache object to decorate with: the one the file already imports
+/// (cashews' own, or the project's), an instance the file builds and sets
+/// up, the one the project's modules import from the project
+/// (`from app.caching import cache`), else cashews' own.
+fn cache_object<'p>(index: &Index<'p>, module: &Module<'p>, at: usize) -> CacheChoice {
     let src = module.src;
+    let here = index.module_name(&src.path);
     let names = index.cashews(module);
-    if let Some(local) = names.exported().find(|n| {
+    let usable = |n: &&str| {
         !matches!(
             module.imports.resolve(n).as_str(),
             "cashews.mem" | "cashews.noself_cache"
         )
-    }) {
-        return (local.to_string(), None);
-    }
-    let (from, name) = match index.project_caches().first() {
-        Some(own) if own.module != index.module_name(&src.path) => {
-            (own.module.as_str(), own.name.as_str())
-        }
-        _ => ("cashews", "cache"),
     };
-    module.imports.ensure(src, from, name, at)
+    let bound: Vec<&str> = names.exported().filter(usable).collect();
+    let imported = bound
+        .iter()
+        .find_map(|n| match module.imports.bindings.get(*n)? {
+            Binding::From {
+                level,
+                module: from,
+                name,
+            } => {
+                let origin = if *level == 0 && from.starts_with("cashews") {
+                    ("cashews".to_string(), "cache".to_string())
+                } else {
+                    let file = index.resolve_module(&src.path, *level, from);
+                    let dotted = match file {
+                        Some(crate::project::ModuleRef::File(f)) => index.module_name(&f),
+                        _ => from.clone(),
+                    };
+                    (dotted, name.clone())
+                };
+                Some((n.to_string(), origin))
+            }
+            Binding::Module(_) => None,
+        });
+    let built_here = || {
+        bound
+            .iter()
+            .find(|n| {
+                !module.imports.bindings.contains_key(**n)
+                    && src.text.contains(&format!("{n}.setup("))
+            })
+            .map(|n| (n.to_string(), (here.clone(), n.to_string())))
+    };
+    if let Some((local, origin)) = imported.or_else(built_here) {
+        return CacheChoice {
+            local,
+            import: None,
+            origin,
+        };
+    }
+    // The project's own object, when this file can import it by that name
+    // (a module below another import root is not importable from here).
+    let own = index.project_caches().iter().find(|own| {
+        own.module != here
+            && matches!(
+                index.resolve_module(&src.path, 0, &own.module),
+                Some(crate::project::ModuleRef::File(_))
+            )
+    });
+    let (from, name) = match own {
+        Some(own) => (own.module.clone(), own.name.clone()),
+        None => ("cashews".to_string(), "cache".to_string()),
+    };
+    let (local, import) = module.imports.ensure(src, &from, &name, at);
+    CacheChoice {
+        local,
+        import,
+        origin: (from, name),
+    }
 }
 
 /// A rewrite must never break a file: re-parse the result.

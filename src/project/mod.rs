@@ -88,6 +88,7 @@ pub(crate) struct Index<'p> {
 
 impl<'p> Index<'p> {
     /// The index of the project holding `file`.
+    #[cfg(test)]
     pub(crate) fn for_file(sources: &'p Sources, file: &Path) -> Index<'p> {
         let (root, marked) = root_or_folder(file);
         Index::new(sources, root, marked)
