@@ -7,6 +7,8 @@ use crate::cashews::{format_ttl, parse_ttl};
 use crate::function::Function;
 use crate::key::{Key, looks_aggregate};
 use crate::module::Module;
+use crate::project::Index;
+use crate::project::resolve::Symbol;
 use crate::purity::{Purity, Verdict};
 use crate::source::{BadInput, SourceFile};
 
@@ -115,15 +117,16 @@ const WRITE_ROUTES: &[&str] = &[
     "websocket_route",
 ];
 
-pub(crate) fn decide(
-    module: &Module,
-    names: &crate::cashews::CashewsNames,
+pub(crate) fn decide<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
     f: &Function,
     purity: &Purity,
     key: &Key,
     req: &Request,
 ) -> Result<Outcome, BadInput> {
     let src = module.src;
+    let names = index.cashews(module);
     if let Some(d) = f
         .decorators
         .iter()
@@ -135,7 +138,7 @@ pub(crate) fn decide(
             decorator_label(d.strategy())
         )));
     }
-    if let Some(refusal) = structural_refusal(src, f) {
+    if let Some(refusal) = structural_refusal(src, f).or_else(|| other_cache(index, module, f)) {
         return Ok(Outcome::Refused(refusal));
     }
     let mut reasons = vec![if f.is_generator {
@@ -202,11 +205,6 @@ fn structural_refusal(src: &SourceFile, f: &Function) -> Option<String> {
                 .to_string(),
         );
     }
-    if f.has_decorator(OTHER_CACHES) {
-        return Some(
-            "is already cached by another library (lru_cache/alru_cache/aiocache): remove that first".to_string(),
-        );
-    }
     let write_route = f
         .decorators
         .iter()
@@ -225,6 +223,74 @@ fn structural_refusal(src: &SourceFile, f: &Function) -> Option<String> {
 
 /// The default TTL of a clock-dependent result cached with `--force`.
 const CLOCK_TTL: &str = "1m";
+
+/// Caches from other libraries, by the decorator's import.
+const LIBRARY_CACHES: &[&str] = &[
+    "functools.lru_cache",
+    "functools.cache",
+    "async_lru.alru_cache",
+    "aiocache.cached",
+    "aiocache.multi_cached",
+    "aiocache.decorators.cached",
+    "fastapi_cache.decorator.cache",
+    "cachetools.cached",
+    "cachetools.func.ttl_cache",
+    "cachetools.func.lru_cache",
+    "asyncache.cached",
+    "async_cache.AsyncLRU",
+    "async_cache.AsyncTTL",
+    "aiocache.Cache",
+];
+
+/// Whether something else caches the function already: a caching library's
+/// decorator, the project's own caching decorator, or a `.cache_clear()` /
+/// `.invalidate()` on it somewhere in the project (its cache is managed
+/// there). Stacking cashews under it would defeat that invalidation.
+fn other_cache<'p>(index: &Index<'p>, module: &Module<'p>, f: &Function) -> Option<String> {
+    let src = module.src;
+    for d in &f.decorators {
+        let callee = if d.expr.kind() == "call" {
+            d.expr.child_by_field_name("function").unwrap_or(d.expr)
+        } else {
+            d.expr
+        };
+        match index.resolve_node(module, callee) {
+            Symbol::External(name) if LIBRARY_CACHES.contains(&name.as_str()) => {
+                return Some(format!(
+                    "is already cached with @{} ({name}): stacking cashews under it would defeat its invalidation; remove it first or keep it",
+                    src.text_of(callee)
+                ));
+            }
+            Symbol::Function(def) => {
+                let name = def
+                    .qualname
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or(&def.qualname)
+                    .to_ascii_lowercase();
+                if name.contains("cache") || name.contains("memo") {
+                    return Some(format!(
+                        "is already cached by the project's own decorator @{} ({}): stacking cashews under it would defeat its invalidation",
+                        src.text_of(callee),
+                        index.module_name(&def.path)
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if f.has_decorator(OTHER_CACHES) {
+        return Some(
+            "is already cached by another library (lru_cache/alru_cache/aiocache): remove that first".to_string(),
+        );
+    }
+    let found = index.cache_managed(&f.name)?;
+    Some(format!(
+        "is managed by another cache: `{}.cache_clear()`/`.invalidate()` is called in {}; stacking cashews under it would defeat that invalidation",
+        f.name,
+        crate::render::diff_path(&found)
+    ))
+}
 
 /// Ok(reason) when caching may go on; Err otherwise.
 fn purity_gate(f: &Function, purity: &Purity, force: bool) -> Result<String, Gate> {
@@ -403,14 +469,7 @@ mod tests {
             let patterns: Vec<_> = builtin().iter().collect();
             let purity = crate::purity::analyse(index, module, &f, &patterns);
             let key = design(module, &f, "m:f", &HandleRules::default());
-            outcome(decide(
-                module,
-                index.cashews(module),
-                &f,
-                &purity,
-                &key,
-                req,
-            )?)
+            outcome(decide(index, module, &f, &purity, &key, req)?)
         })
     }
 

@@ -38,7 +38,7 @@ pub(crate) struct HandleRules {
 }
 
 static HANDLE_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^_*(session|db|db_session|dbsession|conn|connection|cursor|cur|tx|transaction|uow|client|http|http_client|httpx_client|engine|pool|redis|redis_client|logger|log|lock|background_tasks|callback|cb|executor|loop|sem|semaphore|app|websocket|ws)$|_(session|client|conn|connection|pool|engine|logger|lock|cursor)$").unwrap()
+    Regex::new(r"(?i)^_*(session|db|db_session|dbsession|conn|connection|cursor|cur|tx|transaction|uow|client|http|http_client|httpx_client|engine|pool|redis|redis_client|logger|log|lock|background_tasks|callback|cb|executor|loop|sem|semaphore|app|websocket|ws|repo|repository|repositories|service|services|manager|settings|config|bot|uow)$|_(session|client|conn|connection|pool|engine|logger|lock|cursor|repo|repository|service|manager|uow)$").unwrap()
 });
 
 const HANDLE_TYPES: &[(&str, &str)] = &[
@@ -125,7 +125,7 @@ impl HandleRules {
         None
     }
 
-    fn handle_name(&self, name: &str) -> Option<String> {
+    pub(crate) fn handle_name(&self, name: &str) -> Option<String> {
         if self.extra_names.iter().any(|n| n == name) {
             return Some("handle name (config)".to_string());
         }

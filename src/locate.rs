@@ -105,6 +105,9 @@ pub(crate) fn find<'t>(
     if let Some(site) = all.iter().rev().find(|s| s.qualname == wanted) {
         return Ok(site.clone());
     }
+    if let Some(site) = find_nested(src, all, wanted) {
+        return Ok(site);
+    }
     let names: Vec<&str> = all
         .iter()
         .map(|s| s.qualname.as_str())
@@ -120,6 +123,48 @@ pub(crate) fn find<'t>(
         "{}: no function {wanted:?} ({hint})",
         src.path.display()
     )))
+}
+
+/// A function defined inside another: `outer.inner` or Python's own
+/// `outer.<locals>.inner` (a dependency built by a factory, a check made by
+/// a decorator). Its qualified name is Python's.
+fn find_nested<'t>(
+    src: &SourceFile,
+    all: &[FunctionSite<'t>],
+    wanted: &str,
+) -> Option<FunctionSite<'t>> {
+    let plain = wanted.replace(".<locals>", "");
+    let (outer, inner) = plain.rsplit_once('.')?;
+    let parent = match all.iter().rev().find(|s| s.qualname == outer) {
+        Some(site) => site.clone(),
+        None => find_nested(src, all, outer)?,
+    };
+    let body = parent.node.child_by_field_name("body")?;
+    let mut stack = vec![body];
+    let mut found = None;
+    while let Some(node) = stack.pop() {
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "function_definition" if name_of(src, child) == inner => found = Some(child),
+                "decorated_definition"
+                | "if_statement"
+                | "elif_clause"
+                | "else_clause"
+                | "try_statement"
+                | "except_clause"
+                | "finally_clause"
+                | "with_statement"
+                | "block" => stack.push(child),
+                _ => {}
+            }
+        }
+    }
+    Some(FunctionSite {
+        node: found?,
+        class: None,
+        qualname: format!("{}.<locals>.{inner}", parent.qualname),
+    })
 }
 
 fn closest<'a>(wanted: &str, names: &[&'a str], n: usize) -> Vec<&'a str> {
@@ -168,6 +213,20 @@ mod tests {
         assert_eq!(names, ["A.B.m", "A.n", "f"]);
         assert!(find(&s, &all, "A.n").unwrap().class.is_some());
         assert!(find(&s, &all, "f").unwrap().class.is_none());
+    }
+
+    #[test]
+    fn nested_functions_by_either_name() {
+        let s = src(
+            "def factory(x):\n    async def check(y):\n        return x + y\n    return check\n",
+        );
+        let all = all_functions(&s);
+        for wanted in ["factory.check", "factory.<locals>.check"] {
+            assert_eq!(
+                find(&s, &all, wanted).unwrap().qualname,
+                "factory.<locals>.check"
+            );
+        }
     }
 
     #[test]

@@ -240,15 +240,7 @@ fn plan_project(
             },
         ));
     };
-    let found = crate::project::find_root(&first.src.path);
-    let (root, recursive) = match &found {
-        Some(root) => (root.clone(), true),
-        None => {
-            let file =
-                std::path::absolute(&first.src.path).unwrap_or_else(|_| first.src.path.clone());
-            (file.parent().unwrap_or(Path::new(".")).to_path_buf(), false)
-        }
-    };
+    let (root, recursive) = crate::project::root_or_folder(&first.src.path);
     let url = match (&options.backend_url, &first.config.options.backend_url) {
         (Some(url), _) => {
             crate::setup::check_url(url, "--backend-url")?;
@@ -259,7 +251,7 @@ fn plan_project(
     };
     let (mine, others): (Vec<&&Planned>, Vec<&&Planned>) = cached
         .iter()
-        .partition(|p| crate::project::find_root(&p.src.path) == found);
+        .partition(|p| crate::project::root_or_folder(&p.src.path).0 == root);
     let modules: Vec<Cached> = mine
         .iter()
         .map(|p| Cached {
@@ -449,7 +441,7 @@ fn plan_target<'p>(
     for tag in &req.tags {
         check_placeholders(f, tag, "--tags").map_err(bad)?;
     }
-    let outcome = decide(module, index.cashews(module), f, &purity, &key, req).map_err(bad)?;
+    let outcome = decide(index, module, f, &purity, &key, req).map_err(bad)?;
     if !req.tags.is_empty()
         && let Outcome::Decorate(d) = &outcome
         && d.strategy == crate::decide::Strategy::Iterator

@@ -46,7 +46,8 @@ impl<'p> Project<'p> {
             .clone();
         *cell.get_or_init(|| {
             // As the rewrite: a folder without a project marker is searched flat.
-            let recursive = crate::project::find_root(&root.join("x.py")).as_deref() == Some(root);
+            let recursive =
+                crate::project::root_or_folder(&root.join("x.py")) == (root.to_path_buf(), true);
             crate::setup::has_existing_setup(root, recursive)
         })
     }

@@ -221,6 +221,36 @@ impl<'p> Index<'p> {
     }
 }
 
+/// `name.cache_clear(` (functools), `name.invalidate(` (aiocache, async-lru,
+/// cashews-style decorators of other libraries), `name.cache_invalidate(`.
+static MANAGED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\b([A-Za-z_][A-Za-z0-9_]*)\.(cache_clear|invalidate|cache_invalidate)\(")
+        .unwrap()
+});
+
+impl Index<'_> {
+    /// The first project file that clears or invalidates a cache kept on a
+    /// function called `name` (read once for the whole project).
+    pub(crate) fn cache_managed(&self, name: &str) -> Option<PathBuf> {
+        let managed = self.managed.get_or_init(|| {
+            let mut out: BTreeMap<String, PathBuf> = BTreeMap::new();
+            for path in self.files() {
+                let Ok(text) = std::fs::read_to_string(path) else {
+                    continue;
+                };
+                if !(text.contains("cache_clear(") || text.contains("invalidate(")) {
+                    continue;
+                }
+                for m in MANAGED.captures_iter(&text) {
+                    out.entry(m[1].to_string()).or_insert_with(|| path.clone());
+                }
+            }
+            out
+        });
+        managed.get(name).cloned()
+    }
+}
+
 /// Test modules and folders: a fixture's cache is not the application's.
 pub(crate) fn is_test(path: &std::path::Path) -> bool {
     let name = path

@@ -22,7 +22,7 @@ use elsa::sync::{FrozenMap, FrozenVec};
 use crate::module::Module;
 use crate::source::SourceFile;
 
-pub(crate) use root::{find_root, module_name, module_name_in, root_or_folder};
+pub(crate) use root::{module_name, module_name_in, root_or_folder};
 
 /// The parsed files of one run; dropped with everything that borrows them.
 #[derive(Default)]
@@ -84,6 +84,7 @@ pub(crate) struct Index<'p> {
     pub(crate) classes: Mutex<HashMap<resolve::Def, Option<Arc<classes::ClassInfo>>>>,
     summaries: Mutex<HashMap<effects::FnKey, Arc<effects::Summary>>>,
     caches: cashews::Caches,
+    managed: OnceLock<std::collections::BTreeMap<String, PathBuf>>,
 }
 
 impl<'p> Index<'p> {
@@ -105,6 +106,7 @@ impl<'p> Index<'p> {
             classes: Mutex::new(HashMap::new()),
             summaries: Mutex::new(HashMap::new()),
             caches: OnceLock::new(),
+            managed: OnceLock::new(),
         }
     }
 

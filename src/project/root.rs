@@ -3,7 +3,19 @@
 
 use std::path::{Path, PathBuf};
 
-const ROOT_MARKERS: &[&str] = &["pyproject.toml", "setup.cfg", "setup.py", ".git"];
+const ROOT_MARKERS: &[&str] = &[
+    "pyproject.toml",
+    "setup.cfg",
+    "setup.py",
+    ".git",
+    ".hg",
+    "requirements.txt",
+    "requirements.in",
+    "Pipfile",
+    "poetry.lock",
+    "uv.lock",
+    "tox.ini",
+];
 
 /// Whether `dir` is a project root. A `setup.py` or `setup.cfg` inside a
 /// package (a folder with `__init__.py`, e.g. `app/core/setup.py`) is a
@@ -11,7 +23,8 @@ const ROOT_MARKERS: &[&str] = &["pyproject.toml", "setup.cfg", "setup.py", ".git
 fn is_root(dir: &Path) -> bool {
     ROOT_MARKERS.iter().any(|m| {
         dir.join(m).exists()
-            && !(matches!(*m, "setup.py" | "setup.cfg") && dir.join("__init__.py").is_file())
+            // A package's own files are modules or data, not the project's root.
+            && !(*m != "pyproject.toml" && *m != ".git" && dir.join("__init__.py").is_file())
     })
 }
 
@@ -25,16 +38,21 @@ pub(crate) fn find_root(file: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// The project root of a file, else its own folder; and whether a marker was found.
+/// The project root of a file and whether its folders are searched:
+/// the nearest folder with a marker; without one, the folder above the
+/// topmost package holding the file (searched with its packages), else the
+/// file's own folder (searched flat).
 pub(crate) fn root_or_folder(file: &Path) -> (PathBuf, bool) {
-    match find_root(file) {
-        Some(root) => (root, true),
-        None => {
-            let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-            let folder = absolute.parent().unwrap_or(Path::new("/")).to_path_buf();
-            (folder, false)
-        }
+    if let Some(root) = find_root(file) {
+        return (root, true);
     }
+    let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let mut folder = absolute.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let mut climbed = false;
+    while folder.join("__init__.py").is_file() && folder.pop() {
+        climbed = true;
+    }
+    (folder, climbed)
 }
 
 /// `app/users.py` under the root -> `app.users`; `src/` layouts drop `src`;

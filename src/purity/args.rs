@@ -15,6 +15,8 @@ pub(crate) struct Args<'s, 't> {
     src: &'s SourceFile,
     pub(crate) positional: Vec<Node<'t>>,
     pub(crate) keywords: BTreeMap<String, Node<'t>>,
+    /// `**d` arguments: what `d` is (a dict literal, or a name bound to one).
+    pub(crate) splats: Vec<Node<'t>>,
     /// For `path.open("w")` the mode is the first argument, for `open(p, "w")` the second.
     is_method: bool,
 }
@@ -28,6 +30,14 @@ static HIDDEN_WRITE_SQL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?is)(^\s*with\b.*\b(insert\s+into|update\s+\S+\s+set|delete\s+from)\b)|\bfor\s+(no\s+key\s+)?(update|share)\b")
         .unwrap()
 });
+static BUILDER_WRITE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\b(Query|Table|\w+_table)\s*\.\s*(into|update)\s*\(|\.\s*(insert|delete|replace)\s*\(",
+    )
+    .unwrap()
+});
+static BUILDER_READ: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(Query|Table)\s*\.\s*from_\s*\(|\.\s*select\s*\(").unwrap());
 static READ_SQL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?is)^\s*(select|with|show|explain|values)\b").unwrap());
 static URL_NAME: LazyLock<Regex> =
@@ -37,6 +47,7 @@ impl<'s, 't> Args<'s, 't> {
     pub(crate) fn new(src: &'s SourceFile, call: Node<'t>, is_method: bool) -> Args<'s, 't> {
         let mut positional = Vec::new();
         let mut keywords = BTreeMap::new();
+        let mut splats = Vec::new();
         if let Some(args) = call.child_by_field_name("arguments") {
             let mut cursor = args.walk();
             for a in args.named_children(&mut cursor) {
@@ -50,6 +61,7 @@ impl<'s, 't> Args<'s, 't> {
                         }
                     }
                     "comment" => {}
+                    "dictionary_splat" => splats.extend(a.named_child(0)),
                     _ => positional.push(a),
                 }
             }
@@ -58,6 +70,7 @@ impl<'s, 't> Args<'s, 't> {
             src,
             positional,
             keywords,
+            splats,
             is_method,
         }
     }
@@ -75,15 +88,9 @@ impl<'s, 't> Args<'s, 't> {
             When::WriteSql => self.sql(locals) == Some(true),
             When::ReadSql => self.sql(locals) == Some(false),
             When::UnknownSql => !self.positional.is_empty() && self.sql(locals).is_none(),
-            When::WriteVerb => self
-                .verb()
-                .is_some_and(|v| matches!(v.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")),
-            When::ReadVerb => self
-                .verb()
-                .is_some_and(|v| matches!(v.as_str(), "GET" | "HEAD" | "OPTIONS")),
-            When::VariableVerb => self
-                .verb_node()
-                .is_some_and(|n| string_value(self.src, n).is_none()),
+            When::WriteVerb => self.verb(locals) == Some(true),
+            When::ReadVerb => self.verb(locals) == Some(false),
+            When::VariableVerb => self.verb_node(locals).is_some() && self.verb(locals).is_none(),
             When::HasArgs => !self.positional.is_empty() || !self.keywords.is_empty(),
             When::UrlArg => self.positional.first().is_some_and(|a| self.url_like(*a)),
         }
@@ -106,17 +113,38 @@ impl<'s, 't> Args<'s, 't> {
             .is_some_and(|n| string_value(self.src, n).is_none())
     }
 
-    pub(crate) fn verb_node(&self) -> Option<Node<'t>> {
-        self.keywords
-            .get("method")
-            .copied()
-            .or_else(|| self.positional.first().copied())
+    /// The HTTP method argument: `method=`, a `"method"` key of a `**dict`
+    /// (a literal or a local bound to one), else the first positional; seen
+    /// through `.upper()`, `.lower()` and `kwargs.get("method", default)`.
+    pub(crate) fn verb_node(&self, locals: &BTreeMap<String, Vec<Node<'t>>>) -> Option<Node<'t>> {
+        let found = self.keywords.get("method").copied().or_else(|| {
+            self.splats
+                .iter()
+                .find_map(|d| {
+                    let dict = match d.kind() {
+                        "dictionary" => Some(*d),
+                        "identifier" => locals
+                            .get(self.src.text_of(*d))?
+                            .iter()
+                            .find(|v| v.kind() == "dictionary")
+                            .copied(),
+                        _ => None,
+                    }?;
+                    dict_value(self.src, dict, "method")
+                })
+                .or_else(|| {
+                    self.positional
+                        .first()
+                        .copied()
+                        .filter(|p| p.kind() != "list_splat")
+                })
+        })?;
+        Some(unwrap_verb(self.src, found))
     }
 
-    fn verb(&self) -> Option<String> {
-        self.verb_node()
-            .and_then(|n| string_value(self.src, n))
-            .map(|v| v.to_ascii_uppercase())
+    /// Some(true) for POST/PUT/PATCH/DELETE, Some(false) for GET/HEAD/OPTIONS.
+    fn verb(&self, locals: &BTreeMap<String, Vec<Node<'t>>>) -> Option<bool> {
+        verb_of(self.src, self.verb_node(locals)?)
     }
 
     /// Some(true) for a write statement, Some(false) for a read, None when
@@ -184,6 +212,7 @@ pub(crate) fn classify_statement(src: &SourceFile, mut node: Node) -> Option<boo
     let mut outermost = true;
     loop {
         match node.kind() {
+            "parenthesized_expression" | "await" => node = node.named_child(0)?,
             "string" => {
                 let s = string_value(src, node).unwrap_or_else(|| {
                     src.text_of(node)
@@ -218,6 +247,10 @@ pub(crate) fn classify_statement(src: &SourceFile, mut node: Node) -> Option<boo
                             .child_by_field_name("arguments")
                             .and_then(|a| a.named_child(0))?;
                     }
+                    // A query builder named on its own terms (pypika's
+                    // `Query.from_(t).select(...)`, `Query.into(t).insert(...)`).
+                    _ if BUILDER_WRITE.is_match(text) => return Some(true),
+                    _ if BUILDER_READ.is_match(text) => return Some(false),
                     _ => return None,
                 }
             }
@@ -226,8 +259,94 @@ pub(crate) fn classify_statement(src: &SourceFile, mut node: Node) -> Option<boo
     }
 }
 
+/// `m.upper()`, `str(m)`, `m.value`, `kwargs.get("method", m)` -> `m`.
+fn unwrap_verb<'t>(src: &SourceFile, mut node: Node<'t>) -> Node<'t> {
+    for _ in 0..8 {
+        let next = match node.kind() {
+            "call" => {
+                let function = node.child_by_field_name("function");
+                let args: Vec<Node> = node
+                    .child_by_field_name("arguments")
+                    .map(|a| {
+                        let mut c = a.walk();
+                        a.named_children(&mut c).collect()
+                    })
+                    .unwrap_or_default();
+                match function {
+                    Some(f) if f.kind() == "attribute" => {
+                        let attr = f.child_by_field_name("attribute").map(|a| src.text_of(a));
+                        match (attr, args.len()) {
+                            (Some("upper" | "lower" | "strip"), 0) => {
+                                f.child_by_field_name("object")
+                            }
+                            (Some("get"), 2) => Some(args[1]),
+                            _ => None,
+                        }
+                    }
+                    Some(f) if src.text_of(f) == "str" && args.len() == 1 => Some(args[0]),
+                    _ => None,
+                }
+            }
+            "attribute"
+                if node
+                    .child_by_field_name("attribute")
+                    .is_some_and(|a| src.text_of(a) == "value") =>
+            {
+                node.child_by_field_name("object")
+            }
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => break,
+        }
+    }
+    node
+}
+
+/// Some(true) for POST/PUT/PATCH/DELETE, Some(false) for GET/HEAD/OPTIONS:
+/// a string, or an enum member or constant named for it (`HttpMethod.POST`,
+/// `hdrs.METH_GET`).
+pub(crate) fn verb_of(src: &SourceFile, node: Node) -> Option<bool> {
+    match node.kind() {
+        "string" => verb_text(&string_value(src, node)?),
+        "attribute" => verb_text(src.text_of(node.child_by_field_name("attribute")?)),
+        _ => None,
+    }
+}
+
+/// The verb a literal's text or a constant's name stands for.
+pub(crate) fn verb_text(text: &str) -> Option<bool> {
+    let word = text.trim().trim_matches(['"', '\'']);
+    let word = word.rsplit('.').next().unwrap_or(word);
+    let word = word.trim_start_matches("METH_").to_ascii_uppercase();
+    match word.as_str() {
+        "POST" | "PUT" | "PATCH" | "DELETE" => Some(true),
+        "GET" | "HEAD" | "OPTIONS" => Some(false),
+        _ => None,
+    }
+}
+
+/// `{"method": "POST"}` -> the `"POST"` node; a key may also be a constant
+/// named for it (`{Kwarg.METHOD: ...}`).
+pub(crate) fn dict_value<'t>(src: &SourceFile, dict: Node<'t>, key: &str) -> Option<Node<'t>> {
+    let mut cursor = dict.walk();
+    let found = dict.named_children(&mut cursor).find(|pair| {
+        pair.kind() == "pair"
+            && pair
+                .child_by_field_name("key")
+                .is_some_and(|k| match k.kind() {
+                    "attribute" => k
+                        .child_by_field_name("attribute")
+                        .is_some_and(|a| src.text_of(a).eq_ignore_ascii_case(key)),
+                    _ => string_value(src, k).is_some_and(|k| k == key),
+                })
+    });
+    found.and_then(|pair| pair.child_by_field_name("value"))
+}
+
 /// The name a method chain starts from: `q` for `q.where(x).limit(1)`, `q` for `q`.
-fn chain_root<'s>(src: &'s SourceFile, mut node: Node) -> Option<&'s str> {
+pub(crate) fn chain_root<'s>(src: &'s SourceFile, mut node: Node) -> Option<&'s str> {
     loop {
         match node.kind() {
             "identifier" => return Some(src.text_of(node)),

@@ -92,6 +92,13 @@ const WRITE_WORDS: &[&str] = &[
     "restore",
     "kill",
     "spawn",
+    "withdraw",
+    "transfer",
+    "deposit",
+    "buy",
+    "sell",
+    "purchase",
+    "checkout",
 ];
 
 /// Words in a method name that say it checks credentials: caching it keeps
@@ -114,6 +121,8 @@ static SQL_CLOCK: LazyLock<Regex> = LazyLock::new(|| {
 static SQL_RANDOM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(random|rand|newid|gen_random_uuid|uuid_generate_v4)\s*\(").unwrap()
 });
+static RANDOM_URL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^(https?://[^\s]*|/[\w/{}.-]*)/(random|shuffle)\b").unwrap());
 static SQL_LIKE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?is)^\s*(select|with|insert|update|delete)\b.*\b(from|into|set|where)\b").unwrap()
 });
@@ -213,7 +222,7 @@ impl<'p> Analyser<'_, 'p> {
                 }
             }
         }
-        out.found.extend(sql_clock(src, f));
+        out.found.extend(scan_body(module, f, &scope));
         out.found.dedup();
         out
     }
@@ -285,6 +294,9 @@ impl<'p> Analyser<'_, 'p> {
     ) -> Option<(&'static str, String)> {
         let src = module.src;
         let callee = call.child_by_field_name("function")?;
+        if callee.kind() == "identifier" {
+            return self.library_call_like_write(module, scope, callee);
+        }
         if callee.kind() != "attribute" {
             return None;
         }
@@ -292,13 +304,17 @@ impl<'p> Analyser<'_, 'p> {
         let object = callee.child_by_field_name("object")?;
         let root = scope.root(object)?;
         let name = src.text_of(root);
-        // Locals are the function's own objects; only what outlives the call counts.
+        // Locals are the function's own objects; only what outlives the call
+        // counts, and what is awaited (I/O through an object a call handed back).
+        let awaited = call.parent().is_some_and(|p| p.kind() == "await");
         let outside = scope.receiver.as_deref() == Some(name)
             || scope.is_param(name)
             || (!scope.locals.contains_key(name)
                 && self.index.resolve_name(module, name)
-                    != crate::project::resolve::Symbol::Unknown);
-        if !outside || is_known_pure(&module.imports.resolve(name)) {
+                    != crate::project::resolve::Symbol::Unknown)
+            || (awaited && !scope.local_containers.contains(name));
+        let dunder = method.starts_with("__") && method.ends_with("__");
+        if !outside || dunder || is_known_pure(&module.imports.resolve(name)) {
             return None;
         }
         let words: Vec<&str> = method.trim_start_matches('_').split('_').collect();
@@ -323,6 +339,115 @@ impl<'p> Analyser<'_, 'p> {
     }
 }
 
+impl<'p> Analyser<'_, 'p> {
+    /// A function imported from a library (not the standard one) whose name
+    /// says it changes something: `send_to_paste_service(...)`.
+    fn library_call_like_write(
+        &self,
+        module: &Module<'p>,
+        scope: &Scope,
+        callee: Node,
+    ) -> Option<(&'static str, String)> {
+        let src = module.src;
+        let name = src.text_of(callee);
+        if scope.is_param(name) || scope.locals.contains_key(name) {
+            return None;
+        }
+        let crate::project::resolve::Symbol::External(dotted) =
+            self.index.resolve_name(module, name)
+        else {
+            return None;
+        };
+        let top = dotted.split('.').next().unwrap_or_default();
+        if STDLIB.contains(&top) || is_known_pure(&dotted) {
+            return None;
+        }
+        let words: Vec<&str> = name.trim_start_matches('_').split('_').collect();
+        let hit = words.iter().find(|w| WRITE_WORDS.contains(w))?;
+        Some((
+            "unknown",
+            format!(
+                "`{dotted}(…)` comes from a library the analysis does not read, and its name says it may change something ({hit})"
+            ),
+        ))
+    }
+}
+
+/// Standard-library modules: their effects are in the catalogue, their
+/// names are not evidence.
+const STDLIB: &[&str] = &[
+    "abc",
+    "argparse",
+    "array",
+    "asyncio",
+    "base64",
+    "bisect",
+    "builtins",
+    "calendar",
+    "collections",
+    "contextlib",
+    "contextvars",
+    "copy",
+    "csv",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "enum",
+    "functools",
+    "glob",
+    "gzip",
+    "hashlib",
+    "heapq",
+    "hmac",
+    "html",
+    "http",
+    "inspect",
+    "io",
+    "ipaddress",
+    "itertools",
+    "json",
+    "logging",
+    "math",
+    "mimetypes",
+    "operator",
+    "os",
+    "pathlib",
+    "pickle",
+    "platform",
+    "pprint",
+    "queue",
+    "random",
+    "re",
+    "secrets",
+    "shlex",
+    "shutil",
+    "signal",
+    "socket",
+    "sqlite3",
+    "ssl",
+    "statistics",
+    "string",
+    "struct",
+    "subprocess",
+    "sys",
+    "tempfile",
+    "textwrap",
+    "threading",
+    "time",
+    "traceback",
+    "types",
+    "typing",
+    "unicodedata",
+    "urllib",
+    "uuid",
+    "warnings",
+    "weakref",
+    "xml",
+    "zipfile",
+    "zlib",
+    "typing_extensions",
+];
+
 /// When a catalogue match happens, seen from callers: an HTTP method or an
 /// SQL statement taken from a parameter is decided by what callers pass.
 fn condition(src: &SourceFile, pattern: &Pattern, args: &Args, scope: &Scope) -> Cond {
@@ -332,7 +457,9 @@ fn condition(src: &SourceFile, pattern: &Pattern, args: &Args, scope: &Scope) ->
             .filter(|n| scope.is_param(n))
     };
     match pattern.when {
-        Some(When::VariableVerb) => param(args.verb_node()).map_or(Cond::Always, Cond::Verb),
+        Some(When::VariableVerb) => {
+            param(args.verb_node(&scope.assigned)).map_or(Cond::Always, Cond::Verb)
+        }
         Some(When::UnknownSql) => {
             param(args.positional.first().copied()).map_or(Cond::Always, Cond::Sql)
         }
@@ -368,41 +495,93 @@ pub(crate) fn first_line(code: &str) -> String {
     }
 }
 
-/// SQL in string literals that reads the clock (`NOW()`, `CURRENT_TIMESTAMP`)
-/// or a random source: the same inputs give other rows later.
-fn sql_clock(src: &SourceFile, f: &Function) -> Vec<Found> {
+/// What a walk over the body finds beyond calls and assignments: SQL in
+/// string literals that reads the clock (`NOW()`, `CURRENT_TIMESTAMP`) or a
+/// random source, a URL that asks for something random (`/random`), and
+/// `async for` over an iterator passed in (it is consumed).
+fn scan_body(module: &Module, f: &Function, scope: &Scope) -> Vec<Found> {
+    let src = module.src;
     let Some(body) = f.site.node.child_by_field_name("body") else {
         return Vec::new();
     };
     let mut out = Vec::new();
     let mut stack = vec![body];
     while let Some(node) = stack.pop() {
+        // A module constant read here: `RANDOM_QUOTE_URL = "https://…/random"`.
+        // (`is_load` climbs to the root: ask it only of a module constant's name.)
+        if node.kind() == "identifier"
+            && let Some(value) = module
+                .variables
+                .get(src.text_of(node))
+                .filter(|v| v.kind() == "string")
+            && crate::source::is_load(node)
+            && let Some((category, note)) = string_evidence(src, *value)
+        {
+            out.push(Found {
+                effect: effect(src, node, category, Severity::Warn, note),
+                condition: Cond::Always,
+            });
+            continue;
+        }
         if node.kind() == "string" {
-            let text = string_value(src, node).unwrap_or_else(|| src.text_of(node).to_string());
-            if SQL_LIKE.is_match(&text) {
-                let hit = if SQL_CLOCK.is_match(&text) {
-                    Some((
-                        "time",
-                        "the SQL reads the database's clock: the same inputs give other rows later",
-                    ))
-                } else if SQL_RANDOM.is_match(&text) {
-                    Some(("random", "the SQL draws random values"))
-                } else {
-                    None
-                };
-                if let Some((category, note)) = hit {
-                    out.push(Found {
-                        effect: effect(src, node, category, Severity::Warn, note),
-                        condition: Cond::Always,
-                    });
-                }
+            if let Some((category, note)) = string_evidence(src, node) {
+                out.push(Found {
+                    effect: effect(src, node, category, Severity::Warn, note),
+                    condition: Cond::Always,
+                });
             }
             continue;
+        }
+        if node.kind() == "for_statement"
+            && node.child(0).is_some_and(|c| c.kind() == "async")
+            && let Some(over) = node
+                .child_by_field_name("right")
+                .filter(|r| r.kind() == "identifier")
+            && scope.is_param(src.text_of(over))
+        {
+            let name = src.text_of(over);
+            out.push(Found {
+                effect: effect(
+                    src,
+                    over,
+                    "argument_mutation",
+                    Severity::Block,
+                    &format!("`async for` consumes the iterator `{name}` passed in: a cached result leaves it untouched"),
+                ),
+                condition: Cond::Mutates(crate::project::effects::Holder::Param(name.to_string())),
+            });
         }
         let mut cursor = node.walk();
         stack.extend(node.named_children(&mut cursor));
     }
     out
+}
+
+fn string_evidence(src: &SourceFile, node: Node) -> Option<(&'static str, &'static str)> {
+    let text = string_value(src, node).unwrap_or_else(|| {
+        src.text_of(node)
+            .trim_start_matches(['f', 'F', 'r', 'R', 'b', 'B'])
+            .trim_start_matches(['"', '\''])
+            .to_string()
+    });
+    if SQL_LIKE.is_match(&text) {
+        if SQL_CLOCK.is_match(&text) {
+            return Some((
+                "time",
+                "the SQL reads the database's clock: the same inputs give other rows later",
+            ));
+        }
+        if SQL_RANDOM.is_match(&text) {
+            return Some(("random", "the SQL draws random values"));
+        }
+    }
+    if RANDOM_URL.is_match(&text) {
+        return Some((
+            "random",
+            "the URL asks for something random: each call is meant to differ",
+        ));
+    }
+    None
 }
 
 /// Calls on modules we know to be pure (`json.loads`, `re.sub`): a method

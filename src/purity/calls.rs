@@ -16,7 +16,7 @@ use crate::module::Module;
 use crate::project::Index;
 use crate::project::effects::{Cond, Effect, FnKey, Found, Holder, Step, Summary};
 use crate::project::resolve::{Def, Symbol};
-use crate::purity::args::{classify_statement, string_value};
+use crate::purity::args::{chain_root, classify_statement, dict_value, verb_of, verb_text};
 use crate::purity::body::{Analyser, first_line};
 use crate::purity::scope::Scope;
 use crate::source::{SourceFile, line_of};
@@ -61,13 +61,16 @@ impl<'p> Analyser<'_, 'p> {
         };
         let site = callee_module.function(&def.qualname)?;
         let callee = Function::new(callee_module.src, site);
+        if is_stub(callee_module.src, &callee) {
+            return None; // an abstract method or a Protocol's: judged by its name
+        }
         let summary = self.summary(callee_module, &callee, stack);
         let mapping = Mapping {
             src: module.src,
             scope,
             call,
             bound,
-            binder: Binder::new(module.src, &callee, call, bound),
+            binder: Binder::new(module.src, &callee, call, bound, f),
             step_path: self.shown(&callee_module.src.path),
             callee: &callee.qualname,
         };
@@ -200,6 +203,27 @@ pub(crate) fn class_of(module: &Module, f: &Function) -> Option<Def> {
     })
 }
 
+/// A body with nothing to read: `...`, `pass`, a docstring, `raise
+/// NotImplementedError`, or an `@abstractmethod`.
+fn is_stub(src: &SourceFile, f: &Function) -> bool {
+    if f.has_decorator(&["abstractmethod", "abc.abstractmethod"]) {
+        return true;
+    }
+    let Some(body) = f.site.node.child_by_field_name("body") else {
+        return true;
+    };
+    let mut cursor = body.walk();
+    body.named_children(&mut cursor)
+        .all(|stmt| match stmt.kind() {
+            "pass_statement" | "comment" => true,
+            "expression_statement" => stmt
+                .named_child(0)
+                .is_some_and(|e| matches!(e.kind(), "ellipsis" | "string")),
+            "raise_statement" => src.text_of(stmt).contains("NotImplementedError"),
+            _ => false,
+        })
+}
+
 fn is_super_call(src: &SourceFile, node: Node) -> bool {
     node.kind() == "call"
         && node
@@ -221,12 +245,20 @@ struct Binder<'c, 't> {
 }
 
 impl<'c, 't> Binder<'c, 't> {
+    /// `caller`'s own `*args` / `**kwargs` passed on hide nothing the call
+    /// itself says: a parameter they would carry takes its default.
     fn new(
         src: &'t SourceFile,
         callee: &'c Function,
         call: Node<'t>,
         bound: Bound,
+        caller: &Function,
     ) -> Binder<'c, 't> {
+        let forwarded = |node: Option<Node>, kind: ParamKind| {
+            node.filter(|n| n.kind() == "identifier")
+                .and_then(|n| caller.param(src.text_of(n)))
+                .is_some_and(|p| p.kind == kind)
+        };
         let skip_receiver = !matches!(bound, Bound::Unbound) || callee.kind == FnKind::ClassMethod;
         let params = callee
             .params
@@ -254,11 +286,13 @@ impl<'c, 't> Binder<'c, 't> {
                             b.keywords.insert(src.text_of(n).to_string(), v);
                         }
                     }
+                    "list_splat" if forwarded(a.named_child(0), ParamKind::Args) => {}
                     "list_splat" => {
                         b.splat_at.get_or_insert(b.positional.len());
                     }
                     "dictionary_splat" => match a.named_child(0) {
                         Some(d) if d.kind() == "dictionary" => b.dict_splats.push(d),
+                        d if forwarded(d, ParamKind::Kwargs) => {}
                         _ => b.has_kwargs_splat = true,
                     },
                     "comment" => {}
@@ -294,19 +328,6 @@ impl<'c, 't> Binder<'c, 't> {
             None => Arg::Default(param.default.clone()),
         }
     }
-}
-
-/// `{"method": "POST"}["method"]`.
-fn dict_value<'t>(src: &SourceFile, dict: Node<'t>, key: &str) -> Option<Node<'t>> {
-    let mut cursor = dict.walk();
-    let found = dict.named_children(&mut cursor).find(|pair| {
-        pair.kind() == "pair"
-            && pair
-                .child_by_field_name("key")
-                .and_then(|k| string_value(src, k))
-                .is_some_and(|k| k == key)
-    });
-    found.and_then(|pair| pair.child_by_field_name("value"))
 }
 
 /// One call's view of its callee's summary.
@@ -376,7 +397,7 @@ impl Mapping<'_, '_, '_> {
                 Arg::Given(node) => self.mutation(effect, node),
                 Arg::Default(_) | Arg::Unknown => None,
             },
-            Cond::Verb(p) => match self.judge(p, verb) {
+            Cond::Verb(p) => match self.judge(p, verb_of, verb_text) {
                 Judged::Write => keep(
                     Effect {
                         category: "network_write".into(),
@@ -397,7 +418,7 @@ impl Mapping<'_, '_, '_> {
                 Judged::Unknown => keep(effect, Cond::Always),
                 Judged::Param(q) => keep(effect, Cond::Verb(q)),
             },
-            Cond::Sql(p) => match self.judge(p, sql) {
+            Cond::Sql(p) => match self.judge(p, sql, |_| None) {
                 Judged::Write => keep(
                     Effect {
                         category: "db_write".into(),
@@ -448,52 +469,66 @@ impl Mapping<'_, '_, '_> {
         }))
     }
 
-    /// Judges the argument for parameter `p` with `judge` (a verb or a statement).
-    fn judge(&self, p: &str, judge: fn(&SourceFile, Node) -> Option<bool>) -> Judged {
-        let verdict = |v: Option<bool>| match v {
-            Some(true) => Judged::Write,
-            Some(false) => Judged::Read,
-            None => Judged::Unknown,
-        };
+    /// Judges the argument for parameter `p` with `judge` (a verb or a
+    /// statement), a default's text with `default`. A local is followed to
+    /// what was assigned to it, down to a parameter of the caller.
+    fn judge(
+        &self,
+        p: &str,
+        judge: fn(&SourceFile, Node) -> Option<bool>,
+        default: fn(&str) -> Option<bool>,
+    ) -> Judged {
         match self.binder.arg(p) {
-            Arg::Given(node) => {
-                if node.kind() == "identifier" {
-                    let name = self.src.text_of(node);
-                    if self.scope.is_param(name) {
-                        return Judged::Param(name.to_string());
-                    }
-                    if let Some(value) = self.scope.locals.get(name) {
-                        return verdict(judge(self.src, *value));
-                    }
-                }
-                verdict(judge(self.src, node))
-            }
-            Arg::Default(Some(text)) => verdict(verb_text(&text)),
+            Arg::Given(node) => self.judge_node(node, judge, 0),
+            Arg::Default(Some(text)) => verdict(default(&text)),
             Arg::Default(None) | Arg::Unknown => Judged::Unknown,
+        }
+    }
+
+    fn judge_node(
+        &self,
+        node: Node,
+        judge: fn(&SourceFile, Node) -> Option<bool>,
+        depth: usize,
+    ) -> Judged {
+        if let Some(v) = judge(self.src, node) {
+            return verdict(Some(v));
+        }
+        let Some(root) = chain_root(self.src, node) else {
+            return Judged::Unknown;
+        };
+        if self.scope.is_param(root) {
+            return Judged::Param(root.to_string());
+        }
+        let Some(values) = self.scope.assigned.get(root) else {
+            return Judged::Unknown;
+        };
+        if depth > 8 {
+            return Judged::Unknown;
+        }
+        let judged: Vec<Judged> = values
+            .iter()
+            .filter(|v| v.id() != node.id())
+            .map(|v| self.judge_node(*v, judge, depth + 1))
+            .collect();
+        if judged.iter().any(|j| matches!(j, Judged::Write)) {
+            Judged::Write
+        } else if let Some(Judged::Param(p)) = judged.iter().find(|j| matches!(j, Judged::Param(_)))
+        {
+            Judged::Param(p.clone())
+        } else if judged.iter().any(|j| matches!(j, Judged::Read)) {
+            Judged::Read
+        } else {
+            Judged::Unknown
         }
     }
 }
 
-/// Some(true) for POST/PUT/PATCH/DELETE, Some(false) for GET/HEAD/OPTIONS:
-/// a string, or an enum member or constant named for it (`HttpMethod.POST`,
-/// `hdrs.METH_GET`).
-fn verb(src: &SourceFile, node: Node) -> Option<bool> {
-    match node.kind() {
-        "string" => verb_text(&string_value(src, node)?),
-        "attribute" => verb_text(src.text_of(node.child_by_field_name("attribute")?)),
-        _ => None,
-    }
-}
-
-fn verb_text(text: &str) -> Option<bool> {
-    let word = text
-        .trim_matches(['"', '\''])
-        .trim_start_matches("METH_")
-        .to_ascii_uppercase();
-    match word.as_str() {
-        "POST" | "PUT" | "PATCH" | "DELETE" => Some(true),
-        "GET" | "HEAD" | "OPTIONS" => Some(false),
-        _ => None,
+fn verdict(v: Option<bool>) -> Judged {
+    match v {
+        Some(true) => Judged::Write,
+        Some(false) => Judged::Read,
+        None => Judged::Unknown,
     }
 }
 

@@ -102,6 +102,12 @@ pub(crate) fn analyse<'p>(
             via: Vec::new(),
         });
     }
+    effects.extend(closure_reads(module, f));
+    // A credential passed on to an outside API only says who is asking (it
+    // goes into the key, hashed); one looked up or compared is a check.
+    let outgoing = summary.reads.iter().any(|r| r.category == "external_read")
+        && !summary.reads.iter().any(|r| r.category.starts_with("db"));
+    effects.extend(credential_check(f, outgoing));
     let mut seen = Vec::new();
     effects.retain(|e| {
         let key = (
@@ -126,6 +132,144 @@ pub(crate) fn analyse<'p>(
         effects,
         reads: summary.reads.clone(),
     }
+}
+
+/// Words in a function's name that say it checks credentials.
+const AUTH_NAMES: &[&str] = &[
+    "authenticate",
+    "authorize",
+    "login",
+    "signin",
+    "verify",
+    "validate_token",
+    "check_password",
+    "current_user",
+    "is_authenticated",
+    "is_authorized",
+];
+
+/// A credential check: the function takes a credential (a token, a
+/// password, a secret, credentials injected with `Security(...)`) or says
+/// in its name that it checks one. A cached answer keeps a revoked, expired
+/// or changed credential working for the TTL.
+fn credential_check(f: &Function, outgoing: bool) -> Option<Effect> {
+    let rules = crate::key::HandleRules::default();
+    let taken = f
+        .params
+        .iter()
+        .filter(|p| p.kind != crate::function::ParamKind::Receiver)
+        .find(|p| {
+            let annotation = p.annotation.as_deref().unwrap_or("");
+            let flag = matches!(
+                annotation,
+                "bool" | "int" | "Optional[bool]" | "bool | None"
+            ) || ["use_", "is_", "has_", "with_", "no_", "skip_"]
+                .iter()
+                .any(|f| p.name.starts_with(f));
+            !flag && rules.is_secret(&p.name)
+                || matches!(
+                    p.name.trim_start_matches('_'),
+                    "auth" | "jwt" | "otp" | "totp" | "creds"
+                )
+                || annotation.contains("Credentials")
+                || annotation.contains("PasswordRequestForm")
+                || p.default
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with("Security("))
+        });
+    let name = f.name.to_ascii_lowercase();
+    let bare = name.trim_start_matches('_');
+    let named = AUTH_NAMES.iter().find(|w| {
+        bare == **w
+            || bare.starts_with(&format!("{w}_"))
+            || (**w == "current_user" && bare.contains(*w))
+    });
+    let taken = taken.filter(|_| !outgoing);
+    let note = match (taken, named) {
+        (Some(p), _) => format!(
+            "takes a credential (`{}`): if it checks or resolves it, a cached answer keeps working after the credential is revoked, expires or changes",
+            p.name
+        ),
+        (None, Some(w)) => format!(
+            "its name says it checks credentials ({w}): a cached answer keeps a revoked or changed credential working"
+        ),
+        (None, None) => return None,
+    };
+    Some(Effect {
+        category: "auth".to_string(),
+        severity: Severity::Warn.as_str(),
+        line: f.line,
+        code: format!("def {}", f.name),
+        note,
+        via: Vec::new(),
+    })
+}
+
+/// A function defined inside another reads the enclosing function's
+/// values: the key cannot hold them, and every function the factory makes
+/// would share one cache.
+fn closure_reads(module: &Module, f: &Function) -> Option<Effect> {
+    let src = module.src;
+    let mut parent = f.site.node.parent();
+    let outer = loop {
+        let node = parent?;
+        if node.kind() == "function_definition" {
+            break node;
+        }
+        parent = node.parent();
+    };
+    let site = crate::locate::FunctionSite {
+        node: outer,
+        class: None,
+        qualname: String::new(),
+    };
+    let enclosing = Function::new(src, site);
+    let bound: Vec<&str> = enclosing
+        .params
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(
+            enclosing
+                .body
+                .targets
+                .iter()
+                .filter(|(t, _)| t.kind() == "identifier")
+                .map(|(t, _)| src.text_of(*t)),
+        )
+        .collect();
+    let own: Vec<&str> = f
+        .params
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(
+            f.body
+                .targets
+                .iter()
+                .filter(|(t, _)| t.kind() == "identifier")
+                .map(|(t, _)| src.text_of(*t)),
+        )
+        .collect();
+    // A handle from the enclosing function (a repository, a session) is not
+    // a value the result is keyed by.
+    let handles = crate::key::HandleRules::default();
+    let read = f.body.idents.iter().find(|i| {
+        let name = src.text_of(**i);
+        bound.contains(&name)
+            && !own.contains(&name)
+            && handles.handle_name(name).is_none()
+            && crate::source::is_load(**i)
+    })?;
+    let name = src.text_of(*read);
+    Some(Effect {
+        category: "unknown".to_string(),
+        severity: Severity::Warn.as_str(),
+        line: crate::source::line_of(*read),
+        code: name.to_string(),
+        note: format!(
+            "reads `{name}` from the enclosing function: the key cannot hold it, and every function the factory makes would share one cache"
+        ),
+        via: Vec::new(),
+    })
 }
 
 #[cfg(test)]
