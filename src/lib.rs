@@ -10,6 +10,7 @@ mod config;
 mod decide;
 mod deps;
 mod edit;
+mod file;
 mod function;
 #[cfg(test)]
 mod fuzz;

@@ -33,8 +33,8 @@ pub(crate) const ENV_VAR: &str = "CACHE_URL";
 
 /// Files scanned at most; a bigger tree is searched only this far.
 const MAX_FILES: usize = 20_000;
-/// Bigger files are generated code, not where an app starts.
-const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+/// What an existing setup call holds, searched for in a file too big to parse.
+const SETUP_NEEDLES: [&str; 3] = [".setup(", "setup_tags_backend", ".init("];
 
 pub(crate) struct SetupOptions {
     pub(crate) skip: bool,
@@ -134,7 +134,7 @@ pub(crate) fn default_url(root: &Path) -> String {
 
 /// The project's name from pyproject.toml, else its folder's, made safe for a URL.
 fn project_slug(root: &Path) -> String {
-    let from_toml = std::fs::read_to_string(root.join("pyproject.toml"))
+    let from_toml = crate::file::read_text(&root.join("pyproject.toml"))
         .ok()
         .and_then(|t| t.parse::<toml::Table>().ok())
         .and_then(|t| {
@@ -222,14 +222,31 @@ pub(crate) fn plan(
         return Ok(skipped("no function is cached: no setup needed"));
     }
     let cached_modules: Vec<&str> = cached.iter().map(|c| c.module.as_str()).collect();
-    let mut project = scan(root, scan_subfolders, cached);
+    if let Some(file) = &opts.setup_in {
+        check_setup_in(root, file)?;
+    }
+    let (mut project, unread) = scan(root, scan_subfolders, cached);
     if let Some(found) = existing_setup(&project) {
         return Ok(present(&project, found));
     }
+    let notes = unread_notes(&unread);
     if let Some(file) = &opts.setup_in {
         let src = SourceFile::read(file)?;
         let choice = choice_in(&facts_of(&src, &crate::project::module_name(file)));
-        return emit(src, choice, opts, Vec::new());
+        return emit(src, choice, opts, notes);
+    }
+    // A setup the search could not read must not get a twin.
+    if let Some(u) = unread.iter().find(|u| u.mentions_setup) {
+        let mut report = SetupReport::skipped(&format!(
+            "{} may set the cache up but was not searched ({}): no cache.setup(...) added; choose the module with --setup-in FILE if it does not",
+            shown(&u.path),
+            u.why
+        ));
+        report.warnings = notes;
+        return Ok(SetupPlan {
+            report,
+            edits: None,
+        });
     }
     let score = |f: &Scanned| {
         if cached_modules.contains(&f.module.as_str()) {
@@ -252,10 +269,10 @@ pub(crate) fn plan(
     if let Some(i) = app {
         let f = project.swap_remove(i);
         let app = f.facts.apps[0].clone();
-        return emit(f.src, Choice::App(app), opts, Vec::new());
+        return emit(f.src, Choice::App(app), opts, notes);
     }
     if let Some(i) = script {
-        return emit(project.swap_remove(i).src, Choice::Script, opts, Vec::new());
+        return emit(project.swap_remove(i).src, Choice::Script, opts, notes);
     }
     let first = &cached[0];
     let src = match &first.src {
@@ -267,7 +284,39 @@ pub(crate) fn plan(
         first.module,
         shown(&first.path)
     );
-    emit(src, Choice::Module, opts, vec![warning])
+    let mut warnings = notes;
+    warnings.push(warning);
+    emit(src, Choice::Module, opts, warnings)
+}
+
+/// `--setup-in` names a Python module of the project.
+fn check_setup_in(root: &Path, file: &Path) -> Result<(), BadInput> {
+    let bad = |why: &str| Err(BadInput(format!("--setup-in {}: {why}", shown(file))));
+    if file.extension().is_none_or(|e| e != "py") {
+        return bad("not a Python module (a .py file)");
+    }
+    let real = |p: &Path| std::fs::canonicalize(p).or_else(|_| std::path::absolute(p));
+    match (real(root), real(file)) {
+        (Ok(root), Ok(file)) if file.starts_with(&root) => Ok(()),
+        _ => bad(&format!("outside the project ({})", shown(root))),
+    }
+}
+
+/// One warning per file the setup search could not read, a few at most.
+fn unread_notes(unread: &[Unscanned]) -> Vec<String> {
+    const SHOWN: usize = 3;
+    let mut notes: Vec<String> = unread
+        .iter()
+        .take(SHOWN)
+        .map(|u| format!("{}: not searched for a setup: {}", shown(&u.path), u.why))
+        .collect();
+    if unread.len() > SHOWN {
+        notes.push(format!(
+            "{} more files not searched for a setup",
+            unread.len() - SHOWN
+        ));
+    }
+    notes
 }
 
 /// Where the setup goes in a file chosen to hold it: the app's lifespan,
@@ -348,6 +397,14 @@ struct Scanned {
     facts: Facts,
 }
 
+/// A Python file the setup search could not read, and why.
+struct Unscanned {
+    path: PathBuf,
+    why: String,
+    /// It is a regular file whose bytes name a setup call.
+    mentions_setup: bool,
+}
+
 #[derive(Default)]
 struct Facts {
     /// Setup calls on a local cashews cache: their lines.
@@ -424,7 +481,7 @@ fn is_test_file(name: &str) -> bool {
 /// Parses the files that may hold a setup, a cache object, an app or an
 /// entry point that is or imports a cached module (a plain substring test
 /// first: most files hold none).
-fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> Vec<Scanned> {
+fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> (Vec<Scanned>, Vec<Unscanned>) {
     let cached: Vec<&str> = cached_files.iter().map(|c| c.module.as_str()).collect();
     const NEEDLES: [&str; 6] = [
         "cashews",
@@ -435,18 +492,36 @@ fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> Vec<Scanned> {
         "Starlette",
     ];
     let mut out = Vec::new();
+    let mut unread = Vec::new();
     for path in python_files(root, recursive) {
-        if std::fs::metadata(&path).map_or(true, |m| m.len() > MAX_FILE_BYTES) {
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        // Not UTF-8: not parseable either; skip it quietly like a syntax error.
-        let Ok(text) = std::str::from_utf8(&bytes) else {
-            continue;
-        };
         let module = crate::project::module_name_in(root, &path);
+        let parsed = cached_files
+            .iter()
+            .find(|c| c.module == module)
+            .and_then(|c| c.src.clone());
+        let bytes = match &parsed {
+            Some(_) => Vec::new(),
+            None => match crate::file::read(&path) {
+                Ok(bytes) => bytes,
+                Err(why) => {
+                    let mentions_setup = crate::file::mentions(&path, &SETUP_NEEDLES);
+                    unread.push(Unscanned {
+                        path,
+                        why: why.0,
+                        mentions_setup,
+                    });
+                    continue;
+                }
+            },
+        };
+        let text = match &parsed {
+            Some(src) => src.text.as_str(),
+            // Not UTF-8: not parseable either; skip it quietly like a syntax error.
+            None => match std::str::from_utf8(&bytes) {
+                Ok(text) => text,
+                Err(_) => continue,
+            },
+        };
         let names_cached = cached
             .iter()
             .any(|m| *m == module || text.contains(m.rsplit('.').next().unwrap_or(m)));
@@ -454,10 +529,6 @@ fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> Vec<Scanned> {
         if !entry_point && !NEEDLES.iter().any(|n| text.contains(n)) {
             continue;
         }
-        let parsed = cached_files
-            .iter()
-            .find(|c| c.module == module)
-            .and_then(|c| c.src.clone());
         // Files that do not parse are not where the app starts; skip them quietly.
         let Some(src) = parsed.or_else(|| SourceFile::parse(&path, bytes).ok()) else {
             continue;
@@ -470,13 +541,15 @@ fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> Vec<Scanned> {
             facts,
         });
     }
-    out
+    (out, unread)
 }
 
 /// Whether the project under `root` already sets cashews up, by the rules
 /// above: the question the lint's CA402 asks, answered the same way.
+/// A file too big to read that names a setup call counts as one (no false CA402).
 pub(crate) fn has_existing_setup(root: &Path, recursive: bool) -> bool {
-    existing_setup(&scan(root, recursive, &[])).is_some()
+    let (project, unread) = scan(root, recursive, &[]);
+    existing_setup(&project).is_some() || unread.iter().any(|u| u.mentions_setup)
 }
 
 /// Every existing setup call: (index into `project`, line), in path order.

@@ -36,13 +36,8 @@ pub(crate) const MAX_DEPTH: usize = 10_000;
 
 impl SourceFile {
     pub(crate) fn read(path: &Path) -> Result<SourceFile, BadInput> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            BadInput(format!(
-                "{}: cannot read: {}",
-                path.display(),
-                io_reason(&e)
-            ))
-        })?;
+        let bytes = crate::file::read(path)
+            .map_err(|e| BadInput(format!("{}: {}", path.display(), e.0)))?;
         SourceFile::parse(path, bytes)
     }
 
@@ -111,12 +106,140 @@ pub(crate) fn parse_tree(text: &str) -> Option<Tree> {
 }
 
 /// Parses `text`, reusing `old` (already edited to match) when given.
+///
+/// tree-sitter-python's scanner is quadratic on runs of comment lines: at
+/// the end of each line it reads ahead over every comment line that follows
+/// to find the next line's indentation (20,000 lines of `#` in a function
+/// took 20 s). Comments mean nothing to Python, so long runs are parsed as
+/// blank lines instead (same bytes, same offsets): the tree lacks those
+/// comment nodes, which nothing but the syntax check (`first_error`, which
+/// accepts comment lines between tokens) would look at.
 pub(crate) fn parse_tree_with(text: &str, old: Option<&Tree>) -> Option<Tree> {
+    let mut hidden = long_comment_runs(text);
+    if hidden.is_empty() {
+        return plain_parse(text, old);
+    }
+    // A "comment" line may really be string content: then it is parsed as
+    // written (inside a string the scanner does not read ahead). A masked
+    // quote may also have closed a string, which then runs on unterminated:
+    // quoted lines after such a string start are shown again. A few rounds
+    // settle it; the masks change nothing else.
+    let mut tree = None;
+    for _ in 0..4 {
+        let masked = mask(text, &hidden);
+        let parsed = plain_parse(&masked, None)?;
+        let before = hidden.len();
+        let (strings, dangling) = strings_of(&parsed);
+        hidden.retain(|line| {
+            // The strings do not overlap and are in order: the last one
+            // starting before the line is the only one that may hold it.
+            let at = strings.partition_point(|range| range.start <= line.start);
+            let inside = at
+                .checked_sub(1)
+                .is_some_and(|i| line.end <= strings[i].end);
+            let quoted = text[line.clone()].contains(['"', '\'']);
+            let after_dangling = dangling.is_some_and(|d| d < line.start);
+            !(inside || (quoted && after_dangling))
+        });
+        tree = Some(parsed);
+        if hidden.len() == before {
+            break;
+        }
+        if hidden.is_empty() {
+            return plain_parse(text, None);
+        }
+    }
+    tree
+}
+
+fn plain_parse(text: &str, old: Option<&Tree>) -> Option<Tree> {
     let mut parser = Parser::new();
     parser
         .set_language(&PYTHON)
         .expect("grammar ABI matches the runtime (tested)");
     parser.parse(text, old)
+}
+
+/// A run of comment lines costs the scanner about (lines × bytes) steps;
+/// below this the run is parsed as it is (the usual case: real code keeps
+/// its comment nodes).
+const MASK_COST: usize = 1 << 20;
+
+/// The comment-only lines (from `#` to the line break) of the runs that
+/// would cost the scanner more than `MASK_COST`. Blank lines do not end a run.
+pub(crate) fn long_comment_runs(text: &str) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut run: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut run_start = 0;
+    let mut flush = |run: &mut Vec<std::ops::Range<usize>>, run_start: usize, end: usize| {
+        if run.len().saturating_mul(end - run_start) > MASK_COST {
+            out.append(run);
+        }
+        run.clear();
+    };
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let first = bytes[start..end]
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\x0c' | b'\r'));
+        match first {
+            Some(i) if bytes[start + i] == b'#' => {
+                if run.is_empty() {
+                    run_start = start;
+                }
+                run.push(start + i..end);
+            }
+            None => {}
+            Some(_) => flush(&mut run, run_start, start),
+        }
+        start = end + 1;
+    }
+    flush(&mut run, run_start, bytes.len());
+    out
+}
+
+/// `text` with the given ranges turned to spaces, CRs kept (a bare CR in a
+/// comment is still found and refused).
+fn mask(text: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for range in ranges {
+        for b in &mut bytes[range.clone()] {
+            if *b != b'\r' {
+                *b = b' ';
+            }
+        }
+    }
+    String::from_utf8(bytes).expect("only whole lines from `#` on turned to ASCII spaces")
+}
+
+/// The byte ranges of the strings of a tree, in order, and where the first
+/// string that never ends (its start in an ERROR) starts.
+fn strings_of(tree: &Tree) -> (Vec<std::ops::Range<usize>>, Option<usize>) {
+    let mut strings = Vec::new();
+    let mut dangling = None;
+    let mut cursor = tree.walk();
+    loop {
+        let node = cursor.node();
+        let string = node.kind() == "string";
+        if string {
+            strings.push(node.byte_range());
+        } else if node.kind() == "string_start" && dangling.is_none() {
+            dangling = Some(node.start_byte());
+        }
+        if !string && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return (strings, dangling);
+            }
+        }
+    }
 }
 
 pub(crate) fn io_reason(e: &std::io::Error) -> String {
@@ -243,11 +366,20 @@ fn gap_problem(text: &str, start: usize, end: usize) -> Option<SyntaxProblem> {
         });
     }
     let bad = |c: char| !matches!(c, ' ' | '\t' | '\x0c' | '\r' | '\n' | '\\');
-    let offset = start + gap.find(bad)?;
-    Some(SyntaxProblem {
-        offset,
-        what: SYNTAX_ERROR,
-    })
+    let mut from = 0;
+    loop {
+        let offset = start + from + gap[from..].find(bad)?;
+        // A comment line the parser read as blank (see `parse_tree_with`).
+        if text[offset..].starts_with('#') && alone_on_its_line(text, offset) {
+            let rest = &gap[offset - start..];
+            from = offset - start + rest.find(['\r', '\n']).unwrap_or(rest.len());
+            continue;
+        }
+        return Some(SyntaxProblem {
+            offset,
+            what: SYNTAX_ERROR,
+        });
+    }
 }
 
 /// The offset of the first `\r` in `start..end` not followed by `\n`. The
@@ -348,8 +480,13 @@ fn line_columns(text: &str, root: Node, node: Node) -> Option<(usize, usize)> {
     let offset = node.start_byte();
     let line_start = text[..offset].rfind('\n').map_or(0, |n| n + 1);
     let before = text[..line_start].trim_end_matches(['\n', '\r']);
-    // A `\` that ends a comment continues nothing.
+    // A `\` that ends a comment continues nothing (a comment line may have
+    // been parsed as blank: see `parse_tree_with`).
+    let previous_line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
     let continued = before.ends_with('\\')
+        && !previous_line
+            .trim_start_matches([' ', '\t', '\x0c'])
+            .starts_with('#')
         && root
             .descendant_for_byte_range(before.len() - 1, before.len())
             .is_none_or(|n| n.kind() != "comment");
@@ -650,5 +787,63 @@ mod tests {
         assert!(err.0.contains("levels deep"), "{err}");
         let fine = format!("x = {}1\n", "-".repeat(2000));
         assert!(parse(fine.as_bytes()).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod comment_run_tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<SourceFile, BadInput> {
+        SourceFile::parse(Path::new("m.py"), text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn long_comment_runs_parse_in_linear_time() {
+        // Unmasked, 40,000 comment lines in a function took minutes.
+        let text = format!(
+            "async def f(x):\n    y = x\n{}    return y\n",
+            "    # note\n".repeat(40_000)
+        );
+        assert!(!long_comment_runs(&text).is_empty());
+        let started = std::time::Instant::now();
+        let src = parse(&text).unwrap();
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        let f = src.tree.root_node().child(0).unwrap();
+        assert_eq!(f.kind(), "function_definition");
+        assert!(src.text[f.byte_range()].ends_with("return y"));
+        // A short run keeps its comment nodes.
+        assert!(long_comment_runs("x = 1\n# a\n# b\ny = 2\n").is_empty());
+    }
+
+    #[test]
+    fn comment_like_lines_inside_strings_stay_string_content() {
+        let text = format!(
+            "async def f(x):\n    s = \"\"\"\n{}# end \"\"\"\n    return s\n",
+            "# a \" quote\n".repeat(2000)
+        );
+        let src = parse(&text).unwrap();
+        let sexp = src.tree.root_node().to_sexp();
+        assert!(sexp.contains("return_statement"), "{}", &sexp[..300]);
+        let single = format!("x = '''\n{}'''\ny = 1\n", "# '\n".repeat(3000));
+        assert!(parse(&single).is_ok());
+    }
+
+    #[test]
+    fn python_errors_after_a_long_run_are_still_found() {
+        let run = "    # note \\\n".repeat(3000);
+        // A `\` ending a comment continues nothing: `  y` is misaligned.
+        let err = parse(&format!("def f():\n    x = 1\n{run}  y = 2\n"))
+            .err()
+            .unwrap();
+        assert!(err.0.contains("indentation"), "{err}");
+        let err = parse(&format!("def f():\n    x = 1\n{run}    y = (\n"))
+            .err()
+            .unwrap();
+        assert!(err.0.contains("syntax error"), "{err}");
+        // Python ends a comment at a bare CR: what follows is code.
+        let err = parse(&format!("x = 1\n{run}# c\ry = 2\n")).err().unwrap();
+        assert!(err.0.contains("bare CR"), "{err}");
+        assert!(parse(&format!("def f():\n    x = 1\n{run}    return x\n")).is_ok());
     }
 }

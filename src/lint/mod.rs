@@ -30,7 +30,7 @@ use crate::lint::render::{FileError, LintFormat, Located, Report};
 use crate::lint::rules::{Checker, Finding, Rule, ca402};
 use crate::module::Module;
 use crate::rewrite::Settings;
-use crate::source::{BadInput, SourceFile, first_error, io_reason, parse_tree};
+use crate::source::{BadInput, SourceFile, first_error, parse_tree};
 use crate::{EXIT_FAILURE, EXIT_OK};
 
 /// Check existing cashews usage: keys that miss inputs, sync functions,
@@ -203,14 +203,14 @@ fn walk(
             if !explicit && !is_python(path) {
                 return WalkState::Continue;
             }
-            let bytes = match std::fs::read(path) {
+            let bytes = match crate::file::read(path) {
                 Ok(b) => b,
                 Err(e) => {
                     let error = FileError {
                         path: shown(path),
                         line: 1,
                         column: 1,
-                        message: format!("cannot read: {}", io_reason(&e)),
+                        message: format!("{}; not linted", e.0),
                     };
                     outcomes
                         .lock()
