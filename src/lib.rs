@@ -15,9 +15,11 @@ mod function;
 #[cfg(test)]
 mod fuzz;
 mod imports;
+mod journal;
 mod key;
 mod lint;
 mod locate;
+mod lock;
 mod module;
 mod plan;
 mod project;
@@ -185,25 +187,65 @@ fn add(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> Res
         setup_in: cli.setup_in.clone(),
         backend_url: cli.backend_url.clone(),
     };
+    let files: Vec<std::path::PathBuf> = targets.iter().map(|t| t.file.clone()).collect();
+    // Held from before the first read to after the last write.
+    let lock = if cli.write {
+        Some(lock::ProjectLock::acquire(&files, err)?)
+    } else {
+        None
+    };
+    note_interrupted_writes(lock.as_ref(), &files, err);
     let report = rewrite::plan(&targets, &request, &project)?;
     let diff: String = report
         .changes
         .iter()
         .map(|c| render::unified_diff(&c.path, &c.old, &c.new))
         .collect();
-    if cli.write {
-        let files: Vec<(&std::path::Path, &str)> = report
+    if let Some(lock) = &lock {
+        let writes: Vec<write::FileWrite> = report
             .changes
             .iter()
-            .map(|c| (c.path.as_path(), c.new.as_str()))
+            .map(|c| write::FileWrite {
+                path: &c.path,
+                old: c.old.as_bytes(),
+                new: c.new.as_bytes(),
+            })
             .collect();
-        write::write_all(&files)?;
+        write::write_all(&writes, &lock.roots[0])?;
     }
     match cli.format {
         Format::Json => print_json(&report, &diff, out),
         Format::Text => print_text(cli, &report, &diff, out, err, colour),
     }
     Ok(exit_code(cli, &report))
+}
+
+/// A writing run (holding the lock) finishes or undoes what a killed run
+/// left; any other run only says that one is pending.
+pub(crate) fn note_interrupted_writes(
+    lock: Option<&lock::ProjectLock>,
+    files: &[std::path::PathBuf],
+    err: &mut dyn Write,
+) {
+    match lock {
+        Some(lock) => {
+            for note in lock.roots.iter().flat_map(|r| journal::recover(r)) {
+                let _ = writeln!(err, "note: {note}");
+            }
+        }
+        None => {
+            let mut roots: Vec<_> = files.iter().map(|f| lock::root_for(f)).collect();
+            roots.sort();
+            roots.dedup();
+            for root in roots.iter().filter(|r| journal::pending(r)) {
+                let _ = writeln!(
+                    err,
+                    "warning: a cashews-add write in {} was interrupted; the next run that writes (--write, lint --fix) finishes it",
+                    root.display()
+                );
+            }
+        }
+    }
 }
 
 fn exit_code(cli: &Cli, report: &Report) -> u8 {
