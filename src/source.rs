@@ -56,7 +56,8 @@ impl SourceFile {
             Some(rest) => (true, rest.to_string()),
             None => (false, text),
         };
-        check_encoding_declaration(path, &text)?;
+        check_encoding_declaration(&text, bom)
+            .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
         let tree = parse_tree(&text)
             .ok_or_else(|| BadInput(format!("{}: the parser gave up", path.display())))?;
         let (error, depth) = scan(&text, tree.root_node());
@@ -260,6 +261,14 @@ pub(crate) struct SyntaxProblem {
 }
 
 const SYNTAX_ERROR: &str = "syntax error";
+/// CPython 3.11+ reads 99 nested indented blocks (tokenizer MAXINDENT) and
+/// 200 nested brackets (MAXLEVEL); one more is a SyntaxError.
+const MAX_INDENTS: usize = 99;
+const MAX_BRACKETS: usize = 200;
+const TOO_DEEP_INDENT: &str =
+    "too many levels of indentation (Python's IndentationError: it reads 99 nested blocks)";
+const TOO_MANY_BRACKETS: &str =
+    "too many nested parentheses (Python's SyntaxError: it reads 200 nested brackets)";
 const BARE_CR: &str = "a bare CR line ending, which Python reads as a line break and tree-sitter does not (convert the line endings to LF or CRLF)";
 const MISALIGNED: &str = "an indentation that matches neither the statement above nor an outer block (Python: unexpected indent, or unindent does not match)";
 const BACKSLASH_LINE: &str = "a line holding only `\\`, after which tree-sitter misreads the indentation (Python ignores the line: remove it)";
@@ -295,8 +304,24 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
             (p, s) => p.or(s),
         };
     let at = |offset, what| Some(SyntaxProblem { offset, what });
+    // CPython's tokenizer limits: the depths of the indented blocks open
+    // around the node, and of the brackets open before it.
+    let mut indented: Vec<usize> = Vec::new();
+    let mut brackets = 0usize;
     loop {
         let node = cursor.node();
+        while indented.last().is_some_and(|&d| d >= depth) {
+            indented.pop();
+        }
+        if node.kind() == "block" && alone_on_its_line(text, node.start_byte()) {
+            indented.push(depth);
+            if indented.len() > MAX_INDENTS {
+                return (
+                    first(at(node.start_byte(), TOO_DEEP_INDENT), stray),
+                    deepest,
+                );
+            }
+        }
         if node.is_error() || node.is_missing() {
             let what = if node.is_missing() {
                 "syntax error (missing token)"
@@ -321,6 +346,17 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
         if token {
             if let Some(problem) = gap_problem(text, last_end, node.start_byte()) {
                 return (first(Some(problem), stray), deepest);
+            }
+            match node.kind() {
+                "(" | "[" | "{" => brackets += 1,
+                ")" | "]" | "}" => brackets = brackets.saturating_sub(1),
+                _ => {}
+            }
+            if brackets > MAX_BRACKETS {
+                return (
+                    first(at(node.start_byte(), TOO_MANY_BRACKETS), stray),
+                    deepest,
+                );
             }
             if node.kind() == "line_continuation" && alone_on_its_line(text, node.start_byte()) {
                 return (first(at(node.start_byte(), BACKSLASH_LINE), stray), deepest);
@@ -555,39 +591,122 @@ fn has_lone_cr(text: &str) -> bool {
     bare_cr(text, 0, text.len()).is_some()
 }
 
-/// PEP 263: an encoding declaration on line 1 or 2. A file that declares a
-/// non-UTF-8 encoding is only safe to edit when it is pure ASCII (then both
-/// encodings agree byte for byte); otherwise refuse rather than re-encode.
-fn check_encoding_declaration(path: &Path, text: &str) -> Result<(), BadInput> {
+/// PEP 263: an encoding declaration on line 1 or 2, checked as CPython
+/// does: with a BOM it must name UTF-8 ("encoding problem: X with BOM");
+/// otherwise it must name a codec Python knows ("unknown encoding"), that
+/// is a text encoding. A file declaring another encoding is only safe to
+/// edit when it is pure ASCII and the codec reads ASCII as ASCII (then both
+/// agree byte for byte); otherwise refuse rather than re-encode.
+pub(crate) fn check_encoding_declaration(text: &str, bom: bool) -> Result<(), String> {
     let Some(encoding) = declared_encoding(text) else {
         return Ok(());
     };
-    let normal = encoding.to_ascii_lowercase().replace('_', "-");
-    if matches!(normal.as_str(), "utf-8" | "utf8" | "ascii" | "us-ascii")
-        || normal.starts_with("utf-8-")
-        || text.is_ascii()
-    {
-        return Ok(());
+    let normal = python_normal_name(&encoding);
+    if bom {
+        return if normal == "utf-8" {
+            Ok(())
+        } else {
+            Err(format!(
+                "encoding problem: {normal} with BOM (Python refuses a BOM with any coding but utf-8)"
+            ))
+        };
     }
-    Err(BadInput(format!(
-        "{}: declares encoding {encoding} and has non-ASCII text; cashews-add edits UTF-8 (or pure ASCII) files only: convert it to UTF-8 first",
-        path.display()
-    )))
+    let kind = match normal.as_str() {
+        "utf-8" | "iso-8859-1" => "ascii",
+        other => codec_kind(other)
+            .ok_or_else(|| format!("unknown encoding: {encoding} (Python cannot read the file)"))?,
+    };
+    match kind {
+        "binary" => Err(format!(
+            "'{encoding}' is not a text encoding (Python cannot read the file)"
+        )),
+        _ if normal == "utf-8" => Ok(()),
+        "ascii" if text.is_ascii() => Ok(()),
+        "ascii" => Err(format!(
+            "declares encoding {encoding} and has non-ASCII text; cashews-add edits UTF-8 (or pure ASCII) files only: convert it to UTF-8 first"
+        )),
+        _ => Err(format!(
+            "declares encoding {encoding}, which does not read ASCII as ASCII; cashews-add edits UTF-8 (or pure ASCII) files only: convert it to UTF-8 first"
+        )),
+    }
 }
 
+/// CPython's tokenizer name for a declared encoding (`get_normal_name`):
+/// its utf-8 and latin-1 spellings become `utf-8` and `iso-8859-1`, looking
+/// at the first 12 characters, lower-cased, `_` as `-`.
+fn python_normal_name(name: &str) -> String {
+    let head: String = name
+        .chars()
+        .take(12)
+        .map(|c| {
+            if c == '_' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    let latin = ["latin-1", "iso-8859-1", "iso-latin-1"];
+    if head == "utf-8" || head.starts_with("utf-8-") {
+        "utf-8".to_string()
+    } else if latin
+        .iter()
+        .any(|l| head == *l || head.starts_with(&format!("{l}-")))
+    {
+        "iso-8859-1".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// What Python's codec registry says of a name: `ascii` (a text codec that
+/// reads ASCII as ASCII), `other` (a text codec that does not) or `binary`
+/// (not a text encoding); None when it knows no such codec. The table is
+/// CPython's (scripts/python-codecs.py), looked up as `encodings` does.
+fn codec_kind(name: &str) -> Option<&'static str> {
+    static TABLE: &str = include_str!("../data/python_codecs.txt");
+    // encodings.normalize_encoding: runs of other characters become one `_`.
+    let mut norm = String::new();
+    let mut gap = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            if gap && !norm.is_empty() {
+                norm.push('_');
+            }
+            norm.push(c.to_ascii_lowercase());
+            gap = false;
+        } else {
+            gap = true;
+        }
+    }
+    let find = |key: &str| {
+        TABLE
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| l.split_once(' ').filter(|(n, _)| *n == key))
+            .map(|(_, kind)| kind)
+    };
+    find(&norm).or_else(|| find(&norm.replace('.', "_")))
+}
+
+/// The declared encoding: a comment on line 1, or on line 2 below a line 1
+/// that is blank or a comment (PEP 263, as CPython reads it).
 pub(crate) fn declared_encoding(text: &str) -> Option<String> {
-    for line in text.lines().take(2) {
-        let line = line.trim_start();
+    for (i, line) in text.lines().take(2).enumerate() {
+        let line = line.trim_start_matches([' ', '\t', '\x0c']);
         if !line.starts_with('#') {
+            if i == 0 && !line.trim().is_empty() {
+                return None;
+            }
             continue;
         }
-        if let Some(pos) = line.find("coding") {
+        for (pos, _) in line.match_indices("coding") {
             let rest = &line[pos + 6..];
             let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix('=')) else {
                 continue;
             };
             let name: String = rest
-                .trim_start()
+                .trim_start_matches([' ', '\t'])
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
                 .collect();

@@ -461,6 +461,7 @@ fn apply_fixes(text: &str, fixes: &[&Finding]) -> Option<(String, usize)> {
 
 /// The file parsed, or the first syntax error (line, column, what).
 fn parse(path: &Path, text: &str, bom: bool) -> Result<SourceFile, (usize, usize, String)> {
+    crate::source::check_encoding_declaration(text, bom).map_err(|e| (1, 1, e))?;
     let tree = parse_tree(text).ok_or((1, 1, "the parser gave up".to_string()))?;
     if let Some(problem) = first_error(text, tree.root_node()) {
         let at = problem.offset;
