@@ -11,6 +11,7 @@ use crate::imports::Imports;
 use crate::source::SourceFile;
 
 /// Local names that refer to cashews cache objects in one module.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct CashewsNames {
     /// Names bound to a cache object: `cache`, an alias, a `Cache()` instance,
     /// `noself_cache`, `cashews.cache`.
@@ -20,6 +21,9 @@ pub(crate) struct CashewsNames {
     /// Module-level shortcuts bound to a method of the default cache:
     /// `from cashews import early` makes `early` mean `cache.early`.
     shortcuts: BTreeMap<String, String>,
+    /// Module-level ready-made decorators: `cached = cache(ttl="1h")` makes
+    /// `@cached` a cashews decorator; the method and the call's byte range.
+    aliases: BTreeMap<String, (Option<String>, (usize, usize))>,
 }
 
 /// The decorator shortcuts `cashews/__init__.py` exports (`failover = cache.failover`, …).
@@ -121,9 +125,69 @@ impl CashewsNames {
             caches,
             noself,
             shortcuts,
+            aliases: BTreeMap::new(),
         };
         names.add_instances(src, imports);
+        names.add_aliases(src);
         names
+    }
+
+    /// A name bound to a cashews cache object (found through the project).
+    pub(crate) fn add_cache(&mut self, name: String) {
+        self.caches.insert(name);
+    }
+
+    /// A name bound to a decorator shortcut (`early` for `cache.early`).
+    pub(crate) fn add_shortcut(&mut self, name: String, method: String) {
+        self.shortcuts.insert(name, method);
+    }
+
+    pub(crate) fn add_noself(&mut self, name: String) {
+        self.noself.insert(name);
+    }
+
+    /// `cached = cache(ttl="1h")` at module level: `@cached` decorates.
+    pub(crate) fn add_aliases(&mut self, src: &SourceFile) {
+        let root = src.tree.root_node();
+        let mut cursor = root.walk();
+        for stmt in root
+            .named_children(&mut cursor)
+            .filter(|s| s.kind() == "expression_statement")
+        {
+            let Some(assign) = stmt.named_child(0).filter(|a| a.kind() == "assignment") else {
+                continue;
+            };
+            let (Some(left), Some(right)) = (
+                assign.child_by_field_name("left"),
+                assign.child_by_field_name("right"),
+            ) else {
+                continue;
+            };
+            if left.kind() != "identifier" || right.kind() != "call" {
+                continue;
+            }
+            let Some(callee) = right
+                .child_by_field_name("function")
+                .and_then(|c| dotted_name(src, c))
+            else {
+                continue;
+            };
+            let method = if self.is_cache(&callee) {
+                None
+            } else if let Some(m) = self.shortcuts.get(&callee) {
+                Some(m.clone())
+            } else if let Some((base, m)) = callee.rsplit_once('.')
+                && self.is_cache(base)
+            {
+                Some(m.to_string())
+            } else {
+                continue;
+            };
+            self.aliases.insert(
+                src.text_of(left).to_string(),
+                (method, (right.start_byte(), right.end_byte())),
+            );
+        }
     }
 
     /// `mycache = Cache()` at module level makes `mycache` a cache object.
@@ -177,11 +241,7 @@ impl CashewsNames {
         if extra.is_empty() {
             return None;
         }
-        let mut names = CashewsNames {
-            caches: self.caches.clone(),
-            noself: self.noself.clone(),
-            shortcuts: self.shortcuts.clone(),
-        };
+        let mut names = self.clone();
         names.caches.extend(extra);
         Some(names)
     }
@@ -203,13 +263,30 @@ impl CashewsNames {
     /// `@noself(cache)(...)`, `@noself(cache).soft(...)`, `@mycache(...)`.
     pub(crate) fn decorator<'t>(
         &self,
-        src: &SourceFile,
+        src: &'t SourceFile,
         d: &Decorator<'t>,
     ) -> Option<CashewsDecorator<'t>> {
         let (target, call) = match d.expr.kind() {
             "call" => (d.expr.child_by_field_name("function")?, Some(d.expr)),
             _ => (d.expr, None),
         };
+        // A ready-made decorator: `cached = cache(ttl=...)`, then `@cached`.
+        if call.is_none()
+            && let Some((method, (start, end))) =
+                dotted_name(src, target).and_then(|n| self.aliases.get(&n))
+            && let Some(alias_call) = src
+                .tree
+                .root_node()
+                .descendant_for_byte_range(*start, *end)
+                .filter(|n| n.kind() == "call")
+        {
+            return Some(CashewsDecorator {
+                method: method.clone(),
+                call: Some(alias_call),
+                noself: false,
+                object: src.text_of(target).to_string(),
+            });
+        }
         // `cache`, `cache.early` or a shortcut such as `early`
         if let Some(name) = dotted_name(src, target) {
             if self.is_cache(&name) {

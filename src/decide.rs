@@ -78,6 +78,15 @@ pub(crate) enum Outcome {
     Unchanged(String),
     /// Not safe or not possible to cache: exit 1.
     Refused(String),
+    /// Evidence a person must weigh (the clock, randomness, a credential
+    /// check, a callee that looks like a write): exit 1 unless `--force`.
+    Review(String),
+}
+
+/// What stops caching: a refusal, or a question for a person.
+enum Gate {
+    Refuse(String),
+    Review(String),
 }
 
 const OTHER_CACHES: &[&str] = &[
@@ -108,6 +117,7 @@ const WRITE_ROUTES: &[&str] = &[
 
 pub(crate) fn decide(
     module: &Module,
+    names: &crate::cashews::CashewsNames,
     f: &Function,
     purity: &Purity,
     key: &Key,
@@ -117,7 +127,7 @@ pub(crate) fn decide(
     if let Some(d) = f
         .decorators
         .iter()
-        .filter_map(|d| module.cashews.decorator(src, d))
+        .filter_map(|d| names.decorator(src, d))
         .find(|d| d.caches())
     {
         return Ok(Outcome::Unchanged(format!(
@@ -135,7 +145,8 @@ pub(crate) fn decide(
     }];
     match purity_gate(f, purity, req.force) {
         Ok(reason) => reasons.push(reason),
-        Err(refusal) => return Ok(Outcome::Refused(refusal)),
+        Err(Gate::Refuse(refusal)) => return Ok(Outcome::Refused(refusal)),
+        Err(Gate::Review(question)) => return Ok(Outcome::Review(question)),
     }
     if !f.is_generator && !f.returns_value(src) {
         if !req.force {
@@ -146,7 +157,18 @@ pub(crate) fn decide(
         reasons.push("never returns a value; cached anyway (--force)".to_string());
     }
     let strategy = choose(f, purity, key, req, &mut reasons)?;
-    let (ttl, second_ttl) = ttls(strategy, req.ttl.as_deref(), &mut reasons)?;
+    let clock = purity.effects.iter().any(|e| e.category == "time");
+    if clock {
+        reasons.push(
+            "the result depends on the clock (--force): the TTL must be no longer than the time the result stays valid, or put a time bucket in the key (e.g. a `day` parameter the callers pass)".to_string(),
+        );
+    }
+    let default = (clock && req.ttl.is_none()).then(|| CLOCK_TTL.to_string());
+    let (ttl, second_ttl) = ttls(
+        strategy,
+        req.ttl.as_deref().or(default.as_deref()),
+        &mut reasons,
+    )?;
     Ok(Outcome::Decorate(Decision {
         strategy,
         reasons,
@@ -201,48 +223,81 @@ fn structural_refusal(src: &SourceFile, f: &Function) -> Option<String> {
     None
 }
 
-/// Ok(reason) when caching may go on; Err(refusal) otherwise.
-fn purity_gate(f: &Function, purity: &Purity, force: bool) -> Result<String, String> {
+/// The default TTL of a clock-dependent result cached with `--force`.
+const CLOCK_TTL: &str = "1m";
+
+/// Ok(reason) when caching may go on; Err otherwise.
+fn purity_gate(f: &Function, purity: &Purity, force: bool) -> Result<String, Gate> {
     let _ = f;
     match purity.verdict {
         Verdict::Pure => {
             Ok("no side effects found in the body or the helpers it calls".to_string())
         }
-        Verdict::Unknown => Ok(format!(
-            "{} effect(s) to review (warn): {}",
-            purity.effects.len(),
-            purity
+        Verdict::Unknown => {
+            let evidence: Vec<String> = purity
                 .effects
                 .iter()
-                .map(|e| format!("line {} {}", e.line, e.category))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+                .map(|e| {
+                    format!(
+                        "{} at line {}: `{}`{} ({})",
+                        e.category,
+                        e.line,
+                        e.code,
+                        e.chain(),
+                        e.note
+                    )
+                })
+                .collect();
+            if force {
+                return Ok(format!(
+                    "to review, cached anyway (--force): {}",
+                    evidence.join("; ")
+                ));
+            }
+            let first = &purity.effects[0];
+            Err(Gate::Review(format!(
+                "needs review: {}. {} (--force caches it)",
+                evidence.join("; "),
+                question(&first.category, &first.code)
+            )))
+        }
         Verdict::Impure => {
             let e = purity
                 .effects
                 .iter()
                 .find(|e| e.severity == "block")
                 .expect("impure has a block");
-            let via = e
-                .via
-                .as_deref()
-                .map(|v| format!(" in {v}()"))
-                .unwrap_or_default();
             let what = format!(
-                "{} at line {}{via}: `{}` ({})",
-                e.category, e.line, e.code, e.note
+                "{} at line {}: `{}`{} ({})",
+                e.category,
+                e.line,
+                e.code,
+                e.chain(),
+                e.note
             );
             if force {
                 Ok(format!(
                     "has side effects ({what}); cached anyway (--force)"
                 ))
             } else {
-                Err(format!(
+                Err(Gate::Refuse(format!(
                     "has side effects: {what}; caching would skip them on every hit (--force caches it anyway)"
-                ))
+                )))
             }
         }
+    }
+}
+
+/// The one question a person must answer before caching, by the kind of evidence.
+fn question(category: &str, code: &str) -> String {
+    match category {
+        "time" => "Question: may a result be served for a while after the clock has moved on? If so, --force caches it with a TTL no longer than that (default 1m), or key it on a time bucket".to_string(),
+        "random" => "Question: may callers get the same random value again? If each call needs a fresh one, do not cache it".to_string(),
+        "auth" => "Question: may a revoked, expired or changed credential keep working for the whole TTL? Caching a credential check usually must not".to_string(),
+        "network" => format!("Question: does `{code}` only ever read (GET)? If callers can make it write, do not cache it"),
+        "db_unknown" => format!("Question: is the statement run by `{code}` always a read? A write or a transaction must not be cached"),
+        "process" => "Question: may the spawned work be skipped on a cache hit?".to_string(),
+        _ => format!("Question: does `{code}` change anything? If it only reads, cache it"),
     }
 }
 
@@ -338,22 +393,33 @@ mod tests {
     use crate::catalogue::builtin;
     use crate::key::{HandleRules, design};
     use crate::locate::find;
-    use std::path::Path;
 
     fn run(code: &str, name: &str, req: &Request) -> Result<(String, String), BadInput> {
-        let src = SourceFile::parse(Path::new("m.py"), code.as_bytes().to_vec()).unwrap();
-        let module = Module::new(&src);
-        let f = Function::new(
-            &src,
-            find(&src, &crate::locate::all_functions(&src), name).unwrap(),
-        );
-        let patterns: Vec<_> = builtin().iter().collect();
-        let purity = crate::purity::analyse(&module, &f, &patterns);
-        let key = design(&module, &f, "m:f", &HandleRules::default());
-        Ok(match decide(&module, &f, &purity, &key, req)? {
+        crate::project::tests::with_module(code, |index, module| {
+            let f = Function::new(
+                module.src,
+                find(module.src, &module.functions, name).unwrap(),
+            );
+            let patterns: Vec<_> = builtin().iter().collect();
+            let purity = crate::purity::analyse(index, module, &f, &patterns);
+            let key = design(module, &f, "m:f", &HandleRules::default());
+            outcome(decide(
+                module,
+                index.cashews(module),
+                &f,
+                &purity,
+                &key,
+                req,
+            )?)
+        })
+    }
+
+    fn outcome(o: Outcome) -> Result<(String, String), BadInput> {
+        Ok(match o {
             Outcome::Decorate(d) => (d.strategy.as_str().to_string(), format_ttl(d.ttl)),
             Outcome::Unchanged(m) => ("unchanged".to_string(), m),
             Outcome::Refused(m) => ("refused".to_string(), m),
+            Outcome::Review(m) => ("review".to_string(), m),
         })
     }
 
@@ -377,6 +443,16 @@ mod tests {
                 "async def get_stats(team):\n    return team\n",
                 "get_stats",
                 "cache",
+            ),
+            (
+                "import time\nasync def f(a):\n    return a, time.time()\n",
+                "f",
+                "review",
+            ),
+            (
+                "async def create_user(a):\n    return a\n",
+                "create_user",
+                "review",
             ),
             ("def f(a):\n    return a\n", "f", "refused"),
             (
@@ -473,6 +549,36 @@ mod tests {
             .0,
             "cache"
         );
+    }
+
+    #[test]
+    fn review_names_the_evidence_and_the_question() {
+        let code = "import datetime\nasync def f(a):\n    return a, datetime.datetime.now()\n";
+        let (status, message) = run(code, "f", &Request::default()).unwrap();
+        assert_eq!(status, "review");
+        assert!(
+            message.contains("time at line 3: `datetime.datetime.now()`"),
+            "{message}"
+        );
+        assert!(
+            message.contains("Question: may a result be served"),
+            "{message}"
+        );
+        let forced = Request {
+            force: true,
+            ..Request::default()
+        };
+        assert_eq!(
+            run(code, "f", &forced).unwrap(),
+            ("cache".into(), "1m".into()),
+            "a short TTL for the clock"
+        );
+        let ttl = Request {
+            force: true,
+            ttl: Some("10s".into()),
+            ..Request::default()
+        };
+        assert_eq!(run(code, "f", &ttl).unwrap().1, "10s");
     }
 
     #[test]

@@ -14,10 +14,28 @@ use crate::source::SourceFile;
 pub(crate) struct Imports<'t> {
     /// Local name -> dotted path: `h` -> `httpx`, `run` -> `subprocess.run`.
     aliases: BTreeMap<String, String>,
+    /// Local name -> what binds it, relative imports kept as written, for
+    /// resolving names across the project's modules.
+    pub(crate) bindings: BTreeMap<String, Binding>,
     /// Modules imported with `from M import *`.
     wildcards: Vec<String>,
+    /// The same, with their level (leading dots): `(1, "models")` for `from .models import *`.
+    pub(crate) star_modules: Vec<(usize, String)>,
     /// `from M import …` statements that are direct children of the module.
     from_statements: Vec<FromImport<'t>>,
+}
+
+/// One import binding of a local name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Binding {
+    /// `import a.b as c` binds `c` to `a.b`; `import a.b` binds `a` to `a`.
+    Module(String),
+    /// `from ..m import n` : level 2, module `m` (empty for `from . import n`), name `n`.
+    From {
+        level: usize,
+        module: String,
+        name: String,
+    },
 }
 
 pub(crate) struct FromImport<'t> {
@@ -31,7 +49,9 @@ impl<'t> Imports<'t> {
     pub(crate) fn collect(src: &'t SourceFile) -> Imports<'t> {
         let mut imports = Imports {
             aliases: BTreeMap::new(),
+            bindings: BTreeMap::new(),
             wildcards: Vec::new(),
+            star_modules: Vec::new(),
             from_statements: Vec::new(),
         };
         imports.walk(src, src.tree.root_node());
@@ -62,14 +82,17 @@ impl<'t> Imports<'t> {
                 let mut cursor = node.walk();
                 for name in node.children_by_field_name("name", &mut cursor) {
                     let (path, alias) = split_alias(src, name);
-                    match alias {
-                        Some(alias) => self.aliases.insert(alias, path),
+                    let (local, target) = match alias {
+                        Some(alias) => (alias, path),
                         // `import a.b` binds `a`
                         None => {
                             let root = path.split('.').next().unwrap_or_default().to_string();
-                            self.aliases.insert(root.clone(), root)
+                            (root.clone(), root)
                         }
                     };
+                    self.bindings
+                        .insert(local.clone(), Binding::Module(target.clone()));
+                    self.aliases.insert(local, target);
                 }
             }
             "import_from_statement" => self.add_from(src, node),
@@ -82,11 +105,17 @@ impl<'t> Imports<'t> {
             return;
         };
         let module = src.text_of(module).to_string();
+        let level = module.chars().take_while(|c| *c == '.').count();
+        let bare: String = module[level..]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         let mut cursor = node.walk();
         if node
             .named_children(&mut cursor)
             .any(|c| c.kind() == "wildcard_import")
         {
+            self.star_modules.push((level, bare));
             self.wildcards.push(module);
             return;
         }
@@ -94,6 +123,14 @@ impl<'t> Imports<'t> {
         for name in node.children_by_field_name("name", &mut node.walk()) {
             let (path, alias) = split_alias(src, name);
             let local = alias.unwrap_or_else(|| path.clone());
+            self.bindings.insert(
+                local.clone(),
+                Binding::From {
+                    level,
+                    module: bare.clone(),
+                    name: path.clone(),
+                },
+            );
             self.aliases
                 .insert(local.clone(), format!("{module}.{path}"));
             last_name = Some(name);

@@ -249,7 +249,10 @@ pub(crate) fn note_interrupted_writes(
 }
 
 fn exit_code(cli: &Cli, report: &Report) -> u8 {
-    let refused = report.results.iter().any(|r| r.status == Status::Refused);
+    let refused = report
+        .results
+        .iter()
+        .any(|r| matches!(r.status, Status::Refused | Status::Review));
     if refused || (cli.check && !report.changes.is_empty()) {
         EXIT_FAILURE
     } else {
@@ -297,6 +300,7 @@ fn print_text(
             (Status::Changed, false, false) => "to change",
             (Status::Unchanged, ..) => "unchanged",
             (Status::Refused, ..) => "refused",
+            (Status::Review, ..) => "review",
         };
         let _ = writeln!(err, "{}: {status}: {}", r.target, r.message);
         for w in &r.warnings {

@@ -19,10 +19,30 @@ pub(crate) struct FunctionSite<'t> {
 /// under `if`/`try`/`with` blocks. Function bodies are not entered (a nested
 /// function is rebuilt on every call, so caching it is never the goal), which
 /// keeps this a walk over statements, not over every node.
+#[cfg(test)]
 pub(crate) fn all_functions(src: &SourceFile) -> Vec<FunctionSite<'_>> {
-    let mut out = Vec::new();
+    definitions(src).0
+}
+
+/// A class definition with its qualified name (`Outer.Inner`).
+#[derive(Clone)]
+pub(crate) struct ClassSite<'t> {
+    pub(crate) node: Node<'t>,
+    pub(crate) qualname: String,
+}
+
+/// Every function (as `all_functions`) and every class at module level or
+/// nested in classes, in source order.
+pub(crate) fn definitions(src: &SourceFile) -> (Vec<FunctionSite<'_>>, Vec<ClassSite<'_>>) {
+    let mut out = Definitions::default();
     walk_statements(src, src.tree.root_node(), "", None, &mut out);
-    out
+    (out.functions, out.classes)
+}
+
+#[derive(Default)]
+struct Definitions<'t> {
+    functions: Vec<FunctionSite<'t>>,
+    classes: Vec<ClassSite<'t>>,
 }
 
 fn walk_statements<'t>(
@@ -30,21 +50,26 @@ fn walk_statements<'t>(
     node: Node<'t>,
     prefix: &str,
     class: Option<Node<'t>>,
-    out: &mut Vec<FunctionSite<'t>>,
+    out: &mut Definitions<'t>,
 ) {
     let mut cursor = node.walk();
     for child in node.named_children(&mut cursor) {
         match child.kind() {
             "function_definition" => {
                 let qualname = format!("{prefix}{}", name_of(src, child));
-                out.push(FunctionSite {
+                out.functions.push(FunctionSite {
                     node: child,
                     class,
                     qualname,
                 });
             }
             "class_definition" => {
-                let inner = format!("{prefix}{}.", name_of(src, child));
+                let qualname = format!("{prefix}{}", name_of(src, child));
+                let inner = format!("{qualname}.");
+                out.classes.push(ClassSite {
+                    node: child,
+                    qualname,
+                });
                 if let Some(body) = child.child_by_field_name("body") {
                     walk_statements(src, body, &inner, Some(child), out);
                 }

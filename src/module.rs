@@ -7,7 +7,7 @@ use tree_sitter::Node;
 use crate::cashews::CashewsNames;
 use crate::function::dotted_name;
 use crate::imports::Imports;
-use crate::locate::{FunctionSite, all_functions};
+use crate::locate::{ClassSite, FunctionSite, definitions};
 use crate::source::SourceFile;
 
 pub(crate) struct Module<'t> {
@@ -15,6 +15,9 @@ pub(crate) struct Module<'t> {
     pub(crate) imports: Imports<'t>,
     pub(crate) cashews: CashewsNames,
     pub(crate) functions: Vec<FunctionSite<'t>>,
+    pub(crate) classes: Vec<ClassSite<'t>>,
+    /// `cashews` with the names found through the project (see `Index::cashews`).
+    pub(crate) project_cashews: std::sync::OnceLock<CashewsNames>,
     /// Module-level `name = value` bindings (the last one wins).
     pub(crate) variables: BTreeMap<String, Node<'t>>,
 }
@@ -23,10 +26,13 @@ impl<'t> Module<'t> {
     pub(crate) fn new(src: &'t SourceFile) -> Module<'t> {
         let imports = Imports::collect(src);
         let cashews = CashewsNames::collect(src, &imports);
+        let (functions, classes) = definitions(src);
         Module {
             src,
             cashews,
-            functions: all_functions(src),
+            functions,
+            classes,
+            project_cashews: std::sync::OnceLock::new(),
             variables: variables(src),
             imports,
         }
@@ -38,6 +44,10 @@ impl<'t> Module<'t> {
             .rev()
             .find(|s| s.qualname == qualname)
             .cloned()
+    }
+
+    pub(crate) fn class(&self, qualname: &str) -> Option<&ClassSite<'t>> {
+        self.classes.iter().rev().find(|c| c.qualname == qualname)
     }
 
     /// Whether a module-level name holds a mutable container (`{}`, `[]`, `set()`, …).

@@ -12,10 +12,12 @@ use crate::decide::{Decision, Outcome, Request, decide};
 use crate::deps::{DependencyPlan, DependencyReport};
 use crate::edit::{Edit, apply};
 use crate::function::{FnKind, Function};
+use crate::imports::Binding;
 use crate::key::{HandleRules, Key, check_placeholders, design, missing_inputs};
 use crate::locate::find;
 use crate::module::Module;
 use crate::plan::{Spelling, decorator_edit, decorator_lines, http_exception};
+use crate::project::{Index, Projects, Sources};
 use crate::purity::{Purity, analyse};
 use crate::setup::{Cached, SetupOptions, SetupPlan, SetupReport};
 use crate::source::{BadInput, SourceFile, first_error};
@@ -52,6 +54,8 @@ pub(crate) enum Status {
     Changed,
     Unchanged,
     Refused,
+    /// Evidence a person must weigh: nothing emitted, exit 1 (`--force` applies it).
+    Review,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +81,9 @@ pub(crate) struct TargetResult {
     pub(crate) warnings: Vec<String>,
     /// The decorator lines added, outermost first.
     pub(crate) decorators: Vec<String>,
+    /// The cache object the decorator uses, `(module, name)`: the setup's.
+    #[serde(skip)]
+    pub(crate) cache_origin: Option<(String, String)>,
 }
 
 /// A file whose text changes.
@@ -134,8 +141,8 @@ pub(crate) struct ProjectOptions {
 }
 
 /// One target file: its text and the edits its targets need.
-struct Planned {
-    src: SourceFile,
+struct Planned<'a> {
+    src: &'a SourceFile,
     imports: Vec<Edit>,
     decorators: Vec<Edit>,
     /// Some target in it ends up cached (changed, or cached already).
@@ -158,12 +165,19 @@ pub(crate) fn plan(
     }
     let mut results = Vec::new();
     let mut planned = Vec::new();
+    let sources = Sources::default();
+    let projects = Projects::new(&sources);
     for (path, targets) in files {
         let src = SourceFile::read(path)?;
         let config = crate::config::load_for(path)?;
         let settings = Settings::new(request, &config);
-        let (file_results, imports, decorators) = plan_file(&src, &targets, &settings)?;
-        let cached = file_results.iter().any(|r| r.status != Status::Refused);
+        let index = projects.for_file(path);
+        let module = index.insert(src);
+        let src = module.src;
+        let (file_results, imports, decorators) = plan_file(index, module, &targets, &settings)?;
+        let cached = file_results
+            .iter()
+            .any(|r| matches!(r.status, Status::Changed | Status::Unchanged));
         results.extend(file_results);
         planned.push(Planned {
             src,
@@ -173,7 +187,8 @@ pub(crate) fn plan(
             config,
         });
     }
-    let (mut setup, dependency) = plan_project(&planned, project)?;
+    let origin = results.iter().find_map(|r| r.cache_origin.as_ref());
+    let (mut setup, dependency) = plan_project(&projects, origin, &planned, project)?;
     let mut setup_edits = setup.edits.take();
     let mut changes = Vec::new();
     for p in planned {
@@ -183,11 +198,11 @@ pub(crate) fn plan(
             Some(s) => {
                 // The setup's imports first: `import os` above `from cashews import cache`.
                 imports = s.imports.into_iter().chain(imports).collect();
-                let change = compose(&p.src, imports, s.body, p.decorators)?;
+                let change = compose(p.src, imports, s.body, p.decorators)?;
                 setup.report.line = line_in(&change, &s.call);
                 changes.extend(change);
             }
-            None => changes.extend(compose(&p.src, imports, Vec::new(), p.decorators)?),
+            None => changes.extend(compose(p.src, imports, Vec::new(), p.decorators)?),
         }
     }
     if let Some(s) = setup_edits {
@@ -206,6 +221,8 @@ pub(crate) fn plan(
 
 /// Setup and dependency for the project of the first cached target.
 fn plan_project(
+    projects: &Projects,
+    origin: Option<&(String, String)>,
     planned: &[Planned],
     options: &ProjectOptions,
 ) -> Result<(SetupPlan, DependencyPlan), BadInput> {
@@ -248,13 +265,20 @@ fn plan_project(
         .map(|p| Cached {
             path: p.src.path.clone(),
             module: crate::project::module_name_in(&root, &p.src.path),
-            src: Some(p.src.clone()),
+            src: Some((*p.src).clone()),
         })
         .collect();
+    let index = projects.for_file(&first.src.path);
+    let cache = match (origin, index.project_caches().first()) {
+        (Some(origin), _) => origin.clone(),
+        (None, Some(own)) => (own.module.clone(), own.name.clone()),
+        (None, None) => ("cashews".to_string(), "cache".to_string()),
+    };
     let opts = SetupOptions {
         skip: options.no_setup,
         setup_in: options.setup_in.clone(),
         url: url.clone(),
+        cache,
     };
     let mut setup = crate::setup::plan(&root, recursive, &modules, &opts)?;
     for p in others {
@@ -329,8 +353,18 @@ pub(crate) fn rewrite_text(
     settings: &Settings,
     setup: bool,
 ) -> Result<(Vec<TargetResult>, String), BadInput> {
-    let (results, mut imports, decorators) = plan_file(src, targets, settings)?;
-    let cached = results.iter().any(|r| r.status != Status::Refused);
+    let sources = Sources::default();
+    // The file alone, as the only file of its project.
+    let folder = std::path::absolute(&src.path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let index = Index::new(&sources, folder, false);
+    let module = index.insert(src.clone());
+    let (results, mut imports, decorators) = plan_file(&index, module, targets, settings)?;
+    let cached = results
+        .iter()
+        .any(|r| matches!(r.status, Status::Changed | Status::Unchanged));
     let mut body = Vec::new();
     if setup
         && cached
@@ -346,13 +380,14 @@ pub(crate) fn rewrite_text(
 /// A file's results, its import edits and its decorator edits.
 type FilePlan = (Vec<TargetResult>, Vec<Edit>, Vec<Edit>);
 
-pub(crate) fn plan_file(
-    src: &SourceFile,
+pub(crate) fn plan_file<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
     targets: &[&Target],
     settings: &Settings,
 ) -> Result<FilePlan, BadInput> {
-    let module = Module::new(src);
-    let prefix_module = crate::project::module_name(&src.path);
+    let src = module.src;
+    let prefix_module = index.module_name(&src.path);
     let mut results = Vec::new();
     let mut import_edits: Vec<Edit> = Vec::new();
     let mut decorator_edits: Vec<Edit> = Vec::new();
@@ -364,7 +399,7 @@ pub(crate) fn plan_file(
         }
         seen.push(site.node.id());
         let f = Function::new(src, site);
-        let (result, edits) = plan_target(&module, &f, target, &prefix_module, settings)?;
+        let (result, edits) = plan_target(index, module, &f, target, &prefix_module, settings)?;
         if let Some((import, decorator)) = edits {
             import_edits.extend(import);
             decorator_edits.push(decorator);
@@ -376,16 +411,17 @@ pub(crate) fn plan_file(
 
 type Edits = Option<(Vec<Edit>, Edit)>;
 
-fn plan_target(
-    module: &Module,
-    f: &Function,
+fn plan_target<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
     target: &Target,
     prefix_module: &str,
     settings: &Settings,
 ) -> Result<(TargetResult, Edits), BadInput> {
     let src = module.src;
     let req = &settings.request;
-    let purity = analyse(module, f, &settings.patterns);
+    let purity = analyse(index, module, f, &settings.patterns);
     let qualname = &target.qualname;
     let mut key = design(
         module,
@@ -413,7 +449,7 @@ fn plan_target(
     for tag in &req.tags {
         check_placeholders(f, tag, "--tags").map_err(bad)?;
     }
-    let outcome = decide(module, f, &purity, &key, req).map_err(bad)?;
+    let outcome = decide(module, index.cashews(module), f, &purity, &key, req).map_err(bad)?;
     if !req.tags.is_empty()
         && let Outcome::Decorate(d) = &outcome
         && d.strategy == crate::decide::Strategy::Iterator
@@ -449,6 +485,7 @@ fn plan_target(
         tags: req.tags.clone(),
         warnings,
         decorators: Vec::new(),
+        cache_origin: None,
     };
     let decision = match outcome {
         Outcome::Unchanged(message) => {
@@ -460,10 +497,17 @@ fn plan_target(
             result.message = format!("{qualname} {message}");
             return Ok((result, None));
         }
+        Outcome::Review(message) => {
+            result.status = Status::Review;
+            result.message = format!("{qualname} {message}");
+            return Ok((result, None));
+        }
         Outcome::Decorate(d) => d,
     };
     let def_start = f.site.node.start_byte();
-    let (cache_name, cache_import) = module.imports.ensure(src, "cashews", "cache", def_start);
+    let choice = cache_object(index, module, def_start);
+    let (cache_name, cache_import) = (choice.local, choice.import);
+    result.cache_origin = Some(choice.origin);
     let (exceptions, exc_import) = if decision.strategy == crate::decide::Strategy::Failover {
         http_exception(module)
     } else {
@@ -488,6 +532,90 @@ fn plan_target(
         result,
         Some((cache_import.into_iter().chain(exc_import).collect(), edit)),
     ))
+}
+
+/// The cache object to decorate with.
+pub(crate) struct CacheChoice {
+    /// The name the decorator uses in this file.
+    pub(crate) local: String,
+    /// The import that binds it, when the file lacks one.
+    pub(crate) import: Option<Edit>,
+    /// Where it lives, `(module, name)`: what the setup must configure.
+    pub(crate) origin: (String, String),
+}
+
+/// The cache object to decorate with: the one the file already imports
+/// (cashews' own, or the project's), an instance the file builds and sets
+/// up, the one the project's modules import from the project
+/// (`from app.caching import cache`), else cashews' own.
+fn cache_object<'p>(index: &Index<'p>, module: &Module<'p>, at: usize) -> CacheChoice {
+    let src = module.src;
+    let here = index.module_name(&src.path);
+    let names = index.cashews(module);
+    let usable = |n: &&str| {
+        !matches!(
+            module.imports.resolve(n).as_str(),
+            "cashews.mem" | "cashews.noself_cache"
+        )
+    };
+    let bound: Vec<&str> = names.exported().filter(usable).collect();
+    let imported = bound
+        .iter()
+        .find_map(|n| match module.imports.bindings.get(*n)? {
+            Binding::From {
+                level,
+                module: from,
+                name,
+            } => {
+                let origin = if *level == 0 && from.starts_with("cashews") {
+                    ("cashews".to_string(), "cache".to_string())
+                } else {
+                    let file = index.resolve_module(&src.path, *level, from);
+                    let dotted = match file {
+                        Some(crate::project::ModuleRef::File(f)) => index.module_name(&f),
+                        _ => from.clone(),
+                    };
+                    (dotted, name.clone())
+                };
+                Some((n.to_string(), origin))
+            }
+            Binding::Module(_) => None,
+        });
+    let built_here = || {
+        bound
+            .iter()
+            .find(|n| {
+                !module.imports.bindings.contains_key(**n)
+                    && src.text.contains(&format!("{n}.setup("))
+            })
+            .map(|n| (n.to_string(), (here.clone(), n.to_string())))
+    };
+    if let Some((local, origin)) = imported.or_else(built_here) {
+        return CacheChoice {
+            local,
+            import: None,
+            origin,
+        };
+    }
+    // The project's own object, when this file can import it by that name
+    // (a module below another import root is not importable from here).
+    let own = index.project_caches().iter().find(|own| {
+        own.module != here
+            && matches!(
+                index.resolve_module(&src.path, 0, &own.module),
+                Some(crate::project::ModuleRef::File(_))
+            )
+    });
+    let (from, name) = match own {
+        Some(own) => (own.module.clone(), own.name.clone()),
+        None => ("cashews".to_string(), "cache".to_string()),
+    };
+    let (local, import) = module.imports.ensure(src, &from, &name, at);
+    CacheChoice {
+        local,
+        import,
+        origin: (from, name),
+    }
 }
 
 /// A rewrite must never break a file: re-parse the result.

@@ -41,6 +41,9 @@ pub(crate) struct SetupOptions {
     pub(crate) setup_in: Option<PathBuf>,
     /// The default backend URL embedded in the setup line.
     pub(crate) url: String,
+    /// The cache object to set up: `("cashews", "cache")`, or the project's
+    /// own (`("app.caching", "cache")`).
+    pub(crate) cache: (String, String),
 }
 
 /// A module holding a cached function.
@@ -344,6 +347,7 @@ pub(crate) fn plan_in_file(src: &SourceFile) -> Option<FileEdits> {
         skip: false,
         setup_in: None,
         url: "disk://?directory=~/.cache/cashews/fuzz&shards=0".to_string(),
+        cache: ("cashews".to_string(), "cache".to_string()),
     };
     emit(src.clone(), choice_in(&facts), &opts, Vec::new())
         .ok()?
@@ -820,6 +824,8 @@ enum Choice {
 struct Writer<'a> {
     src: &'a SourceFile,
     module: Module<'a>,
+    /// The module and name of the cache object set up.
+    cache: (String, String),
     eol: &'static str,
     unit: String,
     url: String,
@@ -828,10 +834,11 @@ struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    fn new(src: &'a SourceFile, url: &str) -> Writer<'a> {
+    fn new(src: &'a SourceFile, url: &str, cache: &(String, String)) -> Writer<'a> {
         Writer {
             src,
             module: Module::new(src),
+            cache: cache.clone(),
             eol: file_line_ending(&src.text),
             unit: indent_unit(&src.text),
             url: url.to_string(),
@@ -850,10 +857,15 @@ impl<'a> Writer<'a> {
             self.imports.extend(edit);
             local
         });
-        let (cache, edit) = self
-            .module
-            .imports
-            .ensure(self.src, "cashews", "cache", before);
+        let (module, name) = (&self.cache.0, &self.cache.1);
+        let defined_here = module != "cashews"
+            && crate::project::module_name(&self.src.path) == *module
+            && self.module.cashews.is_cache(name);
+        let (cache, edit) = if defined_here {
+            (name.clone(), None)
+        } else {
+            self.module.imports.ensure(self.src, module, name, before)
+        };
         self.imports.extend(edit);
         (cache, os, extra)
     }
@@ -946,7 +958,7 @@ fn emit(
     opts: &SetupOptions,
     mut warnings: Vec<String>,
 ) -> Result<SetupPlan, BadInput> {
-    let mut w = Writer::new(&src, &opts.url);
+    let mut w = Writer::new(&src, &opts.url, &opts.cache);
     let file = shown(&src.path);
     let (place, call, message) = match choice {
         Choice::App(app) => write_app(&mut w, app, &file, &mut warnings),

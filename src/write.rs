@@ -255,11 +255,12 @@ fn test_stall(phase: &str, count: usize, signals: &HeldSignals) {
     }
 }
 
-/// SIGINT, SIGTERM and SIGHUP blocked for as long as this lives; dropping
-/// it unblocks them, and one that arrived meanwhile is delivered then.
+/// SIGINT, SIGTERM and SIGHUP held back for as long as this lives: a
+/// handler notes the signal (a mask would not do: rayon's threads, started
+/// earlier, would still take it); dropping this puts the old handlers back
+/// and raises the signal noted, which then ends the run as it would have.
 struct HeldSignals {
-    set: libc::sigset_t,
-    old: libc::sigset_t,
+    old: Vec<(libc::c_int, libc::sigaction)>,
 }
 
 const HELD: [(libc::c_int, &str); 3] = [
@@ -268,43 +269,56 @@ const HELD: [(libc::c_int, &str); 3] = [
     (libc::SIGHUP, "SIGHUP"),
 ];
 
+/// The held signal that arrived, 0 for none (all a handler may safely do).
+static CAUGHT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn note_signal(signal: libc::c_int) {
+    CAUGHT.store(signal, std::sync::atomic::Ordering::SeqCst);
+}
+
 impl HeldSignals {
     fn hold() -> HeldSignals {
-        // SAFETY: sigset_t is plain data that sigemptyset initialises;
-        // pthread_sigmask only reads `set` and writes `old`.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for (sig, _) in HELD {
-                libc::sigaddset(&mut set, sig);
+        CAUGHT.store(0, std::sync::atomic::Ordering::SeqCst);
+        let mut old = Vec::new();
+        for (signal, _) in HELD {
+            // SAFETY: sigaction is plain data; the handler only stores an atomic.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = note_signal as extern "C" fn(libc::c_int) as usize;
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                let mut previous: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(signal, &action, &mut previous) == 0 {
+                    old.push((signal, previous));
+                }
             }
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-            HeldSignals { set, old }
         }
+        HeldSignals { old }
     }
 
     /// The name of a held signal that has arrived, if any.
     fn pending(&self) -> Option<&'static str> {
-        // SAFETY: as above; sigpending fills a sigset_t.
-        unsafe {
-            let mut pending: libc::sigset_t = std::mem::zeroed();
-            libc::sigpending(&mut pending);
-            HELD.iter()
-                .find(|(sig, _)| {
-                    libc::sigismember(&pending, *sig) == 1
-                        && libc::sigismember(&self.set, *sig) == 1
-                })
-                .map(|(_, name)| *name)
-        }
+        let caught = CAUGHT.load(std::sync::atomic::Ordering::SeqCst);
+        HELD.iter()
+            .find(|(signal, _)| *signal == caught)
+            .map(|(_, name)| *name)
     }
 }
 
 impl Drop for HeldSignals {
     fn drop(&mut self) {
-        // SAFETY: restores the mask saved by `hold`.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
+        for (signal, previous) in &self.old {
+            // SAFETY: puts back the action saved by `hold`.
+            unsafe {
+                libc::sigaction(*signal, previous, std::ptr::null_mut());
+            }
+        }
+        let caught = CAUGHT.swap(0, std::sync::atomic::Ordering::SeqCst);
+        if caught != 0 {
+            // SAFETY: raising a signal is always allowed.
+            unsafe {
+                libc::raise(caught);
+            }
         }
     }
 }

@@ -473,3 +473,50 @@ fn script_sets_up_in_its_main_block() {
     assert_eq!(calls(&b), Vec::<String>::new(), "{b:#}");
     assert_eq!(totals(&b), totals(&a));
 }
+
+/// The project has its own `Cache()` instance, set up where it is built:
+/// the rewrite decorates with it, imported like the neighbours import it,
+/// and adds no second setup (cashews' global `cache` would never be set up:
+/// NotConfiguredError on the first call).
+#[test]
+fn project_cache_instance_is_reused() {
+    let (tmp, dir) = project("own_cache");
+    let out = tool(
+        &dir,
+        &["app/items.py::get_item", "--write", "--format", "json"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    assert_eq!(report["results"][0]["status"], "changed", "{report:#}");
+    assert_eq!(report["setup"]["status"], "present", "{report:#}");
+    assert_eq!(report["setup"]["file"], "app/caching.py");
+    let items = read(&dir, "app/items.py");
+    assert!(items.contains("from app.caching import cache\n"), "{items}");
+    assert!(!items.contains("from cashews"), "{items}");
+    assert!(items.contains("@cache(ttl="), "{items}");
+    let again = tool(&dir, &["app/items.py::get_item", "--check"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "a second run has nothing to do"
+    );
+    let facts = drive(
+        &dir,
+        &tmp.path().join("home"),
+        None,
+        &[
+            "app",
+            "app.main:app",
+            "app.store:load_item",
+            "/items/1",
+            "/items/1",
+            "/items/2",
+        ],
+    );
+    check_requests(&facts, &[true, false, true]);
+}

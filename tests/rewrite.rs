@@ -90,7 +90,7 @@ fn rewrite_fixtures() {
         let check = run(dir.path(), &check_args);
         assert_eq!(
             code(&check),
-            if stderr(&check).contains("refused") {
+            if stderr(&check).contains(": refused:") || stderr(&check).contains(": review:") {
                 1
             } else {
                 0

@@ -29,6 +29,7 @@ use crate::lint::project::Project;
 use crate::lint::render::{FileError, LintFormat, Located, Report};
 use crate::lint::rules::{Checker, Finding, Rule, ca402};
 use crate::module::Module;
+use crate::project::Index;
 use crate::rewrite::Settings;
 use crate::source::{BadInput, SourceFile, first_error, parse_tree};
 use crate::{EXIT_FAILURE, EXIT_OK};
@@ -138,7 +139,8 @@ pub(crate) fn run(
         None
     };
     crate::note_interrupted_writes(lock.as_ref(), &anchors, err);
-    let project = Project::default();
+    let sources = crate::project::Sources::default();
+    let project = Project::new(&sources);
     let outcomes = walk(&paths, args, &configs, &selection, &project)?;
     finish(outcomes, args, lock.as_ref(), &project, out, err)
 }
@@ -410,7 +412,14 @@ fn lint_file(
                 return error(line, column, format!("{what}; not linted"));
             }
         };
-        let checked = check(&src, &settings, project, rules);
+        let index = project.index(path);
+        let module = if round == 0 {
+            index.insert(src)
+        } else {
+            index.insert_version(src)
+        };
+        let src = module.src;
+        let checked = check(index, module, &settings, rules);
         let fixes: Vec<&Finding> = checked
             .findings
             .iter()
@@ -424,7 +433,7 @@ fn lint_file(
             let new_text = original
                 .filter(|_| changed)
                 .map(|old| (old, src.full_text(&src.text)));
-            return checked.into_outcome(&src, fixed, new_text);
+            return checked.into_outcome(src, fixed, new_text);
         };
         fixed += applied;
         changed = true;
@@ -500,7 +509,8 @@ pub(crate) fn lint_text(src: &SourceFile) -> Result<Linted, String> {
     let path = Path::new("/nonexistent-cashews-add-fuzz/fuzz.py");
     let resolved =
         Resolved::new(crate::config::Config::default(), PathBuf::from("/")).map_err(|e| e.0)?;
-    let project = Project::default();
+    let sources = crate::project::Sources::default();
+    let project = Project::new(&sources);
     let bytes = src.full_text(&src.text).into_bytes();
     let lint = |fix| {
         lint_file(
@@ -534,13 +544,18 @@ struct Checked {
     has_setup: bool,
 }
 
-fn check(src: &SourceFile, settings: &Settings, project: &Project, rules: RuleSet) -> Checked {
-    let module = Module::new(src);
-    let cached = rules::cached_functions(&module, settings);
+fn check<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    settings: &Settings,
+    rules: RuleSet,
+) -> Checked {
+    let src = module.src;
+    let cached = rules::cached_functions(module, index.cashews(module), settings);
     let mut ck = Checker {
-        module: &module,
+        module,
         settings,
-        project,
+        index,
         rules,
         findings: Vec::new(),
     };
@@ -553,19 +568,19 @@ fn check(src: &SourceFile, settings: &Settings, project: &Project, rules: RuleSe
         .collect();
     let needing: Vec<&rules::Cached> = cached
         .iter()
-        .filter(|c| c.decos.iter().any(|d| ca402::needs_setup(&module, d)))
+        .filter(|c| c.decos.iter().any(|d| ca402::needs_setup(module, d)))
         .collect();
     let setup_candidate = needing
         .iter()
         .filter(|_| rules.enabled(Rule::CA402))
         .find(|c| !noqa.silences(Rule::CA402, &c.noqa))
-        .and_then(|c| c.decos.iter().find(|d| ca402::needs_setup(&module, d)))
+        .and_then(|c| c.decos.iter().find(|d| ca402::needs_setup(module, d)))
         .map(|d| (d.node.start_byte(), d.node.end_byte()));
     Checked {
         findings,
         cached: !needing.is_empty(),
         setup_candidate,
-        has_setup: !ca402::setup_calls(&module).is_empty(),
+        has_setup: !ca402::setup_calls(module).is_empty(),
     }
 }
 

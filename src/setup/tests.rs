@@ -39,6 +39,7 @@ fn run(dir: &tempfile::TempDir, cached: &[&str], setup_in: Option<&str>, skip: b
         skip,
         setup_in: setup_in.map(|f| root.join(f)),
         url: URL.to_string(),
+        cache: ("cashews".to_string(), "cache".to_string()),
     };
     let plan = plan(root, true, &cached, &opts).unwrap();
     let edited = plan.edits.map(|e| {

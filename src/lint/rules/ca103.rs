@@ -1,11 +1,7 @@
 //! CA103: a key that embeds an object's repr.
 
-use tree_sitter::Node;
-
-use crate::function::{FnKind, ParamKind, dotted_name};
-use crate::lint::project::Project;
+use crate::function::{FnKind, ParamKind};
 use crate::lint::rules::{Cached, Checker, KeyArg, Rule};
-use crate::module::Module;
 
 declare_rule! {
     /// ## What it does
@@ -125,115 +121,6 @@ fn class_name(ck: &Checker, c: &Cached) -> String {
 }
 
 fn self_is_readable(ck: &Checker, c: &Cached) -> Option<bool> {
-    let class = c.f.site.class?;
-    class_has_str(ck.project, ck.module, class, 0)
-}
-
-/// Bases that define neither `__str__` nor `__repr__`.
-const PLAIN_BASES: &[&str] = &[
-    "object",
-    "abc.ABC",
-    "typing.Generic",
-    "typing.Protocol",
-    "typing_extensions.Protocol",
-];
-
-/// Whether a class (or a base) defines `__str__` or `__repr__`: Some(true)
-/// yes, Some(false) provably not, None when it cannot be known (a base from
-/// outside the project, a class decorator, a metaclass).
-pub(crate) fn class_has_str(
-    project: &Project,
-    module: &Module,
-    class: Node,
-    depth: usize,
-) -> Option<bool> {
-    if depth > 8 {
-        return None;
-    }
-    let src = module.src;
-    if class
-        .parent()
-        .is_some_and(|p| p.kind() == "decorated_definition")
-    {
-        return None; // @dataclass, @attr.s, … write a __repr__
-    }
-    if defines_str(src, class) {
-        return Some(true);
-    }
-    let Some(bases) = class.child_by_field_name("superclasses") else {
-        return Some(false);
-    };
-    let mut cursor = bases.walk();
-    for base in bases.named_children(&mut cursor) {
-        let base = match base.kind() {
-            "comment" => continue,
-            "subscript" => base.child_by_field_name("value")?,
-            "identifier" | "attribute" => base,
-            _ => return None, // metaclass=..., *bases
-        };
-        let name = dotted_name(src, base)?;
-        let resolved = module.imports.resolve(&name);
-        if PLAIN_BASES.contains(&resolved.as_str()) {
-            continue;
-        }
-        let verdict = match module_class(module, &name) {
-            Some(node) => class_has_str(project, module, node, depth + 1),
-            None if module
-                .imports
-                .is_bound(name.split('.').next().unwrap_or(&name))
-                || !name.contains('.') =>
-            {
-                let simple = resolved.rsplit('.').next().unwrap_or(&resolved);
-                project.class_has_str(&src.path, simple, depth + 1)
-            }
-            None => None,
-        };
-        match verdict {
-            Some(false) => {}
-            other => return other,
-        }
-    }
-    Some(false)
-}
-
-fn defines_str(src: &crate::source::SourceFile, class: Node) -> bool {
-    let Some(body) = class.child_by_field_name("body") else {
-        return false;
-    };
-    let mut cursor = body.walk();
-    body.named_children(&mut cursor).any(|stmt| {
-        let def = match stmt.kind() {
-            "decorated_definition" => stmt.child_by_field_name("definition"),
-            "function_definition" => Some(stmt),
-            "expression_statement" => {
-                return stmt
-                    .named_child(0)
-                    .filter(|a| a.kind() == "assignment")
-                    .and_then(|a| a.child_by_field_name("left"))
-                    .is_some_and(|l| matches!(src.text_of(l), "__str__" | "__repr__"));
-            }
-            _ => None,
-        };
-        def.and_then(|d| d.child_by_field_name("name"))
-            .is_some_and(|n| matches!(src.text_of(n), "__str__" | "__repr__"))
-    })
-}
-
-/// A top-level class of this module by name.
-pub(crate) fn module_class<'t>(module: &Module<'t>, name: &str) -> Option<Node<'t>> {
-    let root = module.src.tree.root_node();
-    let mut cursor = root.walk();
-    let found = root.named_children(&mut cursor).filter_map(|stmt| {
-        let def = match stmt.kind() {
-            "decorated_definition" => stmt.child_by_field_name("definition")?,
-            "class_definition" => stmt,
-            _ => return None,
-        };
-        (def.kind() == "class_definition"
-            && def
-                .child_by_field_name("name")
-                .is_some_and(|n| module.src.text_of(n) == name))
-        .then_some(def)
-    });
-    found.last()
+    let class = crate::purity::class_of(ck.module, &c.f)?;
+    ck.index.has_str(&class)
 }

@@ -41,28 +41,27 @@ declare_rule! {
     pub(crate) const DOC;
 }
 
-pub(crate) fn check(ck: &mut Checker, c: &Cached) {
+pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
     if !ck.enabled(Rule::CA202) {
         return; // the purity analysis is the costliest check
     }
     let Some(deco) = c.caching().next() else {
         return;
     };
-    let purity = analyse(ck.module, &c.f, &ck.settings.patterns);
+    let purity = analyse(ck.index, ck.module, &c.f, &ck.settings.patterns);
     if purity.verdict != Verdict::Impure {
         return;
     }
     let Some(effect) = purity.effects.iter().find(|e| e.severity == "block") else {
         return;
     };
-    let via = effect
-        .via
-        .as_deref()
-        .map(|v| format!(" in {v}()"))
-        .unwrap_or_default();
     let message = format!(
-        "cached function has side effects: {} at line {}{via}: `{}` ({}); a cache hit skips them",
-        effect.category, effect.line, effect.code, effect.note
+        "cached function has side effects: {} at line {}: `{}`{} ({}); a cache hit skips them",
+        effect.category,
+        effect.line,
+        effect.code,
+        effect.chain(),
+        effect.note
     );
     ck.report(Rule::CA202, deco.node, &c.noqa, message, None);
 }

@@ -15,9 +15,9 @@ use crate::function::Function;
 use crate::key::Key;
 use crate::lint::files::RuleSet;
 use crate::lint::literal::{self, Str};
-use crate::lint::project::Project;
 use crate::locate::{FunctionSite, name_of};
 use crate::module::Module;
+use crate::project::Index;
 use crate::rewrite::Settings;
 use crate::source::{SourceFile, line_of};
 
@@ -348,7 +348,7 @@ impl<'t> Cached<'t> {
 pub(crate) struct Checker<'a, 't> {
     pub(crate) module: &'a Module<'t>,
     pub(crate) settings: &'a Settings<'a>,
-    pub(crate) project: &'a Project,
+    pub(crate) index: &'a Index<'t>,
     /// Rules enabled for this file; the others report nothing.
     pub(crate) rules: RuleSet,
     pub(crate) findings: Vec<Finding>,
@@ -457,7 +457,11 @@ fn qualname(src: &SourceFile, function: Node) -> String {
 }
 
 /// The functions in the file that carry a cashews decorator.
-pub(crate) fn cached_functions<'t>(module: &Module<'t>, settings: &Settings) -> Vec<Cached<'t>> {
+pub(crate) fn cached_functions<'t>(
+    module: &Module<'t>,
+    cashews: &crate::cashews::CashewsNames,
+    settings: &Settings,
+) -> Vec<Cached<'t>> {
     let src = module.src;
     let mut out = Vec::new();
     for site in decorated_functions(src) {
@@ -468,8 +472,8 @@ pub(crate) fn cached_functions<'t>(module: &Module<'t>, settings: &Settings) -> 
         else {
             continue;
         };
-        let scoped = module.cashews.in_scope_of(src, &module.imports, site.node);
-        let names = scoped.as_ref().unwrap_or(&module.cashews);
+        let scoped = cashews.in_scope_of(src, &module.imports, site.node);
+        let names = scoped.as_ref().unwrap_or(cashews);
         let qualname = site.qualname.clone();
         let f = Function::new(src, site);
         let decos: Vec<Deco> = f
@@ -542,7 +546,7 @@ pub(crate) fn calls_named<'t>(src: &'t SourceFile, names: &[&str]) -> Vec<Node<'
 }
 
 /// Runs every function- and module-level rule over one parsed file.
-pub(crate) fn check_module(ck: &mut Checker, cached: &[Cached]) {
+pub(crate) fn check_module<'t>(ck: &mut Checker<'_, 't>, cached: &[Cached<'t>]) {
     for c in cached {
         ca101::check(ck, c);
         ca102::check(ck, c);

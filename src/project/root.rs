@@ -1,0 +1,151 @@
+//! Where a file sits in its project: the project root, the folders Python
+//! imports from, and the dotted module name of a file.
+
+use std::path::{Path, PathBuf};
+
+const ROOT_MARKERS: &[&str] = &["pyproject.toml", "setup.cfg", "setup.py", ".git"];
+
+/// Whether `dir` is a project root. A `setup.py` or `setup.cfg` inside a
+/// package (a folder with `__init__.py`, e.g. `app/core/setup.py`) is a
+/// module of that package, not a project marker.
+fn is_root(dir: &Path) -> bool {
+    ROOT_MARKERS.iter().any(|m| {
+        dir.join(m).exists()
+            && !(matches!(*m, "setup.py" | "setup.cfg") && dir.join("__init__.py").is_file())
+    })
+}
+
+/// The nearest folder above `file` holding a project marker.
+pub(crate) fn find_root(file: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(file).ok()?;
+    absolute
+        .ancestors()
+        .skip(1)
+        .find(|dir| is_root(dir))
+        .map(Path::to_path_buf)
+}
+
+/// The project root of a file, else its own folder; and whether a marker was found.
+pub(crate) fn root_or_folder(file: &Path) -> (PathBuf, bool) {
+    match find_root(file) {
+        Some(root) => (root, true),
+        None => {
+            let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+            let folder = absolute.parent().unwrap_or(Path::new("/")).to_path_buf();
+            (folder, false)
+        }
+    }
+}
+
+/// `app/users.py` under the root -> `app.users`; `src/` layouts drop `src`;
+/// `pkg/__init__.py` -> `pkg`. Without a root, the file stem.
+pub(crate) fn module_name(file: &Path) -> String {
+    match find_root(file) {
+        Some(root) => module_name_in(&root, file),
+        None => stem(file),
+    }
+}
+
+fn stem(file: &Path) -> String {
+    file.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The folder Python imports `file` from: the parent of the topmost package
+/// (folder with `__init__.py`) holding it, when that is inside `root`; else
+/// `root/src` for a file below it, else `root`.
+pub(crate) fn import_base(root: &Path, file: &Path) -> PathBuf {
+    let mut dir = file.parent().unwrap_or(root).to_path_buf();
+    let mut top = None;
+    while dir.starts_with(root) && dir != root && dir.join("__init__.py").is_file() {
+        top = Some(dir.clone());
+        if !dir.pop() {
+            break;
+        }
+    }
+    if let Some(base) = top.as_deref().and_then(Path::parent) {
+        return base.to_path_buf();
+    }
+    let src = root.join("src");
+    if file.starts_with(&src) {
+        src
+    } else {
+        root.to_path_buf()
+    }
+}
+
+/// The dotted module name of `file` below `root` (the file stem when it is not below it).
+pub(crate) fn module_name_in(root: &Path, file: &Path) -> String {
+    let Ok(absolute) = std::path::absolute(file) else {
+        return stem(file);
+    };
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    if !absolute.starts_with(&root) {
+        return stem(file);
+    }
+    let base = import_base(&root, &absolute);
+    let Ok(relative) = absolute.strip_prefix(&base) else {
+        return stem(file);
+    };
+    let mut parts: Vec<String> = relative
+        .with_extension("")
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if parts.len() > 1 && parts.last().is_some_and(|p| p == "__init__") {
+        parts.pop();
+    }
+    parts.join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(root: &Path, rel: &str) -> PathBuf {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "").unwrap();
+        path
+    }
+
+    #[test]
+    fn module_names() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(dir.path(), "pyproject.toml");
+        for (rel, want) in [
+            ("app/users.py", "app.users"),
+            ("src/pkg/mod.py", "pkg.mod"),
+            ("pkg/__init__.py", "pkg"),
+            ("main.py", "main"),
+        ] {
+            let path = touch(dir.path(), rel);
+            assert_eq!(module_name(&path), want);
+        }
+    }
+
+    #[test]
+    fn setup_py_inside_a_package_is_a_module() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(dir.path(), "pyproject.toml");
+        touch(dir.path(), "app/__init__.py");
+        touch(dir.path(), "app/core/__init__.py");
+        touch(dir.path(), "app/core/setup.py");
+        let users = touch(dir.path(), "app/core/users.py");
+        assert_eq!(find_root(&users).as_deref(), Some(dir.path()));
+        assert_eq!(module_name(&users), "app.core.users");
+    }
+
+    #[test]
+    fn packages_below_an_unmarked_folder() {
+        // A repository whose code lives in backend/ with packages inside.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        touch(dir.path(), "backend/app/__init__.py");
+        let routes = touch(dir.path(), "backend/app/api/__init__.py");
+        let users = touch(dir.path(), "backend/app/api/users.py");
+        assert_eq!(module_name(&users), "app.api.users");
+        assert_eq!(module_name(&routes), "app.api");
+    }
+}

@@ -1,0 +1,253 @@
+//! A call's arguments, for the catalogue's `when` conditions: the open
+//! mode, the HTTP verb, the SQL statement.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use tree_sitter::Node;
+
+use crate::catalogue::When;
+use crate::function::dotted_name;
+use crate::source::SourceFile;
+
+pub(crate) struct Args<'s, 't> {
+    src: &'s SourceFile,
+    pub(crate) positional: Vec<Node<'t>>,
+    pub(crate) keywords: BTreeMap<String, Node<'t>>,
+    /// For `path.open("w")` the mode is the first argument, for `open(p, "w")` the second.
+    is_method: bool,
+}
+
+static WRITE_SQL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^\s*(insert|update|delete|merge|upsert|replace|create|drop|alter|truncate|grant|revoke)\b")
+        .unwrap()
+});
+/// A write hidden behind a read's first word: `WITH ... INSERT`, `SELECT ... FOR UPDATE`.
+static HIDDEN_WRITE_SQL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)(^\s*with\b.*\b(insert\s+into|update\s+\S+\s+set|delete\s+from)\b)|\bfor\s+(no\s+key\s+)?(update|share)\b")
+        .unwrap()
+});
+static READ_SQL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)^\s*(select|with|show|explain|values)\b").unwrap());
+static URL_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(url|endpoint|path|uri|href|link|route)").unwrap());
+
+impl<'s, 't> Args<'s, 't> {
+    pub(crate) fn new(src: &'s SourceFile, call: Node<'t>, is_method: bool) -> Args<'s, 't> {
+        let mut positional = Vec::new();
+        let mut keywords = BTreeMap::new();
+        if let Some(args) = call.child_by_field_name("arguments") {
+            let mut cursor = args.walk();
+            for a in args.named_children(&mut cursor) {
+                match a.kind() {
+                    "keyword_argument" => {
+                        if let (Some(n), Some(v)) = (
+                            a.child_by_field_name("name"),
+                            a.child_by_field_name("value"),
+                        ) {
+                            keywords.insert(src.text_of(n).to_string(), v);
+                        }
+                    }
+                    "comment" => {}
+                    _ => positional.push(a),
+                }
+            }
+        }
+        Args {
+            src,
+            positional,
+            keywords,
+            is_method,
+        }
+    }
+
+    pub(crate) fn holds(&self, when: When, locals: &BTreeMap<String, Vec<Node<'t>>>) -> bool {
+        match when {
+            When::WriteMode => self
+                .mode()
+                .is_some_and(|m| m.contains(['w', 'a', 'x', '+'])),
+            When::ReadMode => {
+                self.mode()
+                    .is_none_or(|m| !m.contains(['w', 'a', 'x', '+']))
+                    && !self.mode_is_variable()
+            }
+            When::WriteSql => self.sql(locals) == Some(true),
+            When::ReadSql => self.sql(locals) == Some(false),
+            When::UnknownSql => !self.positional.is_empty() && self.sql(locals).is_none(),
+            When::WriteVerb => self
+                .verb()
+                .is_some_and(|v| matches!(v.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")),
+            When::ReadVerb => self
+                .verb()
+                .is_some_and(|v| matches!(v.as_str(), "GET" | "HEAD" | "OPTIONS")),
+            When::VariableVerb => self
+                .verb_node()
+                .is_some_and(|n| string_value(self.src, n).is_none()),
+            When::HasArgs => !self.positional.is_empty() || !self.keywords.is_empty(),
+            When::UrlArg => self.positional.first().is_some_and(|a| self.url_like(*a)),
+        }
+    }
+
+    fn mode_node(&self) -> Option<Node<'t>> {
+        let index = if self.is_method { 0 } else { 1 };
+        self.keywords
+            .get("mode")
+            .copied()
+            .or_else(|| self.positional.get(index).copied())
+    }
+
+    fn mode(&self) -> Option<String> {
+        self.mode_node().and_then(|n| string_value(self.src, n))
+    }
+
+    fn mode_is_variable(&self) -> bool {
+        self.mode_node()
+            .is_some_and(|n| string_value(self.src, n).is_none())
+    }
+
+    pub(crate) fn verb_node(&self) -> Option<Node<'t>> {
+        self.keywords
+            .get("method")
+            .copied()
+            .or_else(|| self.positional.first().copied())
+    }
+
+    fn verb(&self) -> Option<String> {
+        self.verb_node()
+            .and_then(|n| string_value(self.src, n))
+            .map(|v| v.to_ascii_uppercase())
+    }
+
+    /// Some(true) for a write statement, Some(false) for a read, None when
+    /// unknown. A local is followed to the values assigned to it, and a
+    /// query built in steps (`q = select(U)`, `q = q.where(...)`) to its start.
+    fn sql(&self, locals: &BTreeMap<String, Vec<Node<'t>>>) -> Option<bool> {
+        let mut todo = vec![*self.positional.first()?];
+        let mut seen = Vec::new();
+        let mut read = false;
+        while let Some(node) = todo.pop() {
+            if seen.len() > 32 || seen.contains(&node.id()) {
+                continue;
+            }
+            seen.push(node.id());
+            match classify_statement(self.src, node) {
+                Some(true) => return Some(true),
+                Some(false) => read = true,
+                None => {
+                    if let Some(values) = chain_root(self.src, node).and_then(|r| locals.get(r)) {
+                        todo.extend(values.iter().copied());
+                    }
+                }
+            }
+        }
+        read.then_some(false)
+    }
+
+    fn url_like(&self, node: Node) -> bool {
+        match node.kind() {
+            "string" => {
+                let text = self.src.text_of(node);
+                text.contains("://") || text.contains('/') || is_fstring(self.src, node)
+            }
+            "identifier" | "attribute" => URL_NAME.is_match(self.src.text_of(node)),
+            "binary_operator" | "concatenated_string" | "call" => true,
+            _ => false,
+        }
+    }
+}
+
+fn is_fstring(src: &SourceFile, node: Node) -> bool {
+    node.child(0)
+        .is_some_and(|s| src.text_of(s).to_ascii_lowercase().contains('f'))
+}
+
+/// The value of a plain (non-f) string literal.
+pub(crate) fn string_value(src: &SourceFile, node: Node) -> Option<String> {
+    if node.kind() != "string" || is_fstring(src, node) {
+        return None;
+    }
+    let mut cursor = node.walk();
+    let content: String = node
+        .named_children(&mut cursor)
+        .filter(|c| c.kind() == "string_content")
+        .map(|c| src.text_of(c))
+        .collect();
+    Some(content)
+}
+
+/// insert()/update()/delete() builders and write SQL are writes; select() and SELECT are reads.
+pub(crate) fn classify_statement(src: &SourceFile, mut node: Node) -> Option<bool> {
+    // A loop, not recursion: `text(text(...))` may nest deep. The builder
+    // markers are looked for once, in the outermost call's text (which holds
+    // every inner one): once per level would be quadratic.
+    let mut outermost = true;
+    loop {
+        match node.kind() {
+            "string" => {
+                let s = string_value(src, node).unwrap_or_else(|| {
+                    src.text_of(node)
+                        .trim_start_matches(['f', 'F', 'r', 'R', '"', '\''])
+                        .to_string()
+                });
+                return if WRITE_SQL.is_match(&s) || HIDDEN_WRITE_SQL.is_match(&s) {
+                    Some(true)
+                } else if READ_SQL.is_match(&s) {
+                    Some(false)
+                } else {
+                    None
+                };
+            }
+            "call" => {
+                let text = src.text_of(node);
+                if std::mem::take(&mut outermost)
+                    && [".values(", "on_conflict_do", ".returning("]
+                        .iter()
+                        .any(|m| text.contains(m))
+                    && !text.contains("select(")
+                {
+                    return Some(true);
+                }
+                let innermost = innermost_callee(src, node)?;
+                let last = innermost.rsplit('.').next().unwrap_or(&innermost);
+                match last {
+                    "insert" | "update" | "delete" => return Some(true),
+                    "select" => return Some(false),
+                    "text" => {
+                        node = node
+                            .child_by_field_name("arguments")
+                            .and_then(|a| a.named_child(0))?;
+                    }
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The name a method chain starts from: `q` for `q.where(x).limit(1)`, `q` for `q`.
+fn chain_root<'s>(src: &'s SourceFile, mut node: Node) -> Option<&'s str> {
+    loop {
+        match node.kind() {
+            "identifier" => return Some(src.text_of(node)),
+            "call" => node = node.child_by_field_name("function")?,
+            "attribute" => node = node.child_by_field_name("object")?,
+            "await" | "parenthesized_expression" => node = node.named_child(0)?,
+            _ => return None,
+        }
+    }
+}
+
+/// `select(User).where(...).limit(1)` -> `select`.
+fn innermost_callee(src: &SourceFile, mut call: Node) -> Option<String> {
+    loop {
+        let function = call.child_by_field_name("function")?;
+        match function.child_by_field_name("object") {
+            Some(object) if function.kind() == "attribute" && object.kind() == "call" => {
+                call = object;
+            }
+            _ => return dotted_name(src, function),
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! One function body against the side-effect catalogue and the
+//! state-mutation rules; calls into the project are handed to `calls`.
+
+use std::sync::Arc;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use tree_sitter::Node;
+
+use crate::catalogue::{Pattern, Severity, When};
+use crate::function::{Function, dotted_name};
+use crate::module::Module;
+use crate::project::Index;
+use crate::project::effects::{Cond, Effect, FnKey, Found, Summary, fn_key};
+use crate::purity::args::{Args, string_value};
+use crate::purity::scope::Scope;
+use crate::source::{SourceFile, line_of};
+
+/// Words in a method name that say it changes something.
+const WRITE_WORDS: &[&str] = &[
+    "create",
+    "update",
+    "delete",
+    "remove",
+    "insert",
+    "upsert",
+    "save",
+    "store",
+    "put",
+    "post",
+    "patch",
+    "send",
+    "publish",
+    "push",
+    "write",
+    "set",
+    "add",
+    "increment",
+    "incr",
+    "decr",
+    "mark",
+    "consume",
+    "revoke",
+    "register",
+    "enqueue",
+    "notify",
+    "charge",
+    "refund",
+    "pay",
+    "reset",
+    "purge",
+    "destroy",
+    "archive",
+    "approve",
+    "reject",
+    "cancel",
+    "ban",
+    "kick",
+    "mute",
+    "grant",
+    "assign",
+    "attach",
+    "detach",
+    "subscribe",
+    "unsubscribe",
+    "follow",
+    "unfollow",
+    "invite",
+    "submit",
+    "commit",
+    "flush",
+    "lock",
+    "acquire",
+    "signup",
+    "activate",
+    "deactivate",
+    "block",
+    "unblock",
+    "edit",
+    "reply",
+    "answer",
+    "upload",
+    "append",
+    "bump",
+    "record",
+    "schedule",
+    "queue",
+    "dispatch",
+    "emit",
+    "expire",
+    "migrate",
+    "restore",
+    "kill",
+    "spawn",
+];
+
+/// Words in a method name that say it checks credentials: caching it keeps
+/// a revoked or changed credential working for the TTL.
+const AUTH_WORDS: &[&str] = &[
+    "login",
+    "logout",
+    "authenticate",
+    "authorize",
+    "verify",
+    "validate_token",
+    "check_password",
+    "signin",
+];
+
+/// SQL that reads the clock or a random source: the rows differ per call.
+static SQL_CLOCK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(now\s*\(\s*\)|current_timestamp|current_date|current_time|localtimestamp|getdate\s*\(|datetime\s*\(\s*'now'|utc_timestamp|sysdate)").unwrap()
+});
+static SQL_RANDOM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(random|rand|newid|gen_random_uuid|uuid_generate_v4)\s*\(").unwrap()
+});
+static SQL_LIKE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^\s*(select|with|insert|update|delete)\b.*\b(from|into|set|where)\b").unwrap()
+});
+
+/// Runs the analysis of one run: the index to follow calls through and
+/// the catalogue to judge library calls by.
+pub(crate) struct Analyser<'i, 'p> {
+    pub(crate) index: &'i Index<'p>,
+    pub(crate) patterns: &'i [&'i Pattern],
+}
+
+impl<'p> Analyser<'_, 'p> {
+    /// The summary of `f` in `module`, computed once per run. A call back
+    /// into a function still being summarised (recursion, a cycle) adds
+    /// nothing: its effects are found where the cycle started.
+    pub(crate) fn summary(
+        &self,
+        module: &Module<'p>,
+        f: &Function<'p>,
+        stack: &mut Vec<FnKey>,
+    ) -> Arc<Summary> {
+        let key = fn_key(module, &f.qualname);
+        if let Some(known) = self.index.summary(&key) {
+            return known;
+        }
+        if stack.contains(&key) || stack.len() > 200 {
+            return Arc::new(Summary::default());
+        }
+        stack.push(key.clone());
+        let summary = Arc::new(self.compute(module, f, stack));
+        stack.pop();
+        self.index.remember(key, summary.clone());
+        summary
+    }
+
+    fn compute(&self, module: &Module<'p>, f: &Function<'p>, stack: &mut Vec<FnKey>) -> Summary {
+        let src = module.src;
+        let scope = Scope::new(src, f);
+        let mut out = Summary::default();
+        for call in &f.body.calls {
+            if let Some(followed) = self.follow(module, f, &scope, *call, stack) {
+                out.found.extend(followed.found);
+                out.reads.extend(followed.reads);
+                continue;
+            }
+            if let Some((pattern, args)) = self.match_call(module, *call, &scope) {
+                let found = Found {
+                    effect: effect(
+                        src,
+                        *call,
+                        &pattern.category,
+                        pattern.severity,
+                        &pattern.note,
+                    ),
+                    condition: condition(src, pattern, &args, &scope),
+                };
+                if found.effect.severity == "read" && found.condition == Cond::Always {
+                    out.reads.push(found.effect);
+                } else {
+                    out.found.push(found);
+                }
+            } else if let Some(m) = scope.mutating_call(*call) {
+                out.found.push(Found {
+                    effect: effect(src, *call, m.category, Severity::Block, &m.note),
+                    condition: m.condition,
+                });
+            } else if let Some((category, note)) = self.looks_like_write(module, &scope, *call) {
+                out.found.push(Found {
+                    effect: effect(src, *call, category, Severity::Warn, &note),
+                    condition: Cond::Always,
+                });
+            }
+        }
+        for (target, _) in &f.body.targets {
+            if let Some(m) = scope.assignment(*target) {
+                let statement = target.parent().unwrap_or(*target);
+                out.found.push(Found {
+                    effect: effect(src, statement, m.category, Severity::Block, &m.note),
+                    condition: m.condition,
+                });
+            }
+        }
+        for del in &f.body.deletes {
+            let mut cursor = del.walk();
+            for target in del.named_children(&mut cursor) {
+                if let Some(m) = scope.assignment(target) {
+                    out.found.push(Found {
+                        effect: effect(
+                            src,
+                            *del,
+                            m.category,
+                            Severity::Block,
+                            &m.note.replace("assigns", "deletes"),
+                        ),
+                        condition: m.condition,
+                    });
+                }
+            }
+        }
+        out.found.extend(sql_clock(src, f));
+        out.found.dedup();
+        out
+    }
+
+    /// The most severe catalogue pattern matching this call, with its arguments.
+    fn match_call<'a>(
+        &'a self,
+        module: &Module<'p>,
+        call: Node<'p>,
+        scope: &Scope<'_, 'p>,
+    ) -> Option<(&'a Pattern, Args<'p, 'p>)> {
+        let src = module.src;
+        let callee = call.child_by_field_name("function")?;
+        let raw = dotted_name(src, callee);
+        let resolved = raw.as_deref().map(|r| module.imports.resolve(r));
+        let method = (callee.kind() == "attribute")
+            .then(|| {
+                callee
+                    .child_by_field_name("attribute")
+                    .map(|a| src.text_of(a))
+            })
+            .flatten();
+        let receiver_node = callee
+            .child_by_field_name("object")
+            .filter(|_| callee.kind() == "attribute");
+        let receiver = receiver_node.and_then(|r| last_identifier(src, r));
+        if receiver_node.is_some_and(|r| {
+            r.kind() == "identifier" && scope.local_containers.contains(src.text_of(r))
+        }) {
+            return None; // `buf = io.StringIO(); buf.write(...)` touches nothing outside
+        }
+        let args = Args::new(
+            src,
+            call,
+            method.is_some() && resolved.as_deref().is_none_or(|r| !is_module_call(r)),
+        );
+        let mut best: Option<&Pattern> = None;
+        for p in self.patterns {
+            let by_name = [raw.as_deref(), resolved.as_deref()]
+                .into_iter()
+                .flatten()
+                .any(|name| {
+                    p.calls.iter().any(|c| c == name)
+                        || p.prefixes.iter().any(|pre| name.starts_with(pre.as_str()))
+                });
+            let by_method = method.is_some_and(|m| p.methods.iter().any(|pm| pm == m))
+                && p.receiver
+                    .as_ref()
+                    .is_none_or(|re| receiver.as_deref().is_some_and(|r| re.is_match(r)))
+                && !resolved.as_deref().is_some_and(is_known_pure);
+            if !(by_name || by_method) || !p.when.is_none_or(|w| args.holds(w, &scope.assigned)) {
+                continue;
+            }
+            if best.is_none_or(|b| p.severity > b.severity) {
+                best = Some(p);
+            }
+        }
+        best.map(|p| (p, args))
+    }
+
+    /// A call the analysis cannot follow (its receiver's type is not known)
+    /// whose name says it changes something: `crud_users.update(...)`,
+    /// `queries.delete_article(...)`, `repo.mark_used(token)`.
+    fn looks_like_write(
+        &self,
+        module: &Module<'p>,
+        scope: &Scope,
+        call: Node,
+    ) -> Option<(&'static str, String)> {
+        let src = module.src;
+        let callee = call.child_by_field_name("function")?;
+        if callee.kind() != "attribute" {
+            return None;
+        }
+        let method = src.text_of(callee.child_by_field_name("attribute")?);
+        let object = callee.child_by_field_name("object")?;
+        let root = scope.root(object)?;
+        let name = src.text_of(root);
+        // Locals are the function's own objects; only what outlives the call counts.
+        let outside = scope.receiver.as_deref() == Some(name)
+            || scope.is_param(name)
+            || (!scope.locals.contains_key(name)
+                && self.index.resolve_name(module, name)
+                    != crate::project::resolve::Symbol::Unknown);
+        if !outside || is_known_pure(&module.imports.resolve(name)) {
+            return None;
+        }
+        let words: Vec<&str> = method.trim_start_matches('_').split('_').collect();
+        if let Some(hit) = words.iter().find(|w| AUTH_WORDS.contains(w)) {
+            return Some((
+                "auth",
+                format!(
+                    "`{}.{method}(…)` cannot be followed and its name says it checks credentials ({hit}): a cached answer keeps a revoked or changed credential working",
+                    src.text_of(object)
+                ),
+            ));
+        }
+        let hit = words.iter().find(|w| WRITE_WORDS.contains(w))?;
+        Some((
+            "unknown",
+            format!(
+                "`{}.{method}(…)` cannot be followed (the type of `{}` is not known here) and its name says it may change something ({hit})",
+                src.text_of(object),
+                src.text_of(object)
+            ),
+        ))
+    }
+}
+
+/// When a catalogue match happens, seen from callers: an HTTP method or an
+/// SQL statement taken from a parameter is decided by what callers pass.
+fn condition(src: &SourceFile, pattern: &Pattern, args: &Args, scope: &Scope) -> Cond {
+    let param = |node: Option<Node>| {
+        node.filter(|n| n.kind() == "identifier")
+            .map(|n| src.text_of(n).to_string())
+            .filter(|n| scope.is_param(n))
+    };
+    match pattern.when {
+        Some(When::VariableVerb) => param(args.verb_node()).map_or(Cond::Always, Cond::Verb),
+        Some(When::UnknownSql) => {
+            param(args.positional.first().copied()).map_or(Cond::Always, Cond::Sql)
+        }
+        _ => Cond::Always,
+    }
+}
+
+/// An effect at `node` in `src`.
+pub(crate) fn effect(
+    src: &SourceFile,
+    node: Node,
+    category: &str,
+    severity: Severity,
+    note: &str,
+) -> Effect {
+    Effect {
+        category: category.to_string(),
+        severity: severity.as_str(),
+        line: line_of(node),
+        code: first_line(src.text_of(node)),
+        note: note.to_string(),
+        via: Vec::new(),
+    }
+}
+
+/// The first line of some code, capped: what an effect shows.
+pub(crate) fn first_line(code: &str) -> String {
+    let code = code.lines().next().unwrap_or("").trim();
+    if code.len() > 120 {
+        format!("{}…", &code[..code.floor_char_boundary(117)])
+    } else {
+        code.to_string()
+    }
+}
+
+/// SQL in string literals that reads the clock (`NOW()`, `CURRENT_TIMESTAMP`)
+/// or a random source: the same inputs give other rows later.
+fn sql_clock(src: &SourceFile, f: &Function) -> Vec<Found> {
+    let Some(body) = f.site.node.child_by_field_name("body") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![body];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "string" {
+            let text = string_value(src, node).unwrap_or_else(|| src.text_of(node).to_string());
+            if SQL_LIKE.is_match(&text) {
+                let hit = if SQL_CLOCK.is_match(&text) {
+                    Some((
+                        "time",
+                        "the SQL reads the database's clock: the same inputs give other rows later",
+                    ))
+                } else if SQL_RANDOM.is_match(&text) {
+                    Some(("random", "the SQL draws random values"))
+                } else {
+                    None
+                };
+                if let Some((category, note)) = hit {
+                    out.push(Found {
+                        effect: effect(src, node, category, Severity::Warn, note),
+                        condition: Cond::Always,
+                    });
+                }
+            }
+            continue;
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+    out
+}
+
+/// Calls on modules we know to be pure (`json.loads`, `re.sub`): a method
+/// pattern like `write` must not fire on `os.path.join`-style calls.
+pub(crate) fn is_known_pure(resolved: &str) -> bool {
+    const PURE: &[&str] = &[
+        "json.",
+        "re.",
+        "math.",
+        "hashlib.",
+        "base64.",
+        "os.path.",
+        "itertools.",
+        "functools.",
+        "operator.",
+        "string.",
+    ];
+    PURE.iter().any(|p| resolved.starts_with(p)) && !resolved.starts_with("json.dump")
+}
+
+/// Whether a resolved name is a module function rather than a method on an object.
+fn is_module_call(resolved: &str) -> bool {
+    resolved.starts_with("httpx.")
+        || resolved.starts_with("requests.")
+        || resolved.starts_with("aiohttp.")
+        || resolved.starts_with("urllib3.")
+}
+
+/// The last identifier of a receiver: `self.session` -> `session`,
+/// `get_db()` -> `get_db`, `os.environ` -> `environ`.
+fn last_identifier(src: &SourceFile, mut node: Node) -> Option<String> {
+    loop {
+        match node.kind() {
+            "identifier" => return Some(src.text_of(node).to_string()),
+            "attribute" => {
+                return node
+                    .child_by_field_name("attribute")
+                    .map(|a| src.text_of(a).to_string());
+            }
+            "call" => node = node.child_by_field_name("function")?,
+            "await" | "parenthesized_expression" => node = node.named_child(0)?,
+            _ => return None,
+        }
+    }
+}

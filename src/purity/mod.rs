@@ -1,0 +1,490 @@
+//! Is the function safe to cache? Every call and assignment in its body is
+//! checked against the side-effect catalogue and the state-mutation rules,
+//! and every call into the project is followed, across modules and to any
+//! depth: each function's summary is computed once (`Analyser::summary`)
+//! and reused by its callers, its effects carrying the call chain.
+
+pub(crate) mod args;
+mod body;
+mod calls;
+mod scope;
+
+use serde::Serialize;
+
+use crate::catalogue::{Pattern, Severity};
+use crate::function::Function;
+use crate::module::Module;
+use crate::project::Index;
+use crate::project::effects::{Cond, Holder};
+
+pub(crate) use crate::project::effects::Effect;
+pub(crate) use body::Analyser;
+pub(crate) use calls::class_of;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Verdict {
+    Pure,
+    Impure,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Purity {
+    pub(crate) verdict: Verdict,
+    /// Effects with severity block or warn.
+    pub(crate) effects: Vec<Effect>,
+    /// Reads (severity read): not effects, but they steer the decision.
+    #[serde(skip)]
+    pub(crate) reads: Vec<Effect>,
+}
+
+/// Function names that say "I write".
+const WRITE_PREFIXES: &[&str] = &[
+    "create_",
+    "update_",
+    "delete_",
+    "remove_",
+    "send_",
+    "post_",
+    "put_",
+    "save_",
+    "write_",
+    "set_",
+    "add_",
+    "insert_",
+    "upsert_",
+    "publish_",
+    "notify_",
+    "register_",
+    "reset_",
+    "invalidate_",
+    "charge_",
+    "refund_",
+];
+
+/// The purity of `f` in `module`, its calls followed through `index`.
+pub(crate) fn analyse<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
+    patterns: &[&Pattern],
+) -> Purity {
+    let analyser = Analyser { index, patterns };
+    let summary = analyser.summary(module, f, &mut Vec::new());
+    let mut effects: Vec<Effect> = summary
+        .found
+        .iter()
+        .map(|found| match &found.condition {
+            Cond::Always | Cond::Mutates(Holder::Receiver) | Cond::Mutates(Holder::Param(_)) => {
+                found.effect.clone()
+            }
+            Cond::Verb(p) => Effect {
+                note: format!("the HTTP method is the parameter `{p}`: callers may pass POST"),
+                ..found.effect.clone()
+            },
+            Cond::Sql(p) => Effect {
+                note: format!("the SQL statement is the parameter `{p}`: callers may pass a write"),
+                ..found.effect.clone()
+            },
+        })
+        .collect();
+    if let Some(prefix) = WRITE_PREFIXES
+        .iter()
+        .find(|p| f.name.trim_start_matches('_').starts_with(*p))
+    {
+        effects.push(Effect {
+            category: "unknown".to_string(),
+            severity: Severity::Warn.as_str(),
+            line: f.line,
+            code: format!("def {}", f.name),
+            note: format!("the name ({prefix}…) suggests a write"),
+            via: Vec::new(),
+        });
+    }
+    let mut seen = Vec::new();
+    effects.retain(|e| {
+        let key = (
+            e.line,
+            e.code.clone(),
+            e.category.clone(),
+            e.via.first().cloned(),
+        );
+        let new = !seen.contains(&key);
+        seen.push(key);
+        new
+    });
+    let verdict = if effects.iter().any(|e| e.severity == "block") {
+        Verdict::Impure
+    } else if effects.is_empty() {
+        Verdict::Pure
+    } else {
+        Verdict::Unknown
+    };
+    Purity {
+        verdict,
+        effects,
+        reads: summary.reads.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::builtin;
+    use crate::locate::find;
+
+    fn purity(text: &str, name: &str) -> Purity {
+        crate::project::tests::with_module(text, |index, module| analysed(index, module, name))
+    }
+
+    fn analysed<'p>(index: &Index<'p>, module: &Module<'p>, name: &str) -> Purity {
+        let f = Function::new(
+            module.src,
+            find(module.src, &module.functions, name).unwrap(),
+        );
+        let patterns: Vec<&Pattern> = builtin().iter().collect();
+        analyse(index, module, &f, &patterns)
+    }
+
+    /// The purity of `rel::name` in a project of `files`.
+    fn in_project(files: &[(&str, &str)], rel: &str, name: &str) -> Purity {
+        crate::project::tests::with_project_module(files, rel, |index, module| {
+            analysed(index, module, name)
+        })
+    }
+
+    fn categories(p: &Purity) -> Vec<String> {
+        p.effects
+            .iter()
+            .map(|e| format!("{}:{}", e.category, e.severity))
+            .collect()
+    }
+
+    #[test]
+    fn table() {
+        let cases: &[(&str, &str, Verdict, &[&str])] = &[
+            (
+                "async def f(a):\n    return a * 2\n",
+                "f",
+                Verdict::Pure,
+                &[],
+            ),
+            (
+                "async def f(session, u):\n    session.add(u)\n    await session.commit()\n    return u\n",
+                "f",
+                Verdict::Impure,
+                &["db_write:block", "db_write:block"],
+            ),
+            (
+                "async def f(s, i):\n    return (await s.execute(select(U).where(U.id == i))).scalar()\n",
+                "f",
+                Verdict::Pure,
+                &[],
+            ),
+            (
+                "async def f(s, i):\n    await s.execute(insert(U).values(id=i))\n    return i\n",
+                "f",
+                Verdict::Impure,
+                &["db_write:block", "db_write:block"],
+            ),
+            (
+                "async def f(s, q):\n    return await s.execute(q)\n",
+                "f",
+                Verdict::Unknown,
+                &["db_unknown:warn"],
+            ),
+            (
+                "import httpx\nasync def f(c, u):\n    return (await c.post(u)).json()\n",
+                "f",
+                Verdict::Impure,
+                &["network_write:block"],
+            ),
+            (
+                "import subprocess as sp\nasync def f():\n    return sp.run(['ls'])\n",
+                "f",
+                Verdict::Impure,
+                &["process:block"],
+            ),
+            (
+                "async def f(p):\n    with open(p, 'w') as fh:\n        fh.write('x')\n    return 1\n",
+                "f",
+                Verdict::Impure,
+                &["file_write:block", "file_write:block"],
+            ),
+            (
+                "async def f(p):\n    with open(p) as fh:\n        return fh.read()\n",
+                "f",
+                Verdict::Pure,
+                &[],
+            ),
+            (
+                "import time\nasync def f():\n    return time.time()\n",
+                "f",
+                Verdict::Unknown,
+                &["time:warn"],
+            ),
+            (
+                "import uuid\nasync def f():\n    return uuid.uuid4()\n",
+                "f",
+                Verdict::Impure,
+                &["random:block"],
+            ),
+            (
+                "SEEN = []\nasync def f(x):\n    SEEN.append(x)\n    return x\n",
+                "f",
+                Verdict::Impure,
+                &["global_write:block"],
+            ),
+            (
+                "async def f(items):\n    items.append(1)\n    return items\n",
+                "f",
+                Verdict::Impure,
+                &["argument_mutation:block"],
+            ),
+            (
+                "async def f(items):\n    out = []\n    out.append(1)\n    return out\n",
+                "f",
+                Verdict::Pure,
+                &[],
+            ),
+            (
+                "COUNT = 0\nasync def f():\n    global COUNT\n    COUNT += 1\n    return COUNT\n",
+                "f",
+                Verdict::Impure,
+                &["global_write:block"],
+            ),
+            (
+                "async def f(m):\n    await m.send_message(1)\n    return 1\n",
+                "f",
+                Verdict::Impure,
+                &["chat_send:block"],
+            ),
+            (
+                "async def create_user(n):\n    return n\n",
+                "create_user",
+                Verdict::Unknown,
+                &["unknown:warn"],
+            ),
+        ];
+        for (code, name, verdict, cats) in cases {
+            let p = purity(code, name);
+            assert_eq!(p.verdict, *verdict, "{code}\n{:?}", p.effects);
+            assert_eq!(categories(&p), *cats, "{code}");
+        }
+    }
+
+    #[test]
+    fn reads_are_not_effects() {
+        let p = purity(
+            "async def f(client, uid):\n    r = await client.get(f'/users/{uid}')\n    return r.json()\n",
+            "f",
+        );
+        assert_eq!(p.verdict, Verdict::Pure);
+        assert!(
+            p.reads.iter().any(|r| r.category == "external_read"),
+            "{:?}",
+            p.reads
+        );
+    }
+
+    #[test]
+    fn follows_helpers_one_level() {
+        let code = "class S:\n    async def _save(self, x):\n        await self.session.commit()\n    async def get(self, x):\n        await self._save(x)\n        return x\n";
+        let p = purity(code, "S.get");
+        assert_eq!(p.verdict, Verdict::Impure);
+        assert_eq!(p.effects[0].via[0].line, 3);
+        assert_eq!(p.effects[0].line, 5);
+        let code = "def helper():\n    import os\n    os.system('x')\nasync def f():\n    helper()\n    return 1\n";
+        assert_eq!(purity(code, "f").verdict, Verdict::Impure);
+    }
+
+    #[test]
+    fn self_state_write_blocks() {
+        let p = purity(
+            "class A:\n    async def f(self):\n        self.n = 1\n        return 1\n",
+            "A.f",
+        );
+        assert_eq!(categories(&p), ["global_write:block"]);
+    }
+
+    #[test]
+    fn follows_calls_across_modules_with_the_chain() {
+        let files = [
+            ("app/__init__.py", ""),
+            (
+                "app/repo.py",
+                "class UserRepo:\n    def __init__(self, session):\n        self.session = session\n    async def consume(self, token):\n        await self._mark(token)\n        return token\n    async def _mark(self, token):\n        await self.session.commit()\n",
+            ),
+            (
+                "app/service.py",
+                "from app.repo import UserRepo\nclass Service:\n    def __init__(self, repo: UserRepo):\n        self.repo = repo\n    async def redeem(self, token):\n        return await self.repo.consume(token)\n",
+            ),
+            (
+                "app/api.py",
+                "from .service import Service\nasync def redeem(token, service: Service):\n    return await service.redeem(token)\n",
+            ),
+        ];
+        let p = in_project(&files, "app/api.py", "redeem");
+        assert_eq!(p.verdict, Verdict::Impure, "{:?}", p.effects);
+        let e = &p.effects[0];
+        assert_eq!((e.line, e.category.as_str()), (3, "db_write"));
+        let chain: Vec<(String, usize)> = e.via.iter().map(|s| (s.path.clone(), s.line)).collect();
+        assert_eq!(
+            chain,
+            [
+                ("app/service.py".to_string(), 6),
+                ("app/repo.py".to_string(), 5),
+                ("app/repo.py".to_string(), 8)
+            ]
+        );
+    }
+
+    #[test]
+    fn http_method_passed_by_the_caller_decides() {
+        let helper = "import enum\nclass M(enum.Enum):\n    GET = 'GET'\n    POST = 'POST'\nclass Api:\n    async def _request(self, method, url, **kw):\n        async with self._session.request(method, url) as r:\n            return await r.json()\n";
+        let case = |body: &str| {
+            purity(
+                &format!("{helper}    async def f(self, x):\n        return await {body}\n"),
+                "Api.f",
+            )
+        };
+        for write in [
+            "self._request('POST', x)",
+            "self._request(M.POST, x)",
+            "self._request(url=x, method='delete')",
+            "self._request(x=1, **{'method': 'PATCH', 'url': x})",
+        ] {
+            let p = case(write);
+            assert_eq!(p.verdict, Verdict::Impure, "{write}: {:?}", p.effects);
+            assert_eq!(p.effects[0].category, "network_write");
+        }
+        for read in ["self._request('GET', x)", "self._request(M.GET, x)"] {
+            let p = case(read);
+            assert_eq!(p.verdict, Verdict::Pure, "{read}: {:?}", p.effects);
+            assert!(
+                p.reads.iter().any(|r| r.category == "external_read"),
+                "{read}"
+            );
+        }
+        // Passed on from the caller's own parameter: the question moves up.
+        let p = purity(
+            &format!(
+                "{helper}    async def f(self, method, x):\n        return await self._request(method, x)\n"
+            ),
+            "Api.f",
+        );
+        assert_eq!(p.verdict, Verdict::Unknown);
+        assert!(
+            p.effects[0].note.contains("parameter `method`"),
+            "{:?}",
+            p.effects
+        );
+    }
+
+    #[test]
+    fn argument_mutation_follows_what_was_passed() {
+        let helper = "def tag(items, x):\n    items.append(x)\n    return items\n";
+        let p = purity(
+            &format!("{helper}async def f(things, x):\n    return tag(things, x)\n"),
+            "f",
+        );
+        assert_eq!(categories(&p), ["argument_mutation:block"]);
+        let p = purity(
+            &format!("{helper}async def f(x):\n    out = []\n    return tag(out, x)\n"),
+            "f",
+        );
+        assert_eq!(p.verdict, Verdict::Pure, "{:?}", p.effects);
+        let p = purity(
+            &format!("{helper}SEEN = []\nasync def f(x):\n    return tag(SEEN, x)\n"),
+            "f",
+        );
+        assert_eq!(categories(&p), ["global_write:block"]);
+        let p = purity(
+            "class Box:\n    def put(self, x):\n        self.items.append(x)\nasync def f(x):\n    b = Box()\n    b.put(x)\n    return b\n",
+            "f",
+        );
+        assert_eq!(
+            p.verdict,
+            Verdict::Pure,
+            "a fresh local object: {:?}",
+            p.effects
+        );
+        let p = purity(
+            "async def f(reader):\n    return await reader.read()\n",
+            "f",
+        );
+        assert_eq!(categories(&p), ["argument_mutation:block"]);
+    }
+
+    #[test]
+    fn sql_passed_to_a_helper_is_judged_at_the_call() {
+        let helper =
+            "async def run(conn, query, *args):\n    return await conn.fetch(query, *args)\n";
+        let p = purity(
+            &format!(
+                "{helper}async def f(conn, i):\n    return await run(conn, 'INSERT INTO t VALUES ($1) RETURNING id', i)\n"
+            ),
+            "f",
+        );
+        assert_eq!(p.verdict, Verdict::Impure, "{:?}", p.effects);
+        let p = purity(
+            &format!(
+                "{helper}async def f(conn, i):\n    return await run(conn, 'SELECT * FROM t WHERE id = $1', i)\n"
+            ),
+            "f",
+        );
+        assert_eq!(p.verdict, Verdict::Pure, "{:?}", p.effects);
+        for write in [
+            "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
+            "SELECT * FROM t WHERE id = $1 FOR UPDATE",
+        ] {
+            let p = purity(
+                &format!(
+                    "{helper}async def f(conn, i):\n    return await run(conn, '{write}', i)\n"
+                ),
+                "f",
+            );
+            assert_eq!(p.verdict, Verdict::Impure, "{write}: {:?}", p.effects);
+        }
+        let p = purity(
+            "async def f(s, i):\n    q = select(U)\n    q = q.where(U.id == i)\n    return (await s.execute(q)).scalar()\n",
+            "f",
+        );
+        assert_eq!(
+            p.verdict,
+            Verdict::Pure,
+            "a query built in steps: {:?}",
+            p.effects
+        );
+    }
+
+    #[test]
+    fn super_recursion_and_dynamic_callees() {
+        let p = purity(
+            "class B:\n    async def get(self):\n        await self.db.commit()\nclass C(B):\n    async def get(self):\n        return await super().get()\n",
+            "C.get",
+        );
+        assert_eq!(p.verdict, Verdict::Impure, "{:?}", p.effects);
+        let p = purity(
+            "async def f(n):\n    return await g(n)\nasync def g(n):\n    return await f(n - 1)\n",
+            "f",
+        );
+        assert_eq!(p.verdict, Verdict::Pure);
+        let p = purity(
+            "from fastcrud import FastCRUD\ncrud_users = FastCRUD(User)\nasync def f(db, i):\n    return await crud_users.update(db, i)\n",
+            "f",
+        );
+        assert_eq!(categories(&p), ["global_write:block"], "{:?}", p.effects);
+        let p = purity(
+            "import aiosql\nqueries = aiosql.from_path('q.sql', 'asyncpg')\nasync def f(conn, u):\n    return await queries.update_user_by_username(conn, u)\n",
+            "f",
+        );
+        assert_eq!(categories(&p), ["unknown:warn"], "{:?}", p.effects);
+        let p = purity(
+            "async def f(conn):\n    return await conn.fetch('SELECT * FROM t WHERE at > NOW()')\n",
+            "f",
+        );
+        assert_eq!(categories(&p), ["time:warn"], "{:?}", p.effects);
+    }
+}
