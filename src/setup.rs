@@ -992,8 +992,15 @@ fn emit(
 /// Module level, after the imports; `CALL` is returned with the message.
 fn write_module_level(w: &mut Writer, file: &str) -> (String, String) {
     let text = &w.src.text;
-    let (at, _) = imports_end(w.src);
-    let (cache, os, _) = w.names(at, None);
+    let (first_spot, _) = imports_end(w.src);
+    let (cache, os, _) = w.names(first_spot, None);
+    // Below the module-level imports of the names it uses, wherever they
+    // are: above a later `import os` the call raises NameError at import.
+    let at = [cache.as_str(), os.as_str()]
+        .iter()
+        .filter_map(|name| last_import_of(w.src, name))
+        .map(|stmt| line_end(text, stmt.end_byte()))
+        .fold(first_spot, usize::max);
     let call = w.setup_call(&cache, &os);
     let eol = w.eol;
     // New import lines at this spot end with the blank line already.
@@ -1028,6 +1035,43 @@ fn write_module_level(w: &mut Writer, file: &str) -> (String, String) {
         .push(Edit::insert(at, format!("{lead}{call}{eol}{trail}")));
     let message = format!("cache.setup(...) at module level in {file}, run when it is imported");
     (call, message)
+}
+
+/// The last module-level statement that imports `name` (also inside a
+/// module-level `if` or `try`, as `try: import os` does).
+fn last_import_of<'t>(src: &'t SourceFile, name: &str) -> Option<Node<'t>> {
+    let root = src.tree.root_node();
+    let mut cursor = root.walk();
+    root.named_children(&mut cursor)
+        .filter(|stmt| binds_by_import(src, *stmt, name))
+        .last()
+}
+
+/// Whether an import statement in `node` (not in a def or class) binds `name`.
+fn binds_by_import(src: &SourceFile, node: Node, name: &str) -> bool {
+    match node.kind() {
+        "function_definition" | "class_definition" | "decorated_definition" => false,
+        "import_statement" | "import_from_statement" => {
+            let mut cursor = node.walk();
+            let module = node.child_by_field_name("module_name").map(|m| m.id());
+            node.named_children(&mut cursor)
+                .filter(|n| Some(n.id()) != module)
+                .any(|n| {
+                    let bound = match n.kind() {
+                        "aliased_import" => n.child_by_field_name("alias"),
+                        // `import os.path` binds `os`.
+                        "dotted_name" => n.named_child(0),
+                        _ => None,
+                    };
+                    bound.is_some_and(|b| src.text_of(b) == name)
+                })
+        }
+        _ => {
+            let mut cursor = node.walk();
+            node.named_children(&mut cursor)
+                .any(|child| binds_by_import(src, child, name))
+        }
+    }
 }
 
 /// Before a statement, at its indentation: `CALL` then the statement.
