@@ -166,10 +166,134 @@ fn project_slug(root: &Path) -> String {
         }
     }
     let slug = slug.trim_matches(['-', '.']).to_string();
-    if slug.is_empty() {
-        "app".to_string()
+    // Names the ASCII slug loses (empty, `проект`, `データ`) would all share
+    // one folder: a hash of the name (or of the root's path) keeps them apart.
+    if slug.is_empty() || !raw.is_ascii() {
+        let seed = if raw.is_empty() {
+            std::path::absolute(root)
+                .unwrap_or_else(|_| root.to_path_buf())
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            raw
+        };
+        let stem = if slug.is_empty() { "app" } else { &slug };
+        return format!("{stem}-{:08x}", fnv1a32(seed.as_bytes()));
+    }
+    slug
+}
+
+/// FNV-1a, 32 bits: a short, stable tag for a name.
+fn fnv1a32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The `directory` of a `disk://?directory=DIR` URL, `~` expanded as
+/// diskcache does; None for other URLs, or a relative folder.
+fn disk_folder(url: &str) -> Option<PathBuf> {
+    let query = url.strip_prefix("disk://")?.split_once('?')?.1;
+    let raw = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("directory="))?;
+    let dir = percent_decoded(raw);
+    let path = match dir.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            PathBuf::from(std::env::var_os("HOME")?).join(rest.trim_start_matches('/'))
+        }
+        _ => PathBuf::from(dir),
+    };
+    path.is_absolute().then_some(path)
+}
+
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Why a disk cache folder is unsafe: it, or the folder it would be made
+/// in, can be written by every user. Cached values are pickled, so whoever
+/// can write a cache entry can run code in the application.
+fn shared_folder(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let existing = dir.ancestors().find(|a| a.exists())?;
+    let mode = std::fs::metadata(existing).ok()?.permissions().mode();
+    if mode & 0o002 == 0 {
+        return None;
+    }
+    let what = if existing == dir {
+        format!(
+            "{} can be written by every user (mode {:o})",
+            dir.display(),
+            mode & 0o7777
+        )
     } else {
-        slug
+        format!(
+            "{} would be made in {}, which every user can write to (mode {:o}), so another user could make it first",
+            dir.display(),
+            existing.display(),
+            mode & 0o7777
+        )
+    };
+    Some(format!(
+        "{what}; cached values are pickled, so a shared cache folder lets others run code in the application: use a folder of your own, e.g. disk://?directory=~/.cache/cashews/NAME&shards=0"
+    ))
+}
+
+/// After a setup with a disk URL was written: make its folder, private
+/// (0700), or say when an existing one is readable by others. None when
+/// all is well.
+pub(crate) fn prepare_disk_folder(url: &str) -> Option<String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let dir = disk_folder(url)?;
+    let Ok(meta) = std::fs::metadata(&dir) else {
+        return std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .err()
+            .map(|e| format!("{}: cannot make the cache folder: {e}", dir.display()));
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        Some(format!(
+            "{} belongs to another user (uid {}): they can read and change this application's cache",
+            dir.display(),
+            meta.uid()
+        ))
+    } else if mode & 0o077 != 0 {
+        Some(format!(
+            "{} can be read by other users (mode {mode:o}): `chmod 700 {}` keeps cached values private",
+            dir.display(),
+            dir.display()
+        ))
+    } else {
+        None
     }
 }
 
@@ -183,12 +307,25 @@ pub(crate) fn check_url(url: &str, origin: &str) -> Result<(), BadInput> {
                 .into(),
         );
     };
+    if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return bad(format!(
+            "not a valid URL: it holds {} (percent-encode it, e.g. %20 for a space)",
+            match c {
+                ' ' => "a space".to_string(),
+                c => format!("the character {:?}", c),
+            }
+        ));
+    }
     match scheme {
-        "mem" | "redis" | "rediss" => Ok(()),
+        "mem" => Ok(()),
+        "redis" | "rediss" => check_redis(rest).map_or(Ok(()), bad),
         "disk" => {
             let location = rest.split('?').next().unwrap_or_default();
             if location.is_empty() {
-                Ok(())
+                match disk_folder(url).and_then(|dir| shared_folder(&dir)) {
+                    Some(why) => bad(why),
+                    None => Ok(()),
+                }
             } else {
                 let dir = location.trim_start_matches('/');
                 bad(format!(
@@ -200,6 +337,46 @@ pub(crate) fn check_url(url: &str, origin: &str) -> Result<(), BadInput> {
             "unknown cashews backend {scheme:?} (use mem, disk, redis or rediss)"
         )),
     }
+}
+
+/// What is wrong with the part of a Redis URL after `redis://`, if anything:
+/// `[user[:password]@]host[:port][/db][?query]`.
+fn check_redis(rest: &str) -> Option<String> {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.strip_prefix('[') {
+        // An IPv6 literal: [::1]:6379
+        Some(v6) => match v6.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':')),
+            None => return Some("not a valid URL: an unclosed '[' in the host".to_string()),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Some("not a valid Redis URL: no host (redis://HOST:PORT/DB)".to_string());
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Some(format!(
+            "not a valid Redis URL: port {port:?} is not 1-65535"
+        ));
+    }
+    let db = rest[authority.len()..]
+        .strip_prefix('/')
+        .map(|p| p.split(['?', '#']).next().unwrap_or_default());
+    if let Some(db) = db
+        && !db.is_empty()
+        && db.parse::<u32>().is_err()
+    {
+        return Some(format!(
+            "not a valid Redis URL: database {db:?} is not a number"
+        ));
+    }
+    None
 }
 
 /// The cashews extra the backend needs: `diskcache` for disk, `redis` for Redis.
