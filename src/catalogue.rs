@@ -95,7 +95,19 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Pattern>, String> {
 
 pub(crate) fn compile(raw: RawEffect) -> Result<Pattern, String> {
     let receiver = match raw.receiver {
-        Some(r) => Some(Regex::new(&r).map_err(|e| format!("bad receiver regex {r:?}: {e}"))?),
+        Some(r) => Some(Regex::new(&r).map_err(|e| {
+            // regex's message draws the pattern over several lines: its last one says why.
+            let text = e.to_string();
+            let why = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
+            format!(
+                "bad receiver regex {r:?}: {}",
+                why.trim().trim_start_matches("error: ")
+            )
+        })?),
         None => None,
     };
     if raw.calls.is_empty() && raw.prefixes.is_empty() && raw.methods.is_empty() {

@@ -82,13 +82,8 @@ pub(crate) fn load_for(start: &Path) -> Result<Config, BadInput> {
 }
 
 pub(crate) fn load_file(file: &Path) -> Result<Config, BadInput> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        BadInput(format!(
-            "{}: cannot read: {}",
-            file.display(),
-            crate::source::io_reason(&e)
-        ))
-    })?;
+    let text = crate::file::read_text(file)
+        .map_err(|e| BadInput(format!("{}: {}", file.display(), e.0)))?;
     parse(file, &text)
 }
 

@@ -73,6 +73,11 @@ pub(crate) fn reparse(
     edits: &[Edit],
     new_text: &str,
 ) -> Option<Tree> {
+    // The old tree hides long comment runs (see `parse_tree_with`): the
+    // edited text may hide others, so no subtree of it is reused.
+    if !crate::source::long_comment_runs(old_text).is_empty() {
+        return crate::source::parse_tree(new_text);
+    }
     let lines: Vec<usize> = std::iter::once(0)
         .chain(old_text.match_indices('\n').map(|(i, _)| i + 1))
         .collect();

@@ -769,6 +769,16 @@ mod tests {
             ),
             format!("async def f(x):\n    return x{}\n", "()".repeat(m)),
             format!("async def f(x):\n    return x{}\n", " + x".repeat(n)),
+            format!("async def f(x):\n    return {}x\n", "lambda: ".repeat(m)),
+            format!("async def f(x):\n    return {}x\n", "await ".repeat(n)),
+            // Python stops at 100 indentation levels (tree-sitter's scanner soon after).
+            (0..98).fold(String::new(), |mut s, i| {
+                s.push_str(&format!("{}if x:\n", " ".repeat(i)));
+                s
+            }) + &format!("{0}async def f(x):\n{0}  return x\n", " ".repeat(98)),
+        ];
+        // Nested brackets stop at Python's limit of 200, long before the depth limit.
+        let refused = [
             format!(
                 "async def f(s):\n    return await s.execute({}'select 1'{})\n",
                 "text(".repeat(m),
@@ -779,18 +789,11 @@ mod tests {
                 "(".repeat(m),
                 ",)".repeat(m)
             ),
-            format!("async def f(x):\n    return {}x\n", "lambda: ".repeat(m)),
-            format!("async def f(x):\n    return {}x\n", "await ".repeat(n)),
             format!(
                 "async def f(x):\n    return {}x{}\n",
                 "[".repeat(n),
                 "]".repeat(n)
             ),
-            // Python stops at 100 indentation levels (tree-sitter's scanner soon after).
-            (0..99).fold(String::new(), |mut s, i| {
-                s.push_str(&format!("{}if x:\n", " ".repeat(i)));
-                s
-            }) + &format!("{0}async def f(x):\n{0}  return x\n", " ".repeat(99)),
         ];
         let settings = settings(true);
         for (i, text) in shapes.iter().enumerate() {
@@ -807,6 +810,14 @@ mod tests {
                 started.elapsed() < Duration::from_secs(20),
                 "shape {i} took {:?}",
                 started.elapsed()
+            );
+        }
+        for (i, text) in refused.iter().enumerate() {
+            let outcome = run_one(text.as_bytes(), &settings, false);
+            assert!(
+                outcome.as_ref().is_ok_and(|made| made.is_empty()),
+                "bracket shape {i}: {:?}",
+                outcome.err()
             );
         }
     }

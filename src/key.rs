@@ -165,6 +165,9 @@ impl HandleRules {
 
 /// Designs the key for one function. `prefix` is `module:qualname`.
 pub(crate) fn design(module: &Module, f: &Function, prefix: &str, rules: &HandleRules) -> Key {
+    // The prefix is literal text (a folder may be called `{x}`): str.format
+    // would read a brace in it as a placeholder, or fail on a lone `}`.
+    let prefix = &prefix.replace('{', "{{").replace('}', "}}");
     let src = module.src;
     let mut parts = Vec::new();
     let mut inputs = Vec::new();
@@ -185,7 +188,7 @@ pub(crate) fn design(module: &Module, f: &Function, prefix: &str, rules: &Handle
                     });
                 }
                 for attr in attrs.included {
-                    let field = format!("{}.{attr}", p.name);
+                    let field = format!("{}.{}", python_name(&p.name), python_name(&attr));
                     parts.push(placeholder(&field, rules.is_secret(&attr)));
                     inputs.push(field);
                 }
@@ -221,8 +224,9 @@ pub(crate) fn design(module: &Module, f: &Function, prefix: &str, rules: &Handle
                     });
                 }
                 None => {
-                    parts.push(placeholder(&p.name, rules.is_secret(&p.name)));
-                    inputs.push(p.name.clone());
+                    let name = python_name(&p.name).into_owned();
+                    parts.push(placeholder(&name, rules.is_secret(&p.name)));
+                    inputs.push(name);
                 }
             },
         }
@@ -238,6 +242,24 @@ pub(crate) fn design(module: &Module, f: &Function, prefix: &str, rules: &Handle
         excluded,
         warnings,
     }
+}
+
+/// The name Python gives an identifier: NFKC-normalised (PEP 3131), so
+/// `ﬁle` is `file` at run time. cashews formats keys with str.format, which
+/// does not normalise: a key must name `{file}`, or WrongKeyError.
+pub(crate) fn python_name(name: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::UnicodeNormalization;
+    if name.is_ascii() {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(name.nfkc().collect())
+    }
+}
+
+/// The parameter a key placeholder's root names at run time (by its
+/// normalised name; the placeholder itself is taken as written).
+fn runtime_param<'f>(f: &'f Function, root: &str) -> Option<&'f crate::function::Param> {
+    f.params.iter().find(|p| python_name(&p.name) == root)
 }
 
 /// `{field}`, or `{field:hash}` for a secret.
@@ -512,7 +534,7 @@ pub(crate) fn unknown_placeholders<'p>(
         .iter()
         .filter(|p| {
             let known = p.root == "@"
-                || f.param(&p.root).is_some_and(|param| {
+                || runtime_param(f, &p.root).is_some_and(|param| {
                     !matches!(param.kind, ParamKind::Args | ParamKind::Kwargs)
                 })
                 || (p.root == "__args__" && has(ParamKind::Args))
@@ -540,7 +562,7 @@ pub(crate) fn missing_inputs(f: &Function, designed: &Key, user_template: &str) 
         .map(|p| p.field)
         .collect();
     let covers = |input: &str| {
-        let star = match f.param(input).map(|p| p.kind) {
+        let star = match runtime_param(f, input).map(|p| p.kind) {
             Some(ParamKind::Args) => "__args__",
             Some(ParamKind::Kwargs) => "__kwargs__",
             _ => input,

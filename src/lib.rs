@@ -10,13 +10,16 @@ mod config;
 mod decide;
 mod deps;
 mod edit;
+mod file;
 mod function;
 #[cfg(test)]
 mod fuzz;
 mod imports;
+mod journal;
 mod key;
 mod lint;
 mod locate;
+mod lock;
 mod module;
 mod plan;
 mod project;
@@ -155,13 +158,81 @@ pub fn run_with(
     match result {
         Ok(code) => code,
         Err(BadInput(message)) => {
-            let _ = writeln!(err, "error: {message}");
+            let _ = writeln!(err, "error: {}", one_line(&message));
             EXIT_BAD_INPUT
         }
     }
 }
 
+/// Longest error line printed, in characters.
+const MAX_ERROR_CHARS: usize = 600;
+/// Longest run of non-blank characters kept whole (a path, a quoted target).
+const MAX_WORD_CHARS: usize = 160;
+
+/// A bad-input message as one line of bounded length: line breaks (a regex
+/// or TOML error) become spaces, control characters are escaped, a huge
+/// word (a 100,000-character target) keeps its ends, and the line is capped.
+fn one_line(message: &str) -> String {
+    let words: Vec<String> = message.split_whitespace().map(short_word).collect();
+    let line = words.join(" ");
+    if line.chars().count() <= MAX_ERROR_CHARS {
+        return line;
+    }
+    let kept: String = line.chars().take(MAX_ERROR_CHARS).collect();
+    format!("{kept}… (cut)")
+}
+
+fn short_word(word: &str) -> String {
+    let escaped: String = word
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                format!("\\u{{{:x}}}", c as u32).chars().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    let count = escaped.chars().count();
+    if count <= MAX_WORD_CHARS {
+        return escaped;
+    }
+    let head: String = escaped.chars().take(MAX_WORD_CHARS / 2).collect();
+    let tail: String = escaped.chars().skip(count - MAX_WORD_CHARS / 4).collect();
+    format!(
+        "{head}…[{} characters]…{tail}",
+        count - MAX_WORD_CHARS / 2 - MAX_WORD_CHARS / 4
+    )
+}
+
+/// The options that need no file, checked before anything is read, so that
+/// a bad one is refused whatever the targets turn out to be.
+fn check_options(cli: &Cli) -> Result<(), BadInput> {
+    if let Some(ttl) = &cli.ttl {
+        cashews::parse_ttl(ttl).map_err(|e| BadInput(format!("--ttl: {e}")))?;
+    }
+    if let Some(key) = &cli.key {
+        cashews::parse_template(key).map_err(|e| BadInput(format!("--key {key:?}: {e}")))?;
+    }
+    for tag in &cli.tags {
+        cashews::parse_template(tag).map_err(|e| BadInput(format!("--tags {tag:?}: {e}")))?;
+    }
+    if let Some(url) = &cli.backend_url {
+        setup::check_url(url, "--backend-url")?;
+    }
+    if let Some(file) = &cli.setup_in
+        && file.extension().is_none_or(|e| e != "py")
+    {
+        return Err(BadInput(format!(
+            "--setup-in {}: not a Python module (a .py file)",
+            file.display()
+        )));
+    }
+    Ok(())
+}
+
 fn add(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> Result<u8, BadInput> {
+    check_options(cli)?;
     let targets: Vec<Target> = cli
         .targets
         .iter()
@@ -184,25 +255,81 @@ fn add(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> Res
         setup_in: cli.setup_in.clone(),
         backend_url: cli.backend_url.clone(),
     };
+    let files: Vec<std::path::PathBuf> = targets.iter().map(|t| t.file.clone()).collect();
+    // Held from before the first read to after the last write.
+    let lock = if cli.write {
+        Some(lock::ProjectLock::acquire(&files, err)?)
+    } else {
+        None
+    };
+    note_interrupted_writes(lock.as_ref(), &files, err);
     let report = rewrite::plan(&targets, &request, &project)?;
+    let paths: Vec<&std::path::Path> = report.changes.iter().map(|c| c.path.as_path()).collect();
+    let base = render::diff_base(&paths);
+    let diff_shown = cli.format == Format::Json || !(cli.write || cli.check);
+    if let Some(base) = base.as_ref().filter(|_| diff_shown) {
+        let _ = writeln!(
+            err,
+            "note: a changed file is outside the current folder, so the diff's paths are relative to {0}: apply it with `git -C {0} apply`",
+            base.display()
+        );
+    }
     let diff: String = report
         .changes
         .iter()
-        .map(|c| render::unified_diff(&c.path, &c.old, &c.new))
+        .map(|c| render::unified_diff_in(base.as_deref(), &c.path, &c.old, &c.new))
         .collect();
-    if cli.write {
-        let files: Vec<(&std::path::Path, &str)> = report
+    if let Some(lock) = &lock {
+        let writes: Vec<write::FileWrite> = report
             .changes
             .iter()
-            .map(|c| (c.path.as_path(), c.new.as_str()))
+            .map(|c| write::FileWrite {
+                path: &c.path,
+                old: c.old.as_bytes(),
+                new: c.new.as_bytes(),
+            })
             .collect();
-        write::write_all(&files)?;
+        write::write_all(&writes, &lock.roots[0])?;
+        if report.setup.status == setup::SetupStatus::Added
+            && let Some(url) = &report.setup.url
+            && let Some(warning) = setup::prepare_disk_folder(url)
+        {
+            let _ = writeln!(err, "warning: {warning}");
+        }
     }
     match cli.format {
         Format::Json => print_json(&report, &diff, out),
         Format::Text => print_text(cli, &report, &diff, out, err, colour),
     }
     Ok(exit_code(cli, &report))
+}
+
+/// A writing run (holding the lock) finishes or undoes what a killed run
+/// left; any other run only says that one is pending.
+pub(crate) fn note_interrupted_writes(
+    lock: Option<&lock::ProjectLock>,
+    files: &[std::path::PathBuf],
+    err: &mut dyn Write,
+) {
+    match lock {
+        Some(lock) => {
+            for note in lock.roots.iter().flat_map(|r| journal::recover(r)) {
+                let _ = writeln!(err, "note: {note}");
+            }
+        }
+        None => {
+            let mut roots: Vec<_> = files.iter().map(|f| lock::root_for(f)).collect();
+            roots.sort();
+            roots.dedup();
+            for root in roots.iter().filter(|r| journal::pending(r)) {
+                let _ = writeln!(
+                    err,
+                    "warning: a cashews-add write in {} was interrupted; the next run that writes (--write, lint --fix) finishes it",
+                    root.display()
+                );
+            }
+        }
+    }
 }
 
 fn exit_code(cli: &Cli, report: &Report) -> u8 {

@@ -1,15 +1,62 @@
 //! Output: unified diffs, JSON and the short text summary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use similar::{ChangeTag, TextDiff};
 
 /// A unified diff that `git apply` accepts; empty when nothing changes.
+#[cfg(test)]
 pub(crate) fn unified_diff(path: &Path, old: &str, new: &str) -> String {
+    unified_diff_in(None, path, old, new)
+}
+
+/// The folder the diff's paths are relative to when a file lies outside the
+/// current folder (`git apply` refuses `../` and would read `a/tmp/x` below
+/// the current folder): the project root of the first file when it holds
+/// them all, else their deepest common folder. None: the current folder.
+pub(crate) fn diff_base(paths: &[&Path]) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    let cwd = std::fs::canonicalize(&cwd).unwrap_or(cwd);
+    let absolute: Vec<PathBuf> = paths.iter().map(|p| resolved(p)).collect();
+    if absolute.iter().all(|p| p.starts_with(&cwd)) {
+        return None;
+    }
+    let root = crate::lock::root_for(&absolute[0]);
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    if absolute.iter().all(|p| p.starts_with(&root)) {
+        return Some(root);
+    }
+    let mut common = absolute[0].parent()?.to_path_buf();
+    while !absolute.iter().all(|p| p.starts_with(&common)) {
+        common = common.parent()?.to_path_buf();
+    }
+    Some(common)
+}
+
+/// The absolute path with `..` resolved (through its folder, so that a
+/// symlinked file keeps its own name).
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(dir), Some(name)) => {
+            std::fs::canonicalize(dir).map_or(absolute.clone(), |d| d.join(name))
+        }
+        _ => absolute,
+    }
+}
+
+/// `unified_diff` with its paths relative to `base` (see `diff_base`).
+pub(crate) fn unified_diff_in(base: Option<&Path>, path: &Path, old: &str, new: &str) -> String {
     if old == new {
         return String::new();
     }
-    let name = diff_path(path);
+    let name = match base {
+        Some(base) => resolved(path).strip_prefix(base).map_or_else(
+            |_| diff_path(path),
+            |r| r.to_string_lossy().replace('\\', "/"),
+        ),
+        None => diff_path(path),
+    };
     let diff = TextDiff::from_lines(old, new);
     let mut out = format!("--- a/{name}\n+++ b/{name}\n");
     for group in diff.grouped_ops(3) {

@@ -33,8 +33,8 @@ pub(crate) const ENV_VAR: &str = "CACHE_URL";
 
 /// Files scanned at most; a bigger tree is searched only this far.
 const MAX_FILES: usize = 20_000;
-/// Bigger files are generated code, not where an app starts.
-const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+/// What an existing setup call holds, searched for in a file too big to parse.
+const SETUP_NEEDLES: [&str; 3] = [".setup(", "setup_tags_backend", ".init("];
 
 pub(crate) struct SetupOptions {
     pub(crate) skip: bool,
@@ -137,7 +137,7 @@ pub(crate) fn default_url(root: &Path) -> String {
 
 /// The project's name from pyproject.toml, else its folder's, made safe for a URL.
 fn project_slug(root: &Path) -> String {
-    let from_toml = std::fs::read_to_string(root.join("pyproject.toml"))
+    let from_toml = crate::file::read_text(&root.join("pyproject.toml"))
         .ok()
         .and_then(|t| t.parse::<toml::Table>().ok())
         .and_then(|t| {
@@ -166,10 +166,134 @@ fn project_slug(root: &Path) -> String {
         }
     }
     let slug = slug.trim_matches(['-', '.']).to_string();
-    if slug.is_empty() {
-        "app".to_string()
+    // Names the ASCII slug loses (empty, `проект`, `データ`) would all share
+    // one folder: a hash of the name (or of the root's path) keeps them apart.
+    if slug.is_empty() || !raw.is_ascii() {
+        let seed = if raw.is_empty() {
+            std::path::absolute(root)
+                .unwrap_or_else(|_| root.to_path_buf())
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            raw
+        };
+        let stem = if slug.is_empty() { "app" } else { &slug };
+        return format!("{stem}-{:08x}", fnv1a32(seed.as_bytes()));
+    }
+    slug
+}
+
+/// FNV-1a, 32 bits: a short, stable tag for a name.
+fn fnv1a32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The `directory` of a `disk://?directory=DIR` URL, `~` expanded as
+/// diskcache does; None for other URLs, or a relative folder.
+fn disk_folder(url: &str) -> Option<PathBuf> {
+    let query = url.strip_prefix("disk://")?.split_once('?')?.1;
+    let raw = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("directory="))?;
+    let dir = percent_decoded(raw);
+    let path = match dir.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            PathBuf::from(std::env::var_os("HOME")?).join(rest.trim_start_matches('/'))
+        }
+        _ => PathBuf::from(dir),
+    };
+    path.is_absolute().then_some(path)
+}
+
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Why a disk cache folder is unsafe: it, or the folder it would be made
+/// in, can be written by every user. Cached values are pickled, so whoever
+/// can write a cache entry can run code in the application.
+fn shared_folder(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let existing = dir.ancestors().find(|a| a.exists())?;
+    let mode = std::fs::metadata(existing).ok()?.permissions().mode();
+    if mode & 0o002 == 0 {
+        return None;
+    }
+    let what = if existing == dir {
+        format!(
+            "{} can be written by every user (mode {:o})",
+            dir.display(),
+            mode & 0o7777
+        )
     } else {
-        slug
+        format!(
+            "{} would be made in {}, which every user can write to (mode {:o}), so another user could make it first",
+            dir.display(),
+            existing.display(),
+            mode & 0o7777
+        )
+    };
+    Some(format!(
+        "{what}; cached values are pickled, so a shared cache folder lets others run code in the application: use a folder of your own, e.g. disk://?directory=~/.cache/cashews/NAME&shards=0"
+    ))
+}
+
+/// After a setup with a disk URL was written: make its folder, private
+/// (0700), or say when an existing one is readable by others. None when
+/// all is well.
+pub(crate) fn prepare_disk_folder(url: &str) -> Option<String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let dir = disk_folder(url)?;
+    let Ok(meta) = std::fs::metadata(&dir) else {
+        return std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .err()
+            .map(|e| format!("{}: cannot make the cache folder: {e}", dir.display()));
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        Some(format!(
+            "{} belongs to another user (uid {}): they can read and change this application's cache",
+            dir.display(),
+            meta.uid()
+        ))
+    } else if mode & 0o077 != 0 {
+        Some(format!(
+            "{} can be read by other users (mode {mode:o}): `chmod 700 {}` keeps cached values private",
+            dir.display(),
+            dir.display()
+        ))
+    } else {
+        None
     }
 }
 
@@ -183,12 +307,25 @@ pub(crate) fn check_url(url: &str, origin: &str) -> Result<(), BadInput> {
                 .into(),
         );
     };
+    if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return bad(format!(
+            "not a valid URL: it holds {} (percent-encode it, e.g. %20 for a space)",
+            match c {
+                ' ' => "a space".to_string(),
+                c => format!("the character {:?}", c),
+            }
+        ));
+    }
     match scheme {
-        "mem" | "redis" | "rediss" => Ok(()),
+        "mem" => Ok(()),
+        "redis" | "rediss" => check_redis(rest).map_or(Ok(()), bad),
         "disk" => {
             let location = rest.split('?').next().unwrap_or_default();
             if location.is_empty() {
-                Ok(())
+                match disk_folder(url).and_then(|dir| shared_folder(&dir)) {
+                    Some(why) => bad(why),
+                    None => Ok(()),
+                }
             } else {
                 let dir = location.trim_start_matches('/');
                 bad(format!(
@@ -200,6 +337,46 @@ pub(crate) fn check_url(url: &str, origin: &str) -> Result<(), BadInput> {
             "unknown cashews backend {scheme:?} (use mem, disk, redis or rediss)"
         )),
     }
+}
+
+/// What is wrong with the part of a Redis URL after `redis://`, if anything:
+/// `[user[:password]@]host[:port][/db][?query]`.
+fn check_redis(rest: &str) -> Option<String> {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.strip_prefix('[') {
+        // An IPv6 literal: [::1]:6379
+        Some(v6) => match v6.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':')),
+            None => return Some("not a valid URL: an unclosed '[' in the host".to_string()),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Some("not a valid Redis URL: no host (redis://HOST:PORT/DB)".to_string());
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Some(format!(
+            "not a valid Redis URL: port {port:?} is not 1-65535"
+        ));
+    }
+    let db = rest[authority.len()..]
+        .strip_prefix('/')
+        .map(|p| p.split(['?', '#']).next().unwrap_or_default());
+    if let Some(db) = db
+        && !db.is_empty()
+        && db.parse::<u32>().is_err()
+    {
+        return Some(format!(
+            "not a valid Redis URL: database {db:?} is not a number"
+        ));
+    }
+    None
 }
 
 /// The cashews extra the backend needs: `diskcache` for disk, `redis` for Redis.
@@ -225,14 +402,31 @@ pub(crate) fn plan(
         return Ok(skipped("no function is cached: no setup needed"));
     }
     let cached_modules: Vec<&str> = cached.iter().map(|c| c.module.as_str()).collect();
-    let mut project = scan(root, scan_subfolders, cached);
+    if let Some(file) = &opts.setup_in {
+        check_setup_in(root, file)?;
+    }
+    let (mut project, unread) = scan(root, scan_subfolders, cached);
     if let Some(found) = existing_setup(&project) {
         return Ok(present(&project, found));
     }
+    let notes = unread_notes(&unread);
     if let Some(file) = &opts.setup_in {
         let src = SourceFile::read(file)?;
         let choice = choice_in(&facts_of(&src, &crate::project::module_name(file)));
-        return emit(src, choice, opts, Vec::new());
+        return emit(src, choice, opts, notes);
+    }
+    // A setup the search could not read must not get a twin.
+    if let Some(u) = unread.iter().find(|u| u.mentions_setup) {
+        let mut report = SetupReport::skipped(&format!(
+            "{} may set the cache up but was not searched ({}): no cache.setup(...) added; choose the module with --setup-in FILE if it does not",
+            shown(&u.path),
+            u.why
+        ));
+        report.warnings = notes;
+        return Ok(SetupPlan {
+            report,
+            edits: None,
+        });
     }
     let score = |f: &Scanned| {
         if cached_modules.contains(&f.module.as_str()) {
@@ -255,10 +449,10 @@ pub(crate) fn plan(
     if let Some(i) = app {
         let f = project.swap_remove(i);
         let app = f.facts.apps[0].clone();
-        return emit(f.src, Choice::App(app), opts, Vec::new());
+        return emit(f.src, Choice::App(app), opts, notes);
     }
     if let Some(i) = script {
-        return emit(project.swap_remove(i).src, Choice::Script, opts, Vec::new());
+        return emit(project.swap_remove(i).src, Choice::Script, opts, notes);
     }
     let first = &cached[0];
     let src = match &first.src {
@@ -270,7 +464,39 @@ pub(crate) fn plan(
         first.module,
         shown(&first.path)
     );
-    emit(src, Choice::Module, opts, vec![warning])
+    let mut warnings = notes;
+    warnings.push(warning);
+    emit(src, Choice::Module, opts, warnings)
+}
+
+/// `--setup-in` names a Python module of the project.
+fn check_setup_in(root: &Path, file: &Path) -> Result<(), BadInput> {
+    let bad = |why: &str| Err(BadInput(format!("--setup-in {}: {why}", shown(file))));
+    if file.extension().is_none_or(|e| e != "py") {
+        return bad("not a Python module (a .py file)");
+    }
+    let real = |p: &Path| std::fs::canonicalize(p).or_else(|_| std::path::absolute(p));
+    match (real(root), real(file)) {
+        (Ok(root), Ok(file)) if file.starts_with(&root) => Ok(()),
+        _ => bad(&format!("outside the project ({})", shown(root))),
+    }
+}
+
+/// One warning per file the setup search could not read, a few at most.
+fn unread_notes(unread: &[Unscanned]) -> Vec<String> {
+    const SHOWN: usize = 3;
+    let mut notes: Vec<String> = unread
+        .iter()
+        .take(SHOWN)
+        .map(|u| format!("{}: not searched for a setup: {}", shown(&u.path), u.why))
+        .collect();
+    if unread.len() > SHOWN {
+        notes.push(format!(
+            "{} more files not searched for a setup",
+            unread.len() - SHOWN
+        ));
+    }
+    notes
 }
 
 /// Where the setup goes in a file chosen to hold it: the app's lifespan,
@@ -352,6 +578,14 @@ struct Scanned {
     facts: Facts,
 }
 
+/// A Python file the setup search could not read, and why.
+struct Unscanned {
+    path: PathBuf,
+    why: String,
+    /// It is a regular file whose bytes name a setup call.
+    mentions_setup: bool,
+}
+
 #[derive(Default)]
 struct Facts {
     /// Setup calls on a local cashews cache: their lines.
@@ -428,7 +662,7 @@ fn is_test_file(name: &str) -> bool {
 /// Parses the files that may hold a setup, a cache object, an app or an
 /// entry point that is or imports a cached module (a plain substring test
 /// first: most files hold none).
-fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> Vec<Scanned> {
+fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> (Vec<Scanned>, Vec<Unscanned>) {
     let cached: Vec<&str> = cached_files.iter().map(|c| c.module.as_str()).collect();
     const NEEDLES: [&str; 6] = [
         "cashews",
@@ -439,18 +673,36 @@ fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> Vec<Scanned> {
         "Starlette",
     ];
     let mut out = Vec::new();
+    let mut unread = Vec::new();
     for path in python_files(root, recursive) {
-        if std::fs::metadata(&path).map_or(true, |m| m.len() > MAX_FILE_BYTES) {
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        // Not UTF-8: not parseable either; skip it quietly like a syntax error.
-        let Ok(text) = std::str::from_utf8(&bytes) else {
-            continue;
-        };
         let module = crate::project::module_name_in(root, &path);
+        let parsed = cached_files
+            .iter()
+            .find(|c| c.module == module)
+            .and_then(|c| c.src.clone());
+        let bytes = match &parsed {
+            Some(_) => Vec::new(),
+            None => match crate::file::read(&path) {
+                Ok(bytes) => bytes,
+                Err(why) => {
+                    let mentions_setup = crate::file::mentions(&path, &SETUP_NEEDLES);
+                    unread.push(Unscanned {
+                        path,
+                        why: why.0,
+                        mentions_setup,
+                    });
+                    continue;
+                }
+            },
+        };
+        let text = match &parsed {
+            Some(src) => src.text.as_str(),
+            // Not UTF-8: not parseable either; skip it quietly like a syntax error.
+            None => match std::str::from_utf8(&bytes) {
+                Ok(text) => text,
+                Err(_) => continue,
+            },
+        };
         let names_cached = cached
             .iter()
             .any(|m| *m == module || text.contains(m.rsplit('.').next().unwrap_or(m)));
@@ -458,10 +710,6 @@ fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> Vec<Scanned> {
         if !entry_point && !NEEDLES.iter().any(|n| text.contains(n)) {
             continue;
         }
-        let parsed = cached_files
-            .iter()
-            .find(|c| c.module == module)
-            .and_then(|c| c.src.clone());
         // Files that do not parse are not where the app starts; skip them quietly.
         let Some(src) = parsed.or_else(|| SourceFile::parse(&path, bytes).ok()) else {
             continue;
@@ -474,13 +722,15 @@ fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> Vec<Scanned> {
             facts,
         });
     }
-    out
+    (out, unread)
 }
 
 /// Whether the project under `root` already sets cashews up, by the rules
 /// above: the question the lint's CA402 asks, answered the same way.
+/// A file too big to read that names a setup call counts as one (no false CA402).
 pub(crate) fn has_existing_setup(root: &Path, recursive: bool) -> bool {
-    existing_setup(&scan(root, recursive, &[])).is_some()
+    let (project, unread) = scan(root, recursive, &[]);
+    existing_setup(&project).is_some() || unread.iter().any(|u| u.mentions_setup)
 }
 
 /// Every existing setup call: (index into `project`, line), in path order.
@@ -919,8 +1169,15 @@ fn emit(
 /// Module level, after the imports; `CALL` is returned with the message.
 fn write_module_level(w: &mut Writer, file: &str) -> (String, String) {
     let text = &w.src.text;
-    let (at, _) = imports_end(w.src);
-    let (cache, os, _) = w.names(at, None);
+    let (first_spot, _) = imports_end(w.src);
+    let (cache, os, _) = w.names(first_spot, None);
+    // Below the module-level imports of the names it uses, wherever they
+    // are: above a later `import os` the call raises NameError at import.
+    let at = [cache.as_str(), os.as_str()]
+        .iter()
+        .filter_map(|name| last_import_of(w.src, name))
+        .map(|stmt| line_end(text, stmt.end_byte()))
+        .fold(first_spot, usize::max);
     let call = w.setup_call(&cache, &os);
     let eol = w.eol;
     // New import lines at this spot end with the blank line already.
@@ -955,6 +1212,43 @@ fn write_module_level(w: &mut Writer, file: &str) -> (String, String) {
         .push(Edit::insert(at, format!("{lead}{call}{eol}{trail}")));
     let message = format!("cache.setup(...) at module level in {file}, run when it is imported");
     (call, message)
+}
+
+/// The last module-level statement that imports `name` (also inside a
+/// module-level `if` or `try`, as `try: import os` does).
+fn last_import_of<'t>(src: &'t SourceFile, name: &str) -> Option<Node<'t>> {
+    let root = src.tree.root_node();
+    let mut cursor = root.walk();
+    root.named_children(&mut cursor)
+        .filter(|stmt| binds_by_import(src, *stmt, name))
+        .last()
+}
+
+/// Whether an import statement in `node` (not in a def or class) binds `name`.
+fn binds_by_import(src: &SourceFile, node: Node, name: &str) -> bool {
+    match node.kind() {
+        "function_definition" | "class_definition" | "decorated_definition" => false,
+        "import_statement" | "import_from_statement" => {
+            let mut cursor = node.walk();
+            let module = node.child_by_field_name("module_name").map(|m| m.id());
+            node.named_children(&mut cursor)
+                .filter(|n| Some(n.id()) != module)
+                .any(|n| {
+                    let bound = match n.kind() {
+                        "aliased_import" => n.child_by_field_name("alias"),
+                        // `import os.path` binds `os`.
+                        "dotted_name" => n.named_child(0),
+                        _ => None,
+                    };
+                    bound.is_some_and(|b| src.text_of(b) == name)
+                })
+        }
+        _ => {
+            let mut cursor = node.walk();
+            node.named_children(&mut cursor)
+                .any(|child| binds_by_import(src, child, name))
+        }
+    }
 }
 
 /// Before a statement, at its indentation: `CALL` then the statement.

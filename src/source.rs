@@ -36,13 +36,8 @@ pub(crate) const MAX_DEPTH: usize = 10_000;
 
 impl SourceFile {
     pub(crate) fn read(path: &Path) -> Result<SourceFile, BadInput> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            BadInput(format!(
-                "{}: cannot read: {}",
-                path.display(),
-                io_reason(&e)
-            ))
-        })?;
+        let bytes = crate::file::read(path)
+            .map_err(|e| BadInput(format!("{}: {}", path.display(), e.0)))?;
         SourceFile::parse(path, bytes)
     }
 
@@ -61,7 +56,8 @@ impl SourceFile {
             Some(rest) => (true, rest.to_string()),
             None => (false, text),
         };
-        check_encoding_declaration(path, &text)?;
+        check_encoding_declaration(&text, bom)
+            .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
         let tree = parse_tree(&text)
             .ok_or_else(|| BadInput(format!("{}: the parser gave up", path.display())))?;
         let (error, depth) = scan(&text, tree.root_node());
@@ -111,12 +107,140 @@ pub(crate) fn parse_tree(text: &str) -> Option<Tree> {
 }
 
 /// Parses `text`, reusing `old` (already edited to match) when given.
+///
+/// tree-sitter-python's scanner is quadratic on runs of comment lines: at
+/// the end of each line it reads ahead over every comment line that follows
+/// to find the next line's indentation (20,000 lines of `#` in a function
+/// took 20 s). Comments mean nothing to Python, so long runs are parsed as
+/// blank lines instead (same bytes, same offsets): the tree lacks those
+/// comment nodes, which nothing but the syntax check (`first_error`, which
+/// accepts comment lines between tokens) would look at.
 pub(crate) fn parse_tree_with(text: &str, old: Option<&Tree>) -> Option<Tree> {
+    let mut hidden = long_comment_runs(text);
+    if hidden.is_empty() {
+        return plain_parse(text, old);
+    }
+    // A "comment" line may really be string content: then it is parsed as
+    // written (inside a string the scanner does not read ahead). A masked
+    // quote may also have closed a string, which then runs on unterminated:
+    // quoted lines after such a string start are shown again. A few rounds
+    // settle it; the masks change nothing else.
+    let mut tree = None;
+    for _ in 0..4 {
+        let masked = mask(text, &hidden);
+        let parsed = plain_parse(&masked, None)?;
+        let before = hidden.len();
+        let (strings, dangling) = strings_of(&parsed);
+        hidden.retain(|line| {
+            // The strings do not overlap and are in order: the last one
+            // starting before the line is the only one that may hold it.
+            let at = strings.partition_point(|range| range.start <= line.start);
+            let inside = at
+                .checked_sub(1)
+                .is_some_and(|i| line.end <= strings[i].end);
+            let quoted = text[line.clone()].contains(['"', '\'']);
+            let after_dangling = dangling.is_some_and(|d| d < line.start);
+            !(inside || (quoted && after_dangling))
+        });
+        tree = Some(parsed);
+        if hidden.len() == before {
+            break;
+        }
+        if hidden.is_empty() {
+            return plain_parse(text, None);
+        }
+    }
+    tree
+}
+
+fn plain_parse(text: &str, old: Option<&Tree>) -> Option<Tree> {
     let mut parser = Parser::new();
     parser
         .set_language(&PYTHON)
         .expect("grammar ABI matches the runtime (tested)");
     parser.parse(text, old)
+}
+
+/// A run of comment lines costs the scanner about (lines × bytes) steps;
+/// below this the run is parsed as it is (the usual case: real code keeps
+/// its comment nodes).
+const MASK_COST: usize = 1 << 20;
+
+/// The comment-only lines (from `#` to the line break) of the runs that
+/// would cost the scanner more than `MASK_COST`. Blank lines do not end a run.
+pub(crate) fn long_comment_runs(text: &str) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut run: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut run_start = 0;
+    let mut flush = |run: &mut Vec<std::ops::Range<usize>>, run_start: usize, end: usize| {
+        if run.len().saturating_mul(end - run_start) > MASK_COST {
+            out.append(run);
+        }
+        run.clear();
+    };
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let first = bytes[start..end]
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\x0c' | b'\r'));
+        match first {
+            Some(i) if bytes[start + i] == b'#' => {
+                if run.is_empty() {
+                    run_start = start;
+                }
+                run.push(start + i..end);
+            }
+            None => {}
+            Some(_) => flush(&mut run, run_start, start),
+        }
+        start = end + 1;
+    }
+    flush(&mut run, run_start, bytes.len());
+    out
+}
+
+/// `text` with the given ranges turned to spaces, CRs kept (a bare CR in a
+/// comment is still found and refused).
+fn mask(text: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for range in ranges {
+        for b in &mut bytes[range.clone()] {
+            if *b != b'\r' {
+                *b = b' ';
+            }
+        }
+    }
+    String::from_utf8(bytes).expect("only whole lines from `#` on turned to ASCII spaces")
+}
+
+/// The byte ranges of the strings of a tree, in order, and where the first
+/// string that never ends (its start in an ERROR) starts.
+fn strings_of(tree: &Tree) -> (Vec<std::ops::Range<usize>>, Option<usize>) {
+    let mut strings = Vec::new();
+    let mut dangling = None;
+    let mut cursor = tree.walk();
+    loop {
+        let node = cursor.node();
+        let string = node.kind() == "string";
+        if string {
+            strings.push(node.byte_range());
+        } else if node.kind() == "string_start" && dangling.is_none() {
+            dangling = Some(node.start_byte());
+        }
+        if !string && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return (strings, dangling);
+            }
+        }
+    }
 }
 
 pub(crate) fn io_reason(e: &std::io::Error) -> String {
@@ -137,6 +261,14 @@ pub(crate) struct SyntaxProblem {
 }
 
 const SYNTAX_ERROR: &str = "syntax error";
+/// CPython 3.11+ reads 99 nested indented blocks (tokenizer MAXINDENT) and
+/// 200 nested brackets (MAXLEVEL); one more is a SyntaxError.
+const MAX_INDENTS: usize = 99;
+const MAX_BRACKETS: usize = 200;
+const TOO_DEEP_INDENT: &str =
+    "too many levels of indentation (Python's IndentationError: it reads 99 nested blocks)";
+const TOO_MANY_BRACKETS: &str =
+    "too many nested parentheses (Python's SyntaxError: it reads 200 nested brackets)";
 const BARE_CR: &str = "a bare CR line ending, which Python reads as a line break and tree-sitter does not (convert the line endings to LF or CRLF)";
 const MISALIGNED: &str = "an indentation that matches neither the statement above nor an outer block (Python: unexpected indent, or unindent does not match)";
 const BACKSLASH_LINE: &str = "a line holding only `\\`, after which tree-sitter misreads the indentation (Python ignores the line: remove it)";
@@ -172,8 +304,24 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
             (p, s) => p.or(s),
         };
     let at = |offset, what| Some(SyntaxProblem { offset, what });
+    // CPython's tokenizer limits: the depths of the indented blocks open
+    // around the node, and of the brackets open before it.
+    let mut indented: Vec<usize> = Vec::new();
+    let mut brackets = 0usize;
     loop {
         let node = cursor.node();
+        while indented.last().is_some_and(|&d| d >= depth) {
+            indented.pop();
+        }
+        if node.kind() == "block" && alone_on_its_line(text, node.start_byte()) {
+            indented.push(depth);
+            if indented.len() > MAX_INDENTS {
+                return (
+                    first(at(node.start_byte(), TOO_DEEP_INDENT), stray),
+                    deepest,
+                );
+            }
+        }
         if node.is_error() || node.is_missing() {
             let what = if node.is_missing() {
                 "syntax error (missing token)"
@@ -198,6 +346,17 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
         if token {
             if let Some(problem) = gap_problem(text, last_end, node.start_byte()) {
                 return (first(Some(problem), stray), deepest);
+            }
+            match node.kind() {
+                "(" | "[" | "{" => brackets += 1,
+                ")" | "]" | "}" => brackets = brackets.saturating_sub(1),
+                _ => {}
+            }
+            if brackets > MAX_BRACKETS {
+                return (
+                    first(at(node.start_byte(), TOO_MANY_BRACKETS), stray),
+                    deepest,
+                );
             }
             if node.kind() == "line_continuation" && alone_on_its_line(text, node.start_byte()) {
                 return (first(at(node.start_byte(), BACKSLASH_LINE), stray), deepest);
@@ -243,11 +402,20 @@ fn gap_problem(text: &str, start: usize, end: usize) -> Option<SyntaxProblem> {
         });
     }
     let bad = |c: char| !matches!(c, ' ' | '\t' | '\x0c' | '\r' | '\n' | '\\');
-    let offset = start + gap.find(bad)?;
-    Some(SyntaxProblem {
-        offset,
-        what: SYNTAX_ERROR,
-    })
+    let mut from = 0;
+    loop {
+        let offset = start + from + gap[from..].find(bad)?;
+        // A comment line the parser read as blank (see `parse_tree_with`).
+        if text[offset..].starts_with('#') && alone_on_its_line(text, offset) {
+            let rest = &gap[offset - start..];
+            from = offset - start + rest.find(['\r', '\n']).unwrap_or(rest.len());
+            continue;
+        }
+        return Some(SyntaxProblem {
+            offset,
+            what: SYNTAX_ERROR,
+        });
+    }
 }
 
 /// The offset of the first `\r` in `start..end` not followed by `\n`. The
@@ -348,8 +516,13 @@ fn line_columns(text: &str, root: Node, node: Node) -> Option<(usize, usize)> {
     let offset = node.start_byte();
     let line_start = text[..offset].rfind('\n').map_or(0, |n| n + 1);
     let before = text[..line_start].trim_end_matches(['\n', '\r']);
-    // A `\` that ends a comment continues nothing.
+    // A `\` that ends a comment continues nothing (a comment line may have
+    // been parsed as blank: see `parse_tree_with`).
+    let previous_line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
     let continued = before.ends_with('\\')
+        && !previous_line
+            .trim_start_matches([' ', '\t', '\x0c'])
+            .starts_with('#')
         && root
             .descendant_for_byte_range(before.len() - 1, before.len())
             .is_none_or(|n| n.kind() != "comment");
@@ -418,39 +591,122 @@ fn has_lone_cr(text: &str) -> bool {
     bare_cr(text, 0, text.len()).is_some()
 }
 
-/// PEP 263: an encoding declaration on line 1 or 2. A file that declares a
-/// non-UTF-8 encoding is only safe to edit when it is pure ASCII (then both
-/// encodings agree byte for byte); otherwise refuse rather than re-encode.
-fn check_encoding_declaration(path: &Path, text: &str) -> Result<(), BadInput> {
+/// PEP 263: an encoding declaration on line 1 or 2, checked as CPython
+/// does: with a BOM it must name UTF-8 ("encoding problem: X with BOM");
+/// otherwise it must name a codec Python knows ("unknown encoding"), that
+/// is a text encoding. A file declaring another encoding is only safe to
+/// edit when it is pure ASCII and the codec reads ASCII as ASCII (then both
+/// agree byte for byte); otherwise refuse rather than re-encode.
+pub(crate) fn check_encoding_declaration(text: &str, bom: bool) -> Result<(), String> {
     let Some(encoding) = declared_encoding(text) else {
         return Ok(());
     };
-    let normal = encoding.to_ascii_lowercase().replace('_', "-");
-    if matches!(normal.as_str(), "utf-8" | "utf8" | "ascii" | "us-ascii")
-        || normal.starts_with("utf-8-")
-        || text.is_ascii()
-    {
-        return Ok(());
+    let normal = python_normal_name(&encoding);
+    if bom {
+        return if normal == "utf-8" {
+            Ok(())
+        } else {
+            Err(format!(
+                "encoding problem: {normal} with BOM (Python refuses a BOM with any coding but utf-8)"
+            ))
+        };
     }
-    Err(BadInput(format!(
-        "{}: declares encoding {encoding} and has non-ASCII text; cashews-add edits UTF-8 (or pure ASCII) files only: convert it to UTF-8 first",
-        path.display()
-    )))
+    let kind = match normal.as_str() {
+        "utf-8" | "iso-8859-1" => "ascii",
+        other => codec_kind(other)
+            .ok_or_else(|| format!("unknown encoding: {encoding} (Python cannot read the file)"))?,
+    };
+    match kind {
+        "binary" => Err(format!(
+            "'{encoding}' is not a text encoding (Python cannot read the file)"
+        )),
+        _ if normal == "utf-8" => Ok(()),
+        "ascii" if text.is_ascii() => Ok(()),
+        "ascii" => Err(format!(
+            "declares encoding {encoding} and has non-ASCII text; cashews-add edits UTF-8 (or pure ASCII) files only: convert it to UTF-8 first"
+        )),
+        _ => Err(format!(
+            "declares encoding {encoding}, which does not read ASCII as ASCII; cashews-add edits UTF-8 (or pure ASCII) files only: convert it to UTF-8 first"
+        )),
+    }
 }
 
+/// CPython's tokenizer name for a declared encoding (`get_normal_name`):
+/// its utf-8 and latin-1 spellings become `utf-8` and `iso-8859-1`, looking
+/// at the first 12 characters, lower-cased, `_` as `-`.
+fn python_normal_name(name: &str) -> String {
+    let head: String = name
+        .chars()
+        .take(12)
+        .map(|c| {
+            if c == '_' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    let latin = ["latin-1", "iso-8859-1", "iso-latin-1"];
+    if head == "utf-8" || head.starts_with("utf-8-") {
+        "utf-8".to_string()
+    } else if latin
+        .iter()
+        .any(|l| head == *l || head.starts_with(&format!("{l}-")))
+    {
+        "iso-8859-1".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// What Python's codec registry says of a name: `ascii` (a text codec that
+/// reads ASCII as ASCII), `other` (a text codec that does not) or `binary`
+/// (not a text encoding); None when it knows no such codec. The table is
+/// CPython's (scripts/python-codecs.py), looked up as `encodings` does.
+fn codec_kind(name: &str) -> Option<&'static str> {
+    static TABLE: &str = include_str!("../data/python_codecs.txt");
+    // encodings.normalize_encoding: runs of other characters become one `_`.
+    let mut norm = String::new();
+    let mut gap = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            if gap && !norm.is_empty() {
+                norm.push('_');
+            }
+            norm.push(c.to_ascii_lowercase());
+            gap = false;
+        } else {
+            gap = true;
+        }
+    }
+    let find = |key: &str| {
+        TABLE
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| l.split_once(' ').filter(|(n, _)| *n == key))
+            .map(|(_, kind)| kind)
+    };
+    find(&norm).or_else(|| find(&norm.replace('.', "_")))
+}
+
+/// The declared encoding: a comment on line 1, or on line 2 below a line 1
+/// that is blank or a comment (PEP 263, as CPython reads it).
 pub(crate) fn declared_encoding(text: &str) -> Option<String> {
-    for line in text.lines().take(2) {
-        let line = line.trim_start();
+    for (i, line) in text.lines().take(2).enumerate() {
+        let line = line.trim_start_matches([' ', '\t', '\x0c']);
         if !line.starts_with('#') {
+            if i == 0 && !line.trim().is_empty() {
+                return None;
+            }
             continue;
         }
-        if let Some(pos) = line.find("coding") {
+        for (pos, _) in line.match_indices("coding") {
             let rest = &line[pos + 6..];
             let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix('=')) else {
                 continue;
             };
             let name: String = rest
-                .trim_start()
+                .trim_start_matches([' ', '\t'])
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
                 .collect();
@@ -650,5 +906,63 @@ mod tests {
         assert!(err.0.contains("levels deep"), "{err}");
         let fine = format!("x = {}1\n", "-".repeat(2000));
         assert!(parse(fine.as_bytes()).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod comment_run_tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<SourceFile, BadInput> {
+        SourceFile::parse(Path::new("m.py"), text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn long_comment_runs_parse_in_linear_time() {
+        // Unmasked, 40,000 comment lines in a function took minutes.
+        let text = format!(
+            "async def f(x):\n    y = x\n{}    return y\n",
+            "    # note\n".repeat(40_000)
+        );
+        assert!(!long_comment_runs(&text).is_empty());
+        let started = std::time::Instant::now();
+        let src = parse(&text).unwrap();
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        let f = src.tree.root_node().child(0).unwrap();
+        assert_eq!(f.kind(), "function_definition");
+        assert!(src.text[f.byte_range()].ends_with("return y"));
+        // A short run keeps its comment nodes.
+        assert!(long_comment_runs("x = 1\n# a\n# b\ny = 2\n").is_empty());
+    }
+
+    #[test]
+    fn comment_like_lines_inside_strings_stay_string_content() {
+        let text = format!(
+            "async def f(x):\n    s = \"\"\"\n{}# end \"\"\"\n    return s\n",
+            "# a \" quote\n".repeat(2000)
+        );
+        let src = parse(&text).unwrap();
+        let sexp = src.tree.root_node().to_sexp();
+        assert!(sexp.contains("return_statement"), "{}", &sexp[..300]);
+        let single = format!("x = '''\n{}'''\ny = 1\n", "# '\n".repeat(3000));
+        assert!(parse(&single).is_ok());
+    }
+
+    #[test]
+    fn python_errors_after_a_long_run_are_still_found() {
+        let run = "    # note \\\n".repeat(3000);
+        // A `\` ending a comment continues nothing: `  y` is misaligned.
+        let err = parse(&format!("def f():\n    x = 1\n{run}  y = 2\n"))
+            .err()
+            .unwrap();
+        assert!(err.0.contains("indentation"), "{err}");
+        let err = parse(&format!("def f():\n    x = 1\n{run}    y = (\n"))
+            .err()
+            .unwrap();
+        assert!(err.0.contains("syntax error"), "{err}");
+        // Python ends a comment at a bare CR: what follows is code.
+        let err = parse(&format!("x = 1\n{run}# c\ry = 2\n")).err().unwrap();
+        assert!(err.0.contains("bare CR"), "{err}");
+        assert!(parse(&format!("def f():\n    x = 1\n{run}    return x\n")).is_ok());
     }
 }

@@ -31,7 +31,7 @@ use crate::lint::rules::{Checker, Finding, Rule, ca402};
 use crate::module::Module;
 use crate::project::Index;
 use crate::rewrite::Settings;
-use crate::source::{BadInput, SourceFile, first_error, io_reason, parse_tree};
+use crate::source::{BadInput, SourceFile, first_error, parse_tree};
 use crate::{EXIT_FAILURE, EXIT_OK};
 
 /// Check existing cashews usage: keys that miss inputs, sync functions,
@@ -122,10 +122,27 @@ pub(crate) fn run(
         select: args.select.clone(),
         ignore: args.ignore.clone(),
     };
+    // As with --write: one writing run per project, from the first read on.
+    let anchors: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| {
+            if p.is_dir() {
+                p.join("__init__.py")
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
+    let lock = if args.fix {
+        Some(crate::lock::ProjectLock::acquire(&anchors, err)?)
+    } else {
+        None
+    };
+    crate::note_interrupted_writes(lock.as_ref(), &anchors, err);
     let sources = crate::project::Sources::default();
     let project = Project::new(&sources);
     let outcomes = walk(&paths, args, &configs, &selection, &project)?;
-    finish(outcomes, args, &project, out, err)
+    finish(outcomes, args, lock.as_ref(), &project, out, err)
 }
 
 /// Whether some line mentions both `cashews` and `import`: a file that does
@@ -149,8 +166,8 @@ struct Outcome {
     setup_candidate: Option<Located>,
     has_setup: bool,
     fixed: usize,
-    /// The new text (BOM included) when --fix changed the file.
-    new_text: Option<String>,
+    /// The text read and the new one (BOM included) when --fix changed the file.
+    new_text: Option<(String, String)>,
 }
 
 fn walk(
@@ -205,14 +222,14 @@ fn walk(
             if !explicit && !is_python(path) {
                 return WalkState::Continue;
             }
-            let bytes = match std::fs::read(path) {
+            let bytes = match crate::file::read(path) {
                 Ok(b) => b,
                 Err(e) => {
                     let error = FileError {
                         path: shown(path),
                         line: 1,
                         column: 1,
-                        message: format!("cannot read: {}", io_reason(&e)),
+                        message: format!("{}; not linted", e.0),
                     };
                     outcomes
                         .lock()
@@ -253,17 +270,25 @@ fn walk(
 fn finish(
     mut outcomes: Vec<Outcome>,
     args: &LintArgs,
+    lock: Option<&crate::lock::ProjectLock>,
     project: &Project,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, BadInput> {
     let project_findings = missing_setup(&outcomes, project);
-    if args.fix {
-        let changed: Vec<(&Path, &str)> = outcomes
+    if let Some(lock) = lock {
+        let changed: Vec<crate::write::FileWrite> = outcomes
             .iter()
-            .filter_map(|o| o.new_text.as_deref().map(|t| (o.path.as_path(), t)))
+            .filter_map(|o| {
+                let (old, new) = o.new_text.as_ref()?;
+                Some(crate::write::FileWrite {
+                    path: &o.path,
+                    old: old.as_bytes(),
+                    new: new.as_bytes(),
+                })
+            })
             .collect();
-        crate::write::write_all(&changed)?;
+        crate::write::write_all(&changed, &lock.roots[0])?;
     }
     let mut findings: Vec<Located> = project_findings;
     let mut errors = Vec::new();
@@ -370,6 +395,8 @@ fn lint_file(
             );
         }
     };
+    // What --write checks the file still holds before replacing it.
+    let original = fix.then(|| text.clone());
     let (bom, mut text) = match text.strip_prefix('\u{feff}') {
         Some(rest) => (true, rest.to_string()),
         None => (false, text),
@@ -403,7 +430,10 @@ fn lint_file(
             .flatten()
             .filter(|(new, _)| parses(new));
         let Some((new_text, applied)) = next else {
-            return checked.into_outcome(src, fixed, changed.then(|| src.full_text(&src.text)));
+            let new_text = original
+                .filter(|_| changed)
+                .map(|old| (old, src.full_text(&src.text)));
+            return checked.into_outcome(src, fixed, new_text);
         };
         fixed += applied;
         changed = true;
@@ -440,6 +470,7 @@ fn apply_fixes(text: &str, fixes: &[&Finding]) -> Option<(String, usize)> {
 
 /// The file parsed, or the first syntax error (line, column, what).
 fn parse(path: &Path, text: &str, bom: bool) -> Result<SourceFile, (usize, usize, String)> {
+    crate::source::check_encoding_declaration(text, bom).map_err(|e| (1, 1, e))?;
     let tree = parse_tree(text).ok_or((1, 1, "the parser gave up".to_string()))?;
     if let Some(problem) = first_error(text, tree.root_node()) {
         let at = problem.offset;
@@ -503,7 +534,7 @@ pub(crate) fn lint_text(src: &SourceFile) -> Result<Linted, String> {
         ));
     }
     let findings = found.findings.iter().map(|f| (f.rule, f.line)).collect();
-    Ok((findings, fixed.new_text))
+    Ok((findings, fixed.new_text.map(|(_, new)| new)))
 }
 
 struct Checked {
@@ -554,7 +585,12 @@ fn check<'p>(
 }
 
 impl Checked {
-    fn into_outcome(self, src: &SourceFile, fixed: usize, new_text: Option<String>) -> Outcome {
+    fn into_outcome(
+        self,
+        src: &SourceFile,
+        fixed: usize,
+        new_text: Option<(String, String)>,
+    ) -> Outcome {
         let lines = LineIndex::new(&src.text);
         let path = shown(&src.path);
         let locate = |rule: Rule, start: usize, end: usize, message: String, fixable: bool| {
