@@ -22,15 +22,9 @@ pub(crate) struct ProjectLock {
     _held: Vec<File>,
 }
 
-/// The folder whose lock covers `file`: its project root (nearest folder
-/// with a project marker), else its own folder, as the rewrite sees it.
+/// The folder whose lock covers `file`: its project root, as the rewrite sees it.
 pub(crate) fn root_for(file: &Path) -> PathBuf {
-    crate::project::find_root(file).unwrap_or_else(|| {
-        std::path::absolute(file)
-            .ok()
-            .and_then(|a| a.parent().map(Path::to_path_buf))
-            .unwrap_or_else(|| PathBuf::from("."))
-    })
+    crate::project::root_or_folder(file).0
 }
 
 impl ProjectLock {
