@@ -48,7 +48,11 @@ def holds(template_fields, wanted):
     for alt in wanted.split("|"):
         alt = alt.strip()
         for f in template_fields:
+            # the same field, a finer one, or the whole of what holds it
+            # (`{request.path_params}` holds `request.path_params.slug`)
             if f == alt or f.startswith(alt + ".") or f.startswith(alt + "["):
+                return True
+            if "." in alt and (alt.startswith(f + ".") or alt.startswith(f + "[")) and f.count(".") >= 1:
                 return True
             # cashews' names for *args / **kwargs
             if f in ("__args__", "__kwargs__") and alt.lstrip("*") in ("args", "kwargs"):
@@ -57,11 +61,13 @@ def holds(template_fields, wanted):
 
 
 def holds_handle(template_fields, handle):
-    return any(f == handle or f.startswith(handle + ".") or f.startswith(handle + "[") for f in template_fields)
+    """The handle itself is in the key (its fields, such as an id, may be)."""
+    return any(f == handle for f in template_fields)
 
 
 def measure_functions(directory, binary, only_repo):
     by_label = defaultdict(Counter)
+    agreed = Counter()
     wrong = []
     keys = Counter()
     key_misses = []
@@ -75,20 +81,27 @@ def measure_functions(directory, binary, only_repo):
             continue
         code, out, err = run(binary, cwd, [row["target"], "--format", "json", "--no-setup"])
         label = row["label"]
+        if label == "SAFE" and row["storable"] == "no":
+            label = "SAFE, not storable"
         if code == 2:
             status, result = "error", {"message": err.strip().splitlines()[-1] if err.strip() else "exit 2"}
         else:
             result = json.loads(out)["results"][0]
             status = result["status"]
         by_label[label][status] += 1
+        agreed[label] += 0
+        strategy = ((result.get("decision") or {}).get("strategy")) if status == "changed" else None
         agree = {
             "SAFE": status in ("changed", "unchanged"),
+            # refused before it reaches cashews, or cached item by item
+            "SAFE, not storable": status in ("refused", "review") or strategy == "iterator",
             "UNSAFE": status in ("refused", "review"),
             "REVIEW": status in ("review", "refused"),
         }[label]
+        agreed[label] += int(agree)
         if not agree:
             wrong.append((label, status, repo, row["target"], row["why"], result.get("message", "")))
-        if label == "SAFE" and status == "changed":
+        if label.startswith("SAFE") and status == "changed":
             template = (result.get("key") or {}).get("template", "")
             got = fields(template)
             missing = [k for k in split(row["key"]) if not holds(got, k)]
@@ -101,14 +114,10 @@ def measure_functions(directory, binary, only_repo):
     print("## Functions (functions.tsv): status per label\n")
     print("| label | functions | agree | statuses |")
     print("| --- | --- | --- | --- |")
-    for label in ("SAFE", "UNSAFE", "REVIEW"):
+    for label in ("SAFE", "SAFE, not storable", "UNSAFE", "REVIEW"):
         c = by_label[label]
         total = sum(c.values())
-        good = {
-            "SAFE": c["changed"] + c["unchanged"],
-            "UNSAFE": c["refused"] + c["review"],
-            "REVIEW": c["review"] + c["refused"],
-        }[label]
+        good = agreed[label]
         shown = ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
         pct = f"{100 * good / total:.0f}%" if total else "-"
         print(f"| {label} | {total} | {good} ({pct}) | {shown} |")

@@ -120,7 +120,7 @@ const WRITE_ROUTES: &[&str] = &[
 pub(crate) fn decide<'p>(
     index: &Index<'p>,
     module: &Module<'p>,
-    f: &Function,
+    f: &Function<'p>,
     purity: &Purity,
     key: &Key,
     req: &Request,
@@ -150,6 +150,30 @@ pub(crate) fn decide<'p>(
         Ok(reason) => reasons.push(reason),
         Err(Gate::Refuse(refusal)) => return Ok(Outcome::Refused(refusal)),
         Err(Gate::Review(question)) => return Ok(Outcome::Review(question)),
+    }
+    let stored = crate::storable::storability(index, module, f);
+    match (&stored.problem, &stored.secret) {
+        (Some(problem), _) if !req.force => {
+            return Ok(Outcome::Refused(format!(
+                "{problem} (--force caches it anyway)"
+            )));
+        }
+        (None, Some(secret)) if !req.force => {
+            return Ok(Outcome::Review(format!(
+                "needs review: {secret}. Question: may these credentials sit in the cache backend for the TTL? (--force caches it)"
+            )));
+        }
+        _ => {}
+    }
+    reasons.extend(stored.warning);
+    if let Some(question) = key
+        .review
+        .first()
+        .filter(|_| !req.force && req.key.is_none())
+    {
+        return Ok(Outcome::Review(format!(
+            "needs review of its key: {question} (--key gives one, --force keys it as designed)"
+        )));
     }
     if !f.is_generator && !f.returns_value(src) {
         if !req.force {
@@ -468,7 +492,7 @@ mod tests {
             );
             let patterns: Vec<_> = builtin().iter().collect();
             let purity = crate::purity::analyse(index, module, &f, &patterns);
-            let key = design(module, &f, "m:f", &HandleRules::default());
+            let key = design(index, module, &f, "m:f", &HandleRules::default());
             outcome(decide(index, module, &f, &purity, &key, req)?)
         })
     }

@@ -29,6 +29,7 @@ mod render;
 mod rewrite;
 mod setup;
 mod source;
+mod storable;
 mod write;
 
 use std::ffi::OsString;

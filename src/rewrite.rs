@@ -416,6 +416,7 @@ fn plan_target<'p>(
     let purity = analyse(index, module, f, &settings.patterns);
     let qualname = &target.qualname;
     let mut key = design(
+        index,
         module,
         f,
         &format!("{prefix_module}:{qualname}"),

@@ -284,12 +284,16 @@ fn options_shape_the_decorator() {
 }
 
 #[test]
-fn a_key_holding_the_injected_user_drops_the_warning() {
-    let code_text = "async def feed(page: int, user=Depends(current_user)):\n    return page\n";
+fn an_injected_user_read_whole_is_a_review_until_keyed() {
+    // The current user is passed on whole to code the tool cannot read:
+    // nothing says what identifies it, so a person is asked.
+    let code_text = "async def feed(page: int, user=Depends(current_user)):\n    return await lib.feed_for(user, page)\n";
     let dir = project(&[("m.py", code_text)]);
     let plain = run(dir.path(), &["m.py::feed"]);
+    assert_eq!(code(&plain), 1, "{}", stderr(&plain));
     assert!(
-        stderr(&plain).contains("`user` is injected with Depends"),
+        stderr(&plain).contains("review")
+            && stderr(&plain).contains("`user` is injected and read whole"),
         "{}",
         stderr(&plain)
     );
@@ -302,6 +306,17 @@ fn a_key_holding_the_injected_user_drops_the_warning() {
         !stderr(&keyed).contains("is injected"),
         "{}",
         stderr(&keyed)
+    );
+    // Read through its fields, it is keyed by them.
+    let fields = project(&[(
+        "m.py",
+        "async def feed(page: int, user=Depends(current_user)):\n    return page, user.id\n",
+    )]);
+    let out = run(fields.path(), &["m.py::feed"]);
+    assert!(
+        stdout(&out).contains("key=\"m:feed:{page}:{user.id}\""),
+        "{}",
+        stdout(&out)
     );
 }
 

@@ -551,7 +551,7 @@ fn check<'p>(
     rules: RuleSet,
 ) -> Checked {
     let src = module.src;
-    let cached = rules::cached_functions(module, index.cashews(module), settings);
+    let cached = rules::cached_functions(index, module, index.cashews(module), settings);
     let mut ck = Checker {
         module,
         settings,

@@ -89,6 +89,13 @@ impl<'p> Index<'p> {
         if let Some(known) = self.classes.lock().expect("no panics while held").get(def) {
             return known.clone();
         }
+        // Reading a class may ask about the class itself (a base named in
+        // its own module, an attribute typed with it): until it is read, it
+        // is unknown, which ends the cycle.
+        self.classes
+            .lock()
+            .expect("no panics while held")
+            .insert(def.clone(), None);
         let info = self.read_class(def).map(Arc::new);
         self.classes
             .lock()

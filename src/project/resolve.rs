@@ -42,6 +42,35 @@ pub(crate) enum Symbol {
 /// How many hops a resolution may take (re-export chains, aliases).
 const MAX_HOPS: usize = 32;
 
+/// How deep resolutions may nest on one thread, whatever the path.
+const MAX_NESTING: usize = 64;
+
+thread_local! {
+    static NESTING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of nested resolution, released when dropped.
+struct DepthGuard;
+
+impl DepthGuard {
+    fn enter() -> Option<DepthGuard> {
+        NESTING.with(|n| {
+            if n.get() >= MAX_NESTING {
+                None
+            } else {
+                n.set(n.get() + 1);
+                Some(DepthGuard)
+            }
+        })
+    }
+}
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        NESTING.with(|n| n.set(n.get() - 1));
+    }
+}
+
 impl Symbol {
     /// The dotted name outside the project, looking through `Instance`.
     pub(crate) fn external(&self) -> Option<&str> {
@@ -79,6 +108,11 @@ impl<'p> Index<'p> {
     }
 
     fn name_in(&self, module: &Module, name: &str, hops: usize) -> Symbol {
+        // Aliases and re-exports can loop through attribute chains and call
+        // results, where `hops` restarts: a depth guard per thread ends them.
+        let Some(_guard) = DepthGuard::enter() else {
+            return Symbol::Unknown;
+        };
         if hops > MAX_HOPS {
             return Symbol::Unknown;
         }
@@ -353,6 +387,21 @@ mod tests {
                     Symbol::External("fastcrud.FastCRUD.update".into()),
                 ),
             ],
+        );
+    }
+
+    #[test]
+    fn assignment_cycles_through_calls_and_attributes_end() {
+        let files = [
+            ("a.py", "import b\nx = b.y()\n"),
+            ("b.py", "import a\ny = a.x()\n"),
+            ("c.py", "f = f()\ng = h.k\nh = g.m\n"),
+        ];
+        check(&files, "a.py", &[("x", Symbol::Unknown)]);
+        check(
+            &files,
+            "c.py",
+            &[("g", Symbol::Unknown), ("f", Symbol::Unknown)],
         );
     }
 

@@ -162,8 +162,19 @@ impl<'p> Analyser<'_, 'p> {
         let src = module.src;
         let scope = Scope::new(src, f);
         let mut out = Summary::default();
+        let handlers = except_clauses(f);
         for call in &f.body.calls {
-            if let Some(followed) = self.follow(module, f, &scope, *call, stack) {
+            // A file written on the error path (a dump, a report, named by the
+            // clock or at random) describes a computation a cache hit does not
+            // run: not an effect to keep.
+            let diagnostic = |found: &Found| {
+                matches!(
+                    found.effect.category.as_str(),
+                    "file_write" | "time" | "random"
+                ) && handlers.iter().any(|r| r.contains(&call.start_byte()))
+            };
+            if let Some(mut followed) = self.follow(module, f, &scope, *call, stack) {
+                followed.found.retain(|x| !diagnostic(x));
                 out.found.extend(followed.found);
                 out.reads.extend(followed.reads);
                 continue;
@@ -181,7 +192,7 @@ impl<'p> Analyser<'_, 'p> {
                 };
                 if found.effect.severity == "read" && found.condition == Cond::Always {
                     out.reads.push(found.effect);
-                } else {
+                } else if !diagnostic(&found) {
                     out.found.push(found);
                 }
             } else if let Some(m) = scope.mutating_call(*call) {
@@ -493,6 +504,37 @@ pub(crate) fn first_line(code: &str) -> String {
     } else {
         code.to_string()
     }
+}
+
+/// The byte ranges of the function's `except` clauses.
+fn except_clauses(f: &Function) -> Vec<std::ops::Range<usize>> {
+    let Some(body) = f.site.node.child_by_field_name("body") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![body];
+    while let Some(node) = stack.pop() {
+        if matches!(node.kind(), "except_clause" | "except_group_clause") {
+            out.push(node.byte_range());
+        }
+        if matches!(
+            node.kind(),
+            "block"
+                | "try_statement"
+                | "if_statement"
+                | "else_clause"
+                | "elif_clause"
+                | "for_statement"
+                | "while_statement"
+                | "with_statement"
+                | "finally_clause"
+        ) || node.id() == body.id()
+        {
+            let mut cursor = node.walk();
+            stack.extend(node.named_children(&mut cursor));
+        }
+    }
+    out
 }
 
 /// What a walk over the body finds beyond calls and assignments: SQL in

@@ -193,6 +193,36 @@ impl<'p> Analyser<'_, 'p> {
     }
 }
 
+/// The project function a call reaches and the parameter `arg` (one of the
+/// call's arguments, or a keyword argument's value) lands in there: what key
+/// design follows to learn how a value passed on is used.
+pub(crate) fn argument_target<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
+    call: Node<'p>,
+    arg: Node<'p>,
+) -> Option<(Def, String)> {
+    let analyser = Analyser {
+        index,
+        patterns: &[],
+    };
+    let scope = Scope::new(module.src, f);
+    let (def, bound) = analyser.callee(module, f, &scope, call)?;
+    let callee_module = if def.path == Index::key(&module.src.path) {
+        module
+    } else {
+        index.module(&def.path)?
+    };
+    let callee = Function::new(callee_module.src, callee_module.function(&def.qualname)?);
+    let binder = Binder::new(module.src, &callee, call, bound, f);
+    let param = callee
+        .params
+        .iter()
+        .find(|p| matches!(binder.arg(&p.name), Arg::Given(n) if n.id() == arg.id()))?;
+    Some((def, param.name.clone()))
+}
+
 /// The class a method is defined in.
 pub(crate) fn class_of(module: &Module, f: &Function) -> Option<Def> {
     let class = f.site.class?;

@@ -19,7 +19,7 @@ use crate::project::effects::{Cond, Holder};
 
 pub(crate) use crate::project::effects::Effect;
 pub(crate) use body::Analyser;
-pub(crate) use calls::class_of;
+pub(crate) use calls::{argument_target, class_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

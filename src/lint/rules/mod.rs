@@ -458,6 +458,7 @@ fn qualname(src: &SourceFile, function: Node) -> String {
 
 /// The functions in the file that carry a cashews decorator.
 pub(crate) fn cached_functions<'t>(
+    index: &crate::project::Index<'t>,
     module: &Module<'t>,
     cashews: &crate::cashews::CashewsNames,
     settings: &Settings,
@@ -494,7 +495,7 @@ pub(crate) fn cached_functions<'t>(
         if decos.is_empty() {
             continue;
         }
-        let key = crate::key::design(module, &f, &qualname, &settings.handles);
+        let key = crate::key::design(index, module, &f, &qualname, &settings.handles);
         let noqa = line_of(parent)..=f.line;
         out.push(Cached {
             f,

@@ -1,6 +1,11 @@
 //! Key design: an explicit, readable template holding every input that
 //! affects the result, and nothing whose `str()` is `<object at 0x…>`.
 
+mod roles;
+mod usage;
+
+pub(crate) use roles::{is_resource_name, param_key};
+
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
@@ -11,6 +16,7 @@ use tree_sitter::Node;
 use crate::cashews::{Placeholder, parse_template};
 use crate::function::{FnKind, Function, Param, ParamKind, dotted_name};
 use crate::module::{Module, is_container};
+use crate::project::Index;
 use crate::source::{BadInput, SourceFile};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -27,6 +33,9 @@ pub(crate) struct Key {
     pub(crate) excluded: Vec<Excluded>,
     #[serde(skip)]
     pub(crate) warnings: Vec<String>,
+    /// Questions about the key a person must answer (the target goes to review).
+    #[serde(skip)]
+    pub(crate) review: Vec<String>,
 }
 
 /// Names and annotation types that are resources, not values; extended from config.
@@ -113,7 +122,7 @@ impl HandleRules {
         self.handle_name(&p.name)
     }
 
-    fn handle_type(&self, annotation: &str) -> Option<String> {
+    pub(crate) fn handle_type(&self, annotation: &str) -> Option<String> {
         for word in IDENTIFIER.find_iter(annotation).map(|m| m.as_str()) {
             if let Some((_, reason)) = HANDLE_TYPES.iter().find(|(t, _)| *t == word) {
                 return Some(format!("{reason} ({annotation})"));
@@ -148,6 +157,9 @@ impl HandleRules {
     /// whose `str()` is an object address. None for values, including a
     /// `Depends(...)` value that is not a resource (a user, a tenant).
     pub(crate) fn resource_reason(&self, p: &Param) -> Option<String> {
+        if roles::is_primitive(p) {
+            return None; // `repo: str` is a repository's name
+        }
         p.annotation
             .as_deref()
             .and_then(|a| self.handle_type(a))
@@ -164,15 +176,21 @@ impl HandleRules {
 }
 
 /// Designs the key for one function. `prefix` is `module:qualname`.
-pub(crate) fn design(module: &Module, f: &Function, prefix: &str, rules: &HandleRules) -> Key {
+pub(crate) fn design<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
+    prefix: &str,
+    rules: &HandleRules,
+) -> Key {
     // The prefix is literal text (a folder may be called `{x}`): str.format
     // would read a brace in it as a placeholder, or fail on a lone `}`.
     let prefix = &prefix.replace('{', "{{").replace('}', "}}");
-    let src = module.src;
     let mut parts = Vec::new();
     let mut inputs = Vec::new();
     let mut excluded = Vec::new();
     let mut warnings = Vec::new();
+    let mut review = Vec::new();
     for p in &f.params {
         match p.kind {
             ParamKind::Receiver if f.kind == FnKind::ClassMethod => excluded.push(Excluded {
@@ -192,6 +210,15 @@ pub(crate) fn design(module: &Module, f: &Function, prefix: &str, rules: &Handle
                     parts.push(placeholder(&field, rules.is_secret(&attr)));
                     inputs.push(field);
                 }
+                let handles: Vec<String> = attrs.excluded.iter().map(|e| e.name.clone()).collect();
+                for (field, secret) in
+                    roles::caller_identity(index, module, f, &p.name, &handles, rules)
+                {
+                    if !inputs.contains(&field) {
+                        parts.push(placeholder(&field, secret));
+                        inputs.push(field);
+                    }
+                }
                 excluded.extend(attrs.excluded);
             }
             ParamKind::Args => {
@@ -202,33 +229,21 @@ pub(crate) fn design(module: &Module, f: &Function, prefix: &str, rules: &Handle
                 parts.push("{__kwargs__}".to_string());
                 inputs.push(p.name.clone());
             }
-            ParamKind::Plain => match rules.handle_reason(src, p) {
-                Some(reason) => {
-                    if reason.starts_with("dependency-injected")
-                        && rules.handle_name(&p.name).is_none()
-                    {
-                        warnings.push(format!(
-                            "`{}` is injected with Depends(...) and left out of the key; if the result depends on it (a user, a tenant), key on its id, e.g. --key '{prefix}:{{{}.id}}:…'",
-                            p.name, p.name
-                        ));
-                    }
-                    if reason.starts_with("request object") {
-                        warnings.push(format!(
-                            "`{}` (the request) is left out of the key; if the result depends on what it carries, add it, e.g. {{{}.query_params}}",
-                            p.name, p.name
-                        ));
-                    }
+            ParamKind::Plain => {
+                let key = param_key(index, module, f, p, rules);
+                for (field, secret) in &key.fields {
+                    parts.push(placeholder(field, *secret));
+                    inputs.push(field.clone());
+                }
+                if let Some(reason) = key.excluded {
                     excluded.push(Excluded {
                         name: p.name.clone(),
                         reason,
                     });
                 }
-                None => {
-                    let name = python_name(&p.name).into_owned();
-                    parts.push(placeholder(&name, rules.is_secret(&p.name)));
-                    inputs.push(name);
-                }
-            },
+                warnings.extend(key.warnings);
+                review.extend(key.review);
+            }
         }
     }
     warnings.extend(module_state_warnings(module, f));
@@ -241,6 +256,7 @@ pub(crate) fn design(module: &Module, f: &Function, prefix: &str, rules: &Handle
         inputs,
         excluded,
         warnings,
+        review,
     }
 }
 
@@ -573,10 +589,16 @@ pub(crate) fn missing_inputs(f: &Function, designed: &Key, user_template: &str) 
                 || field.starts_with(&format!("{star}["))
         })
     };
+    // A handle's own fields (`{ctx.author.id}`, `{request.url}`) are the
+    // designer's choice of identity, not an input a user key must hold.
+    let of_handle = |input: &str| {
+        let root = input.split(['.', '[']).next().unwrap_or(input);
+        designed.excluded.iter().any(|e| e.name == root)
+    };
     designed
         .inputs
         .iter()
-        .filter(|input| !covers(input))
+        .filter(|input| !covers(input) && !of_handle(input))
         .cloned()
         .collect()
 }
@@ -588,13 +610,36 @@ mod tests {
     use std::path::Path;
 
     fn key(text: &str, name: &str) -> Key {
-        let src = SourceFile::parse(Path::new("m.py"), text.as_bytes().to_vec()).unwrap();
-        let module = Module::new(&src);
-        let f = Function::new(
-            &src,
-            find(&src, &crate::locate::all_functions(&src), name).unwrap(),
-        );
-        design(&module, &f, &format!("m:{name}"), &HandleRules::default())
+        crate::project::tests::with_module(text, |index, module| {
+            let f = Function::new(
+                module.src,
+                find(module.src, &module.functions, name).unwrap(),
+            );
+            design(
+                index,
+                module,
+                &f,
+                &format!("m:{name}"),
+                &HandleRules::default(),
+            )
+        })
+    }
+
+    /// The key of `rel::name` in a project of `files`.
+    fn project_key(files: &[(&str, &str)], rel: &str, name: &str) -> Key {
+        crate::project::tests::with_project_module(files, rel, |index, module| {
+            let f = Function::new(
+                module.src,
+                find(module.src, &module.functions, name).unwrap(),
+            );
+            design(
+                index,
+                module,
+                &f,
+                &format!("m:{name}"),
+                &HandleRules::default(),
+            )
+        })
     }
 
     #[test]
@@ -664,9 +709,49 @@ mod tests {
     }
 
     #[test]
+    fn who_is_asking_is_keyed_and_handles_are_not() {
+        let files = [
+            ("app/__init__.py", ""),
+            (
+                "app/deps.py",
+                "from sqlalchemy.ext.asyncio import AsyncSession\nfrom app.models import User\nasync def get_db():\n    yield AsyncSession()\nasync def current_user(db=None) -> User:\n    return User()\nclass UserRepo:\n    def __init__(self, session: AsyncSession):\n        self.session = session\n    async def feed(self, user, limit):\n        return await self.q(user.username, limit)\ndef get_repo() -> UserRepo:\n    return UserRepo(None)\n",
+            ),
+            (
+                "app/models.py",
+                "class User:\n    id: int\n    username: str\n    hashed_password: str\n",
+            ),
+            (
+                "app/client.py",
+                "class Auth:\n    def __init__(self, token: str, base_url: str):\n        self.token = token\n        self.base_url = base_url\nclass Client:\n    def __init__(self, auth: Auth):\n        self._auth = auth\n    async def call(self, path):\n        return path\nclass Repos:\n    def __init__(self, client: Client):\n        self._client = client\n    async def get(self, name: str):\n        return await self._client.call(name)\n",
+            ),
+            (
+                "app/api.py",
+                "from fastapi import Depends\nfrom app.deps import current_user, get_db, get_repo, UserRepo\nfrom app.models import User\nasync def feed(limit: int, user: User = Depends(current_user), db=Depends(get_db), repo: UserRepo = Depends(get_repo)):\n    return await repo.feed(user, limit)\nasync def me(user: User = Depends(current_user)):\n    return user\nasync def top(ctx, n: int):\n    await ctx.send('x')\n    return ctx.author.name, n\nasync def named(repository: str):\n    return repository\n",
+            ),
+        ];
+        for (name, template, excluded) in [
+            ("feed", "m:feed:{limit}:{user.username}", vec!["db", "repo"]),
+            ("me", "m:me:{user.id}", vec![]),
+            ("top", "m:top:{ctx.author.name}:{n}", vec!["ctx"]),
+            ("named", "m:named:{repository}", vec![]),
+        ] {
+            let k = project_key(&files, "app/api.py", name);
+            assert_eq!(k.template, template, "{name}: {:?}", k.excluded);
+            let ex: Vec<&str> = k.excluded.iter().map(|e| e.name.as_str()).collect();
+            assert_eq!(ex, excluded, "{name}");
+        }
+        let k = project_key(&files, "app/client.py", "Repos.get");
+        assert_eq!(
+            k.template,
+            "m:Repos.get:{self._client._auth.base_url}:{self._client._auth.token:hash}:{name}",
+            "client B must not get client A's answer"
+        );
+    }
+
+    #[test]
     fn warns_on_module_state_and_depends() {
         let k = key(
-            "SETTINGS = {}\nasync def f(x, user=Depends(cur)):\n    return SETTINGS[x]\n",
+            "SETTINGS = {}\nasync def f(x, user=Depends(cur)):\n    return SETTINGS[x], user\n",
             "f",
         );
         assert!(
@@ -677,7 +762,7 @@ mod tests {
             k.warnings
         );
         assert!(
-            k.warnings.iter().any(|w| w.contains("`user` is injected")),
+            k.review.iter().any(|w| w.contains("`user` is injected")),
             "{:?}",
             k.warnings
         );
@@ -733,8 +818,7 @@ mod tests {
                 .contains("{c} names no parameter of f (parameters: a, b)"),
             "{err}"
         );
-        let module = Module::new(&src);
-        let designed = design(&module, &f, "m:f", &HandleRules::default());
+        let designed = key("async def f(a, b): ...\n", "f");
         assert_eq!(missing_inputs(&f, &designed, "f:{a}"), ["b"]);
         assert!(!body_reads(&src, &f, "a"), "the body is `...`");
         assert!(missing_inputs(&f, &designed, "f:{a}:{b.id}").is_empty());
