@@ -520,3 +520,105 @@ fn project_cache_instance_is_reused() {
     );
     check_requests(&facts, &[true, false, true]);
 }
+
+/// A route keyed by the current user: two users get their own answers, an
+/// anonymous caller (an Optional user that is None) gets one of its own,
+/// and the password hash the user record holds never reaches the key. A
+/// client function returning its response object is refused before it
+/// reaches cashews: forced, the disk backend fails on it; returning the data
+/// works.
+#[test]
+fn keys_hold_who_asks_and_values_can_be_stored() {
+    let (tmp, dir) = project("per_user");
+    let out = tool(
+        &dir,
+        &[
+            "app/routes.py::my_orders",
+            "app/routes.py::greeting",
+            "--write",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let routes = read(&dir, "app/routes.py");
+    assert!(
+        routes.contains("key=\"app.routes:my_orders:{user[id]}\""),
+        "{routes}"
+    );
+    assert!(
+        routes.contains("key=\"app.routes:greeting:{user.name}\""),
+        "{routes}"
+    );
+    assert!(!routes.contains("hashed_password"), "{routes}");
+    let mut cmd = Command::new(python());
+    cmd.arg(repo().join("tests/e2e/per_user.py"))
+        .args(["app".as_ref(), dir.as_os_str()])
+        .env("HOME", tmp.path().join("home"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("CACHE_URL");
+    let facts = json_of(&cmd.output().expect("python runs"));
+    let r = facts["requests"].as_array().expect("requests");
+    let computed: Vec<bool> = r.iter().map(|x| x["computed"].as_bool().unwrap()).collect();
+    assert_eq!(
+        computed,
+        [true, false, true, true, false, true],
+        "{facts:#}"
+    );
+    assert_eq!(r[0]["body"], r[1]["body"]);
+    assert_ne!(
+        r[0]["body"], r[2]["body"],
+        "user 2 must not get user 1's orders"
+    );
+    assert_eq!(r[3]["body"], "hello stranger");
+    assert_ne!(
+        r[5]["body"], r[3]["body"],
+        "a signed-in user is not the anonymous one"
+    );
+
+    let refused = tool(&dir, &["app/pages.py::fetch_page", "--format", "json"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let report = json_of(&refused);
+    assert_eq!(report["results"][0]["status"], "refused");
+    let message = report["results"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot be pickled") && message.contains(".json()"),
+        "{message}"
+    );
+    let forced = tool(
+        &dir,
+        &[
+            "app/pages.py::fetch_page",
+            "app/pages.py::fetch_json",
+            "--force",
+            "--no-setup",
+            "--write",
+        ],
+    );
+    assert_eq!(
+        forced.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    let mut cmd = Command::new(python());
+    cmd.arg(repo().join("tests/e2e/per_user.py"))
+        .args(["pages".as_ref(), dir.as_os_str()])
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let facts = json_of(&cmd.output().expect("python runs"));
+    assert_eq!(facts["json"]["first"], facts["json"]["second"], "{facts:#}");
+    assert_eq!(
+        facts["json"]["server_hits"], 1,
+        "the data is stored: {facts:#}"
+    );
+    let page = facts["page"].as_str().unwrap();
+    assert!(
+        page.contains("pickle") || page.starts_with("TypeError"),
+        "the response object cannot be stored: {page}"
+    );
+}
