@@ -147,10 +147,11 @@ impl<'p> Index<'p> {
                     .any(|n| memchr::memmem::find(&b, n.as_bytes()).is_some())
             })
         };
-        // Phase 1: modules that bind a cashews object at module level.
+        // Phase 1: modules that bind a cashews object at module level: they
+        // import cashews (a line naming both).
         let defining: Vec<PathBuf> = files
             .iter()
-            .filter(|p| mentions(p, &["cashews".to_string()]))
+            .filter(|p| std::fs::read(p).is_ok_and(|b| imports_cashews(&b)))
             .cloned()
             .collect();
         self.preload(&defining);
@@ -249,6 +250,16 @@ impl Index<'_> {
         });
         managed.get(name).cloned()
     }
+}
+
+/// Whether some line mentions both `cashews` and `import`: a file that does
+/// not import cashews binds no cashews object of its own.
+pub(crate) fn imports_cashews(bytes: &[u8]) -> bool {
+    memchr::memmem::find_iter(bytes, b"cashews").any(|at| {
+        let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+        memchr::memmem::find(&bytes[start..end], b"import").is_some()
+    })
 }
 
 /// Test modules and folders: a fixture's cache is not the application's.
