@@ -14,6 +14,7 @@
 //! `--setup-in FILE` picks the module (the same rules apply inside it);
 //! `--no-setup` skips all of it. Edits are returned, never written here.
 
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -659,70 +660,137 @@ fn is_test_file(name: &str) -> bool {
     name.starts_with("test_") || name.ends_with("_test.py") || name == "conftest.py"
 }
 
+/// A project file as the setup search read it.
+enum Read {
+    /// Already parsed by the rewrite.
+    Parsed(SourceFile),
+    Text(Vec<u8>),
+    Unread(Unscanned),
+    /// Not UTF-8: not parseable either; skipped quietly like a syntax error.
+    Skip,
+}
+
 /// Parses the files that may hold a setup, a cache object, an app or an
-/// entry point that is or imports a cached module (a plain substring test
-/// first: most files hold none).
+/// entry point that imports a cached module. A plain substring test comes
+/// first (most files hold none), and a setup on an imported name is looked
+/// for only in files that name a cache object the project exports: in a
+/// large tree, `.setup(` alone matches hundreds of unrelated files.
+/// Reading and parsing run in parallel; the result is in path order.
 fn scan(root: &Path, recursive: bool, cached_files: &[Cached]) -> (Vec<Scanned>, Vec<Unscanned>) {
+    let files: Vec<(PathBuf, String)> = python_files(root, recursive)
+        .into_iter()
+        .map(|path| {
+            let module = crate::project::module_name_in(root, &path);
+            (path, module)
+        })
+        .collect();
+    let reads: Vec<Read> = files
+        .par_iter()
+        .map(|(path, module)| read_for_scan(path, module, cached_files))
+        .collect();
     let cached: Vec<&str> = cached_files.iter().map(|c| c.module.as_str()).collect();
-    const NEEDLES: [&str; 6] = [
-        "cashews",
-        ".setup(",
-        "setup_tags_backend",
-        ".init(",
-        "FastAPI",
-        "Starlette",
-    ];
+    // Phase 1: the files naming cashews, which define every cache object.
+    let first = parse_where(&files, &reads, |text, _| text.contains("cashews"));
+    let exported: Vec<String> = first
+        .iter()
+        .flatten()
+        .flat_map(|f| f.facts.exports.iter().cloned())
+        .collect();
+    // Phase 2: apps, entry points, and setups of an exported object.
+    let second = parse_where(&files, &reads, |text, module| {
+        !text.contains("cashews") && worth_parsing(text, module, &cached, &exported)
+    });
     let mut out = Vec::new();
     let mut unread = Vec::new();
-    for path in python_files(root, recursive) {
-        let module = crate::project::module_name_in(root, &path);
-        let parsed = cached_files
-            .iter()
-            .find(|c| c.module == module)
-            .and_then(|c| c.src.clone());
-        let bytes = match &parsed {
-            Some(_) => Vec::new(),
-            None => match crate::file::read(&path) {
-                Ok(bytes) => bytes,
-                Err(why) => {
-                    let mentions_setup = crate::file::mentions(&path, &SETUP_NEEDLES);
-                    unread.push(Unscanned {
-                        path,
-                        why: why.0,
-                        mentions_setup,
-                    });
-                    continue;
-                }
-            },
-        };
-        let text = match &parsed {
-            Some(src) => src.text.as_str(),
-            // Not UTF-8: not parseable either; skip it quietly like a syntax error.
-            None => match std::str::from_utf8(&bytes) {
-                Ok(text) => text,
-                Err(_) => continue,
-            },
-        };
-        let names_cached = cached
-            .iter()
-            .any(|m| *m == module || text.contains(m.rsplit('.').next().unwrap_or(m)));
-        let entry_point = (text.contains("__main__") || text.contains("asyncio")) && names_cached;
-        if !entry_point && !NEEDLES.iter().any(|n| text.contains(n)) {
-            continue;
+    for ((read, a), b) in reads.into_iter().zip(first).zip(second) {
+        if let Read::Unread(u) = read {
+            unread.push(u);
         }
-        // Files that do not parse are not where the app starts; skip them quietly.
-        let Some(src) = parsed.or_else(|| SourceFile::parse(&path, bytes).ok()) else {
-            continue;
-        };
-        let facts = facts_of(&src, &module);
-        out.push(Scanned {
-            path,
-            module,
-            src,
-            facts,
-        });
+        out.extend(a.or(b));
     }
     (out, unread)
+}
+
+fn read_for_scan(path: &Path, module: &str, cached_files: &[Cached]) -> Read {
+    if let Some(src) = cached_files
+        .iter()
+        .find(|c| c.module == module)
+        .and_then(|c| c.src.clone())
+    {
+        return Read::Parsed(src);
+    }
+    match crate::file::read(path) {
+        Ok(bytes) if std::str::from_utf8(&bytes).is_ok() => Read::Text(bytes),
+        Ok(_) => Read::Skip,
+        Err(why) => Read::Unread(Unscanned {
+            path: path.to_path_buf(),
+            why: why.0,
+            mentions_setup: crate::file::mentions(path, &SETUP_NEEDLES),
+        }),
+    }
+}
+
+/// The files whose text passes `wanted`, parsed in parallel (None for the
+/// others). Files that do not parse are not where the app starts: skipped.
+fn parse_where(
+    files: &[(PathBuf, String)],
+    reads: &[Read],
+    wanted: impl Fn(&str, &str) -> bool + Sync,
+) -> Vec<Option<Scanned>> {
+    files
+        .par_iter()
+        .zip(reads)
+        .map(|((path, module), read)| {
+            let src = match read {
+                Read::Parsed(src) if wanted(&src.text, module) => src.clone(),
+                Read::Text(bytes) => {
+                    let text = std::str::from_utf8(bytes).ok()?;
+                    if !wanted(text, module) {
+                        return None;
+                    }
+                    SourceFile::parse(path, bytes.clone()).ok()?
+                }
+                _ => return None,
+            };
+            let facts = facts_of(&src, module);
+            Some(Scanned {
+                path: path.clone(),
+                module: module.clone(),
+                src,
+                facts,
+            })
+        })
+        .collect()
+}
+
+/// Whether a file not naming cashews may hold an app, an entry point that
+/// imports a cached module, or a setup of an object the project exports.
+fn worth_parsing(text: &str, module: &str, cached: &[&str], exported: &[String]) -> bool {
+    // An app is built by calling its class, possibly under an alias.
+    let apps = ["FastAPI(", "Starlette(", "FastAPI as ", "Starlette as "]
+        .iter()
+        .any(|n| text.contains(n));
+    let script = text.contains("__main__") || text.contains("asyncio");
+    let entry_point = script
+        && cached
+            .iter()
+            .any(|m| *m == module || imports_module(text, m));
+    let setup = !exported.is_empty()
+        && SETUP_NEEDLES.iter().any(|n| text.contains(n))
+        && exported.iter().any(|name| text.contains(name.as_str()));
+    apps || entry_point || setup
+}
+
+/// Whether an import line of `text` names `module` or its last part as a word.
+fn imports_module(text: &str, module: &str) -> bool {
+    let last = module.rsplit('.').next().unwrap_or(module);
+    text.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("import ") || l.starts_with("from "))
+        .any(|l| {
+            l.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .any(|word| word == last)
+        })
 }
 
 /// Whether the project under `root` already sets cashews up, by the rules

@@ -12,6 +12,9 @@
 //! - a written file Python's `ast` cannot parse (one interpreter for all);
 //! - a second identical run that changes a byte or reports a target changed.
 //!
+//! The tool runs as a release build (scripts/release-bin.sh): a debug build
+//! needs about an hour for the corpus.
+//!
 //! The totals go to stderr and target/corpus-totals.txt.
 
 mod common;
@@ -24,7 +27,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use common::{bin, code, only_adds_lines, python_rejects, repo, repo_script, venv_python};
+use common::{code, only_adds_lines, python_rejects, release_bin, repo, repo_script, venv_python};
 
 fn copy_tree(from: &Path, to: &Path, files: &mut Vec<PathBuf>) {
     std::fs::create_dir_all(to).unwrap();
@@ -116,7 +119,13 @@ fn reason(qualname: &str, message: &str) -> String {
         .to_string()
 }
 
-fn check_file(path: &Path, targets: &[(String, bool)], root: &Path, totals: &Mutex<Totals>) {
+fn check_file(
+    bin: &str,
+    path: &Path,
+    targets: &[(String, bool)],
+    root: &Path,
+    totals: &Mutex<Totals>,
+) {
     let shown = path
         .strip_prefix(root)
         .unwrap_or(path)
@@ -142,7 +151,7 @@ fn check_file(path: &Path, targets: &[(String, bool)], root: &Path, totals: &Mut
         .collect::<Vec<_>>();
     args.extend(names.iter().map(|n| format!("{}::{n}", path.display())));
     let before = std::fs::read(path).unwrap();
-    let first = Command::new(bin()).args(&args).output().unwrap();
+    let first = Command::new(bin).args(&args).output().unwrap();
     let mut failures = Vec::new();
     let mut local = Totals::default();
     match code(&first) {
@@ -196,7 +205,7 @@ fn check_file(path: &Path, targets: &[(String, bool)], root: &Path, totals: &Mut
                 failures.push(format!("{shown}: {e}"));
             }
         }
-        let second = Command::new(bin()).args(&args).output().unwrap();
+        let second = Command::new(bin).args(&args).output().unwrap();
         if code(&second) != code(&first) {
             failures.push(format!(
                 "{shown}: second run exit {} after {}: {}",
@@ -236,6 +245,7 @@ fn every_function_of_the_corpus() {
     let started = Instant::now();
     let corpus = PathBuf::from(repo_script("corpus.sh"));
     let python = venv_python();
+    let bin = release_bin();
     let work = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     copy_tree(&corpus, work.path(), &mut files);
@@ -260,7 +270,7 @@ fn every_function_of_the_corpus() {
                     if targets.is_empty() {
                         totals.lock().unwrap().files += 1;
                     } else {
-                        check_file(path, targets, work.path(), &totals);
+                        check_file(&bin, path, targets, work.path(), &totals);
                     }
                 }
             });

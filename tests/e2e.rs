@@ -622,3 +622,50 @@ fn keys_hold_who_asks_and_values_can_be_stored() {
         "the response object cannot be stored: {page}"
     );
 }
+
+/// Issue: secrets went raw into keys. The rewritten functions run under
+/// real cashews with two secret values each: both compute (the key tells
+/// them apart), a repeat hits, and no stored key holds a secret value.
+#[test]
+fn stored_keys_hold_no_secret() {
+    let (tmp, dir) = project("secrets");
+    let names = [
+        "profile",
+        "decode",
+        "by_session",
+        "database_name",
+        "repository",
+        "search",
+        "login",
+        "fingerprint",
+    ];
+    let mut args: Vec<String> = names
+        .iter()
+        .map(|n| format!("app/lookups.py::{n}"))
+        .collect();
+    // A function taking a credential goes to review; --force is the answer.
+    args.extend(["--write", "--force", "--no-setup", "--format", "json"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = tool(&dir, &args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = Command::new(python());
+    cmd.arg(repo().join("tests/e2e/secret_keys.py"))
+        .arg(&dir)
+        .env("HOME", tmp.path().join("home"))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let facts = json_of(&cmd.output().expect("python runs"));
+    assert_eq!(facts["leaks"], serde_json::json!([]), "{facts:#}");
+    for name in names {
+        assert_eq!(
+            facts["computed"][name],
+            serde_json::json!([true, true, false]),
+            "{name}: two secrets, two entries; the repeat hits: {facts:#}"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! affects the result, and nothing whose `str()` is `<object at 0x…>`.
 
 mod roles;
+pub(crate) mod secrets;
 mod usage;
 
 pub(crate) use roles::{is_resource_name, param_key};
@@ -79,10 +80,6 @@ const HANDLE_TYPES: &[(&str, &str)] = &[
 /// Compiled once: `handle_type` runs for every annotated parameter.
 static IDENTIFIER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").expect("static regex"));
-
-static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(password|passwd|pwd|passphrase|token|secret|api_?key|apikey|authorization|auth_header|credential|private_key|access_key|session_key|cookie)").unwrap()
-});
 
 const AGGREGATE_WORDS: &[&str] = &[
     "stats",
@@ -167,7 +164,7 @@ impl HandleRules {
     }
 
     pub(crate) fn is_secret(&self, name: &str) -> bool {
-        SECRET_NAME.is_match(name)
+        secrets::is_secret_name(name)
             || self
                 .extra_secrets
                 .iter()
@@ -226,7 +223,8 @@ pub(crate) fn design<'p>(
                 inputs.push(p.name.clone());
             }
             ParamKind::Kwargs => {
-                parts.push("{__kwargs__}".to_string());
+                // Keyword arguments may carry `api_key=` or `password=`.
+                parts.push("{__kwargs__:hash}".to_string());
                 inputs.push(p.name.clone());
             }
             ParamKind::Plain => {
@@ -666,7 +664,7 @@ mod tests {
             (
                 "async def f(*args, **kwargs): ...",
                 "f",
-                "m:f:{__args__}:{__kwargs__}",
+                "m:f:{__args__}:{__kwargs__:hash}",
                 &[],
             ),
             (
@@ -745,6 +743,65 @@ mod tests {
             k.template,
             "m:Repos.get:{self._client._auth.base_url}:{self._client._auth.token:hash}:{name}",
             "client B must not get client A's answer"
+        );
+    }
+
+    /// Issue: secrets went raw into keys (`auth`, `jwt`, `headers`, a
+    /// credentials dataclass, `**kwargs`); each is hashed or reviewed now.
+    #[test]
+    fn secrets_never_go_in_clear() {
+        for (code, template) in [
+            ("async def f(auth, q): ...", "m:f:{auth:hash}:{q}"),
+            (
+                "async def f(jwt: str, bearer: str): ...",
+                "m:f:{jwt:hash}:{bearer:hash}",
+            ),
+            (
+                "async def f(session_id, otp, pin): ...",
+                "m:f:{session_id:hash}:{otp:hash}:{pin:hash}",
+            ),
+            (
+                "async def f(dsn: str, connection_string: str): ...",
+                "m:f:{dsn:hash}:{connection_string:hash}",
+            ),
+            (
+                "async def f(signature: str, author: str): ...",
+                "m:f:{signature:hash}:{author}",
+            ),
+            (
+                "async def f(path: str, headers: dict): ...",
+                "m:f:{path}:{headers:hash}",
+            ),
+            (
+                "async def f(url, cookies=None): ...",
+                "m:f:{url}:{cookies:hash}",
+            ),
+            ("async def f(q, **kwargs): ...", "m:f:{q}:{__kwargs__:hash}"),
+            (
+                "async def f(creds: HTTPBasicCredentials = Depends(basic)): return creds",
+                "m:f:{creds:hash}",
+            ),
+            (
+                "from dataclasses import dataclass\n@dataclass\nclass Credentials:\n    user: str\n    password: str\nasync def f(c: Credentials):\n    return c\n",
+                "m:f:{c:hash}",
+            ),
+            (
+                "async def f(headers: dict):\n    return headers['Authorization'], headers['Accept']\n",
+                "m:f:{headers[Accept]}:{headers[Authorization]:hash}",
+            ),
+        ] {
+            let k = key(code, "f");
+            assert_eq!(k.template, template, "{code}");
+            assert!(k.review.is_empty(), "{code}: {:?}", k.review);
+        }
+        let k = key(
+            "async def f(password: SecretStr):\n    return password\n",
+            "f",
+        );
+        assert!(
+            k.review.iter().any(|r| r.contains("masked")),
+            "a SecretStr prints `**********`: every value would share one key: {:?}",
+            k.review
         );
     }
 

@@ -21,6 +21,7 @@ use regex::Regex;
 
 use crate::function::{Function, Param};
 use crate::key::HandleRules;
+use crate::key::secrets::TypeKind;
 use crate::key::usage::{Usage, carrier_usage, usage};
 use crate::module::Module;
 use crate::project::Index;
@@ -430,8 +431,10 @@ fn value<'p>(
     injected: bool,
 ) -> ParamKey {
     let name = crate::key::python_name(&p.name).into_owned();
-    let secret = rules.is_secret(&p.name);
-    let class = annotated_class(index, module, p.annotation.as_deref().unwrap_or(""));
+    let annotation = p.annotation.as_deref().unwrap_or("");
+    let secret_type = super::secrets::secret_type(annotation);
+    let secret = rules.is_secret(&p.name) || secret_type == Some(TypeKind::Secret);
+    let class = annotated_class(index, module, annotation);
     let mut key = ParamKey::default();
     match usage(index, module, f, &p.name) {
         Usage::Fields(fields) if !fields.is_empty() => {
@@ -454,6 +457,18 @@ fn value<'p>(
         _ => {}
     }
     // Read whole: its str() is the key.
+    if secret_type == Some(TypeKind::Masked) {
+        key.review = Some(format!(
+            "`{}` is a {annotation}: its str() is masked, so every value would share one key, and the raw value must not go in a key: which non-secret value identifies it (e.g. the user it belongs to)?",
+            p.name
+        ));
+        return key;
+    }
+    if super::secrets::is_carrier_name(&p.name) {
+        // Headers, cookies: one of them may be `Authorization`.
+        key.fields.push((name, true));
+        return key;
+    }
     if let Some(Symbol::Class(def)) = &class {
         let readable = index.has_str(def);
         let secrets = secret_fields(index, def, rules);
@@ -469,6 +484,15 @@ fn value<'p>(
                     )
                 };
                 key.warnings.push(format!("`{}`: {why}", p.name));
+                return key;
+            }
+            if !secrets.is_empty() {
+                key.warnings.push(format!(
+                    "`{}` holds {} and has no identifying field: keyed whole by :hash, so the raw values stay out of the key",
+                    p.name,
+                    secrets.join(", ")
+                ));
+                key.fields.push((name, true));
                 return key;
             }
             key.warnings.push(format!(

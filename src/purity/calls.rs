@@ -509,17 +509,19 @@ impl Mapping<'_, '_, '_> {
         default: fn(&str) -> Option<bool>,
     ) -> Judged {
         match self.binder.arg(p) {
-            Arg::Given(node) => self.judge_node(node, judge, 0),
+            Arg::Given(node) => self.judge_node(node, judge, &mut Vec::new()),
             Arg::Default(Some(text)) => verdict(default(&text)),
             Arg::Default(None) | Arg::Unknown => Judged::Unknown,
         }
     }
 
+    /// Each local is followed once: `q = q.where(...)` assigned many times
+    /// would otherwise branch at every assignment (exponential in their number).
     fn judge_node(
         &self,
         node: Node,
         judge: fn(&SourceFile, Node) -> Option<bool>,
-        depth: usize,
+        seen: &mut Vec<String>,
     ) -> Judged {
         if let Some(v) = judge(self.src, node) {
             return verdict(Some(v));
@@ -530,16 +532,17 @@ impl Mapping<'_, '_, '_> {
         if self.scope.is_param(root) {
             return Judged::Param(root.to_string());
         }
+        if seen.iter().any(|s| s == root) {
+            return Judged::Unknown;
+        }
+        seen.push(root.to_string());
         let Some(values) = self.scope.assigned.get(root) else {
             return Judged::Unknown;
         };
-        if depth > 8 {
-            return Judged::Unknown;
-        }
         let judged: Vec<Judged> = values
             .iter()
             .filter(|v| v.id() != node.id())
-            .map(|v| self.judge_node(*v, judge, depth + 1))
+            .map(|v| self.judge_node(*v, judge, seen))
             .collect();
         if judged.iter().any(|j| matches!(j, Judged::Write)) {
             Judged::Write

@@ -144,6 +144,12 @@ pub fn repo_script(name: &str) -> String {
         .to_string()
 }
 
+/// The release binary (scripts/release-bin.sh): for the tests that run the
+/// tool thousands of times, where a debug build takes an hour.
+pub fn release_bin() -> String {
+    repo_script("release-bin.sh")
+}
+
 /// The pinned venv's python (scripts/pyenv.sh is idempotent and locked).
 pub fn venv_python() -> String {
     repo_script("pyenv.sh")

@@ -41,7 +41,7 @@ declare_rule! {
     ///
     /// ## Fix
     /// `--fix` appends the missing placeholders to the key (`:{page}`;
-    /// `{name:hash}` for a secret-like name, `{__args__}` / `{__kwargs__}` for
+    /// `{name:hash}` for a secret-like name, `{__args__}` / `{__kwargs__:hash}` (keyword arguments may carry a secret) for
     /// `*args` / `**kwargs`). Keys change, so the first calls after the fix
     /// miss the cache. A key computed at run time (an f-string, a variable)
     /// is not checked, and a key with a placeholder that names no parameter
@@ -71,7 +71,7 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
         for input in &missing {
             let field = match c.f.param(input).map(|p| p.kind) {
                 Some(ParamKind::Args) => "{__args__}".to_string(),
-                Some(ParamKind::Kwargs) => "{__kwargs__}".to_string(),
+                Some(ParamKind::Kwargs) => "{__kwargs__:hash}".to_string(),
                 _ => placeholder(input, ck.settings.handles.is_secret(input)),
             };
             let sep = if value.is_empty() || value.ends_with(':') {

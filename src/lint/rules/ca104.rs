@@ -1,7 +1,8 @@
 //! CA104: a secret in a key, in clear.
 
 use crate::edit::Edit;
-use crate::function::ParamKind;
+use crate::function::{Param, ParamKind};
+use crate::key::secrets;
 use crate::lint::rules::{Cached, Checker, KeyArg, Rule};
 
 declare_rule! {
@@ -9,9 +10,12 @@ declare_rule! {
     /// Finds a secret-like value (a name containing password, token,
     /// secret, api_key, authorization, credential, cookie…, the same list
     /// `cashews-add` hashes when it designs a key, plus
-    /// `extra-secret-names`) in a cache key without the `:hash` filter:
-    /// `{password}`, `{user.api_key}`, or a secret-like parameter under the
-    /// default key, which holds every parameter as is.
+    /// `extra-secret-names`; the catalogue is `data/secrets.toml`) in a
+    /// cache key without the `:hash` filter: `{password}`, `{user.api_key}`,
+    /// `{jwt}`, `{session_id}`, a value that may carry one keyed whole
+    /// (`{headers}`, `{cookies}`, `{__kwargs__}`, a `HTTPBasicCredentials`),
+    /// or such a parameter under the default key, which holds every
+    /// parameter as is.
     ///
     /// ## Why is this bad?
     /// Cache keys are not secret: they show up in `redis-cli --scan`, in
@@ -52,10 +56,12 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
                     let hidden = p.format.as_deref().is_some_and(|f| {
                         f.starts_with("hash") || f.starts_with("jwt") || f == "len"
                     });
+                    let param = c.f.params.iter().find(|q| q.name == p.root);
                     let secret = p
                         .field
                         .split(['.', '[', ']'])
-                        .any(|part| !part.is_empty() && rules.is_secret(part));
+                        .any(|part| !part.is_empty() && rules.is_secret(part))
+                        || (p.field == p.root && carries_secret(&p.root, param));
                     if hidden || !secret || p.root == "@" {
                         continue;
                     }
@@ -71,13 +77,18 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
                 }
             }
             KeyArg::Default => {
-                let secrets: Vec<String> =
-                    c.f.params
-                        .iter()
-                        .filter(|p| p.kind == ParamKind::Plain && rules.is_secret(&p.name))
-                        .filter(|p| rules.resource_reason(p).is_none())
-                        .map(|p| format!("`{}`", p.name))
-                        .collect();
+                let secrets: Vec<String> = c
+                    .f
+                    .params
+                    .iter()
+                    .filter(|p| {
+                        p.kind == ParamKind::Kwargs
+                            || (p.kind == ParamKind::Plain
+                                && (rules.is_secret(&p.name) || carries_secret(&p.name, Some(p))))
+                    })
+                    .filter(|p| rules.resource_reason(p).is_none())
+                    .map(|p| format!("`{}`", p.name))
+                    .collect();
                 if secrets.is_empty() {
                     continue;
                 }
@@ -90,4 +101,14 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
             KeyArg::Unknown => {}
         }
     }
+}
+
+/// A value keyed whole that may hold a secret: headers or cookies (one may
+/// be `Authorization`), `**kwargs` (`api_key=`), a credentials type.
+fn carries_secret(name: &str, param: Option<&Param>) -> bool {
+    name == "__kwargs__"
+        || secrets::is_carrier_name(name)
+        || param
+            .and_then(|p| p.annotation.as_deref())
+            .is_some_and(|a| secrets::secret_type(a).is_some())
 }
