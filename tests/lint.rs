@@ -164,10 +164,10 @@ fn fixes_converge_and_keep_the_syntax() {
         let dir = project();
         let file = write(dir.path(), &format!("{code}.py"), &original);
         // all rules at once: fixes of different rules meet on one decorator
-        let first = run(&["lint", "--fix", s(&file)]);
+        let first = run(&["lint", "--fix", "--unsafe-fixes", s(&file)]);
         assert!(first.code <= 1, "{code}: {}", first.err);
         let fixed = fs::read_to_string(&file).unwrap();
-        let again = run(&["lint", "--fix", s(&file)]);
+        let again = run(&["lint", "--fix", "--unsafe-fixes", s(&file)]);
         assert_eq!(
             fs::read_to_string(&file).unwrap(),
             fixed,
@@ -184,7 +184,14 @@ fn fixes_converge_and_keep_the_syntax() {
             assert_ne!(fixed, original, "{code}: nothing fixed");
             // the fix of this rule alone, as a diff
             let alone = write(dir.path(), &format!("alone/{code}.py"), &original);
-            run(&["lint", "--fix", "--select", &code, s(&alone)]);
+            run(&[
+                "lint",
+                "--fix",
+                "--unsafe-fixes",
+                "--select",
+                &code,
+                s(&alone),
+            ]);
             let after = fs::read_to_string(&alone).unwrap();
             let diff = similar::TextDiff::from_lines(&original, &after)
                 .unified_diff()
@@ -203,7 +210,7 @@ fn fix_moves_and_extends_one_decorator() {
         "app.py",
         "from cashews import cache\nfrom fastapi import APIRouter\n\nrouter = APIRouter()\ncache.setup(\"mem://\")\n\n\n@cache(ttl=\"1h\", key=\"p:{token}\")  # keep this comment\n@router.get(\"/p\")\nasync def p(token: str, page: int):\n    return token, page\n",
     );
-    let r = run(&["lint", "--fix", s(&file)]);
+    let r = run(&["lint", "--fix", "--unsafe-fixes", s(&file)]);
     assert_eq!(r.code, 0, "{}{}", r.out, r.err);
     assert_eq!(
         fs::read_to_string(&file).unwrap(),
@@ -676,4 +683,294 @@ fn help_lists_the_subcommands_and_targets_still_work() {
     assert!(r.out.contains("+@cache("), "{}", r.out);
     let r = run(&["lint", "--help"]);
     assert!(r.out.contains("--force-exclude"), "{}", r.out);
+}
+
+/// BAD plus a disk:// path URL: CA101 (an unsafe fix) and CA401 (a safe one).
+const MIXED: &str = "from cashews import cache\ncache.setup(\"disk:///tmp/x\")\n\n@cache(ttl=\"1h\", key=\"f:{a}\")\nasync def f(a, b):\n    return a + b\n";
+
+#[test]
+fn output_format_and_its_alias() {
+    let dir = project();
+    write(dir.path(), "bad.py", BAD);
+    let new = run(&["lint", "--output-format", "json", s(dir.path())]);
+    let old = run(&["lint", "--format", "json", s(dir.path())]);
+    assert_eq!((new.code, &new.out), (old.code, &old.out));
+    assert!(new.out.contains("\"CA101\""), "{}", new.out);
+}
+
+#[test]
+fn statistics_and_quiet() {
+    let dir = project();
+    write(dir.path(), "a.py", MIXED);
+    write(dir.path(), "b.py", BAD);
+    let r = run(&["lint", "--statistics", s(dir.path())]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.out,
+        "2\tCA101\t[ ] key-missing-input\n1\tCA401\t[*] disk-url-path-ignored\n"
+    );
+    assert!(r.err.contains("Found 3 finding(s)"), "{}", r.err);
+    let r = run(&[
+        "lint",
+        "--statistics",
+        "--unsafe-fixes",
+        "-q",
+        s(dir.path()),
+    ]);
+    assert!(
+        r.out.starts_with("2\tCA101\t[*] key-missing-input\n"),
+        "{}",
+        r.out
+    );
+    assert_eq!(r.err, "", "--quiet prints no summary");
+    let r = run(&[
+        "lint",
+        "--statistics",
+        "--output-format",
+        "json",
+        s(dir.path()),
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(doc[0]["code"], "CA101");
+    assert_eq!(doc[0]["count"], 2);
+    assert_eq!(doc[0]["fixable"], false);
+    let r = run(&["lint", "--quiet", s(dir.path())]);
+    assert_eq!((r.code, r.out.lines().count(), r.err.as_str()), (1, 3, ""));
+}
+
+#[test]
+fn fixes_that_change_a_key_need_unsafe_fixes() {
+    let dir = project();
+    let file = write(dir.path(), "a.py", MIXED);
+    let r = run(&["lint", "--fix", s(&file)]);
+    assert_eq!(r.code, 1);
+    let text = fs::read_to_string(&file).unwrap();
+    assert!(text.contains("disk://?directory=/tmp/x"), "{text}");
+    assert!(
+        text.contains("key=\"f:{a}\""),
+        "CA101's fix is unsafe: {text}"
+    );
+    assert!(
+        r.err.contains("Fixed 1 finding(s).")
+            && r.err.contains("1 fixable with --fix --unsafe-fixes"),
+        "{}",
+        r.err
+    );
+    let r = run(&["lint", "--fix", "--unsafe-fixes", s(&file)]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(
+        fs::read_to_string(&file)
+            .unwrap()
+            .contains("key=\"f:{a}:{b}\"")
+    );
+    let doc = run(&["rule", "CA101"]).out;
+    assert!(
+        doc.contains("Unsafe (applied with `--fix --unsafe-fixes`)"),
+        "{doc}"
+    );
+    let doc = run(&["rule", "CA401"]).out;
+    assert!(doc.contains("Safe (applied by `--fix`)"), "{doc}");
+    let list = run(&["rule"]).out;
+    assert!(
+        list.contains("(--fix --unsafe-fixes)") && list.contains("(--fix)"),
+        "{list}"
+    );
+}
+
+#[test]
+fn diff_prints_the_fixes_and_writes_nothing() {
+    let dir = project();
+    let file = write(dir.path(), "a.py", MIXED);
+    let r = run(&["lint", "--diff", s(&file)]);
+    assert_eq!(r.code, 1, "a fix is due");
+    let shown = format!("{}a.py", shown_dir(dir.path()));
+    assert_eq!(
+        r.out,
+        format!(
+            "--- a/{shown}\n+++ b/{shown}\n@@ -1,5 +1,5 @@\n from cashews import cache\n-cache.setup(\"disk:///tmp/x\")\n+cache.setup(\"disk://?directory=/tmp/x\")\n \n @cache(ttl=\"1h\", key=\"f:{{a}}\")\n async def f(a, b):\n"
+        )
+    );
+    assert!(r.err.contains("Would fix 1 finding(s)."), "{}", r.err);
+    assert_eq!(fs::read_to_string(&file).unwrap(), MIXED);
+    let r = run(&["lint", "--diff", "--unsafe-fixes", s(&file)]);
+    assert!(
+        r.out.contains("+@cache(ttl=\"1h\", key=\"f:{a}:{b}\")"),
+        "{}",
+        r.out
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), MIXED);
+    let good = write(dir.path(), "good.py", GOOD);
+    let r = run(&["lint", "--diff", s(&good)]);
+    assert_eq!((r.code, r.out.as_str()), (0, ""));
+}
+
+#[test]
+fn add_noqa_silences_every_finding_in_place() {
+    let dir = project();
+    let text = format!(
+        "{MIXED}\n@cache(\n    ttl=\"1h\",\n    key=\"g:{{a}}\",\n)  # noqa: E501\nasync def g(a, b):\n    return a + b\n"
+    );
+    let file = write(dir.path(), "a.py", &text);
+    let r = run(&["lint", "--add-noqa", s(&file)]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.err.contains("Added 3 noqa directive(s)."), "{}", r.err);
+    let after = fs::read_to_string(&file).unwrap();
+    assert!(
+        after.contains("cache.setup(\"disk:///tmp/x\")  # noqa: CA401\n"),
+        "{after}"
+    );
+    assert!(after.contains("key=\"f:{a}\")  # noqa: CA101\n"), "{after}");
+    assert!(
+        after.contains("    key=\"g:{a}\",  # noqa: CA101\n"),
+        "{after}"
+    );
+    assert_eq!(run(&["lint", s(&file)]).code, 0);
+    let r = run(&["lint", "--add-noqa", s(&file)]);
+    assert!(r.err.contains("Added 0 noqa"), "{}", r.err);
+    assert_eq!(fs::read_to_string(&file).unwrap(), after);
+}
+
+#[test]
+fn color_always_never_and_auto() {
+    let dir = project();
+    write(dir.path(), "bad.py", BAD);
+    let r = run(&["lint", "--color", "always", s(dir.path())]);
+    assert!(
+        r.out.contains("\u{1b}[1m") && r.out.contains("CA101"),
+        "{:?}",
+        r.out
+    );
+    // run_with's auto answer here is "no colour" (as for a pipe or NO_COLOR)
+    for args in [
+        &["lint", s(dir.path())][..],
+        &["lint", "--color", "never", s(dir.path())],
+    ] {
+        assert!(!run(args).out.contains('\u{1b}'));
+    }
+    // the binary honours NO_COLOR even when asked for auto
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cashews-add"))
+        .args(["lint", s(dir.path())])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!out.stdout.contains(&0x1b));
+}
+
+#[test]
+fn show_settings_names_the_config_and_the_rules() {
+    let dir = project();
+    fs::write(
+        dir.path().join("pyproject.toml"),
+        "[tool.cashews-add]\nignore = [\"CA2\"]\nexclude = [\"legacy\"]\n",
+    )
+    .unwrap();
+    let file = write(dir.path(), "app/a.py", BAD);
+    let r = run(&["lint", "--show-settings", s(&file)]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(
+        r.out.contains(&format!(
+            "Settings path: {}pyproject.toml",
+            shown_dir(dir.path())
+        )),
+        "{}",
+        r.out
+    );
+    assert!(r.out.contains("ignore = [\"CA2\"]"), "{}", r.out);
+    assert!(r.out.contains("exclude = [\"legacy\"]"), "{}", r.out);
+    assert!(
+        r.out
+            .contains("rules = [\"CA101\", \"CA102\", \"CA103\", \"CA104\", \"CA301\""),
+        "{}",
+        r.out
+    );
+}
+
+#[test]
+fn an_empty_folder_says_no_python_file_was_found() {
+    let dir = project();
+    fs::create_dir(dir.path().join("empty")).unwrap();
+    let r = run(&["lint", s(&dir.path().join("empty"))]);
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        r.err,
+        "warning: No Python files found under the given path(s).\n"
+    );
+    // Python files that do not import cashews were checked: that is a pass.
+    write(dir.path(), "plain/x.py", "x = 1\n");
+    let r = run(&["lint", s(&dir.path().join("plain"))]);
+    assert_eq!(r.err, "All checks passed.\n");
+}
+
+/// The binary with `input` on stdin, in `dir`.
+fn run_stdin(dir: &Path, args: &[&str], input: &str) -> Run {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cashews-add"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap() as u8,
+        out: String::from_utf8(out.stdout).unwrap(),
+        err: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn stdin_with_a_filename() {
+    let dir = project();
+    fs::write(
+        dir.path().join("pyproject.toml"),
+        "[tool.cashews-add]\nper-file-ignores = { \"tests/**\" = [\"CA401\"] }\n",
+    )
+    .unwrap();
+    let r = run_stdin(
+        dir.path(),
+        &["lint", "-", "--stdin-filename", "app/a.py"],
+        MIXED,
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert!(r.out.starts_with("app/a.py:2:13: CA401 "), "{}", r.out);
+    assert!(r.out.contains("app/a.py:4:22: CA101 "), "{}", r.out);
+    // the config of the file named applies; no path at all reads stdin too
+    let r = run_stdin(
+        dir.path(),
+        &["lint", "--stdin-filename", "tests/t.py"],
+        MIXED,
+    );
+    assert!(
+        !r.out.contains("CA401") && r.out.contains("tests/t.py:4:22: CA101"),
+        "{}",
+        r.out
+    );
+    let r = run_stdin(dir.path(), &["lint", "-"], BAD);
+    assert!(r.out.starts_with("-:4:22: CA101 "), "{}", r.out);
+    // --fix prints the fixed source; what is left goes to stderr
+    let r = run_stdin(
+        dir.path(),
+        &["lint", "-", "--fix", "--stdin-filename", "a.py"],
+        MIXED,
+    );
+    assert_eq!(
+        r.out,
+        MIXED.replace("disk:///tmp/x", "disk://?directory=/tmp/x")
+    );
+    assert!(r.err.contains("a.py:4:22: CA101"), "{}", r.err);
+    assert!(
+        !dir.path().join("a.py").exists(),
+        "stdin is never written to disk"
+    );
+    let r = run_stdin(dir.path(), &["lint", "-", "--diff"], MIXED);
+    assert!(r.out.starts_with("--- a/-\n+++ b/-\n"), "{}", r.out);
 }

@@ -169,6 +169,14 @@ impl Rule {
         matches!(self, Rule::CA101 | Rule::CA104 | Rule::CA204 | Rule::CA401)
     }
 
+    /// Whether `--fix` applies this rule's fix. The others change a cache
+    /// key, and so behaviour (every value cached under the old key is
+    /// missed, calls that shared one value no longer do): they need
+    /// `--unsafe-fixes`, and their docs say so.
+    pub(crate) fn fix_is_safe(self) -> bool {
+        matches!(self, Rule::CA204 | Rule::CA401)
+    }
+
     pub(crate) fn from_code(code: &str) -> Option<Rule> {
         Rule::ALL
             .into_iter()
