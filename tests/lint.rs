@@ -123,7 +123,7 @@ fn every_rule_has_a_fixture() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect();
-    assert_eq!(codes.len(), 12);
+    assert_eq!(codes.len(), 13);
     assert_eq!(names, codes);
 }
 
@@ -387,8 +387,9 @@ fn the_rewrite_of_every_fixture_function_lints_clean() {
         let r = run(&args);
         assert!(r.code <= 1, "{code}: {}", r.err);
         decorated += r.err.matches(": changed: ").count();
-        // CA401 is about the fixture's own setup URLs, not the rewrite.
-        let r = run(&["lint", "--ignore", "CA401", s(&file)]);
+        // CA401 and CA001 are about the fixture's own setup URLs and
+        // comments, not the rewrite.
+        let r = run(&["lint", "--ignore", "CA401,CA001", s(&file)]);
         assert_eq!(
             (r.code, r.out.as_str()),
             (0, ""),
@@ -639,9 +640,10 @@ fn sarif_format() {
     let run0 = &doc["runs"][0];
     let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
     let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 12);
-    assert_eq!(ids[0], "CA101");
-    assert_eq!(ids[11], "CA402");
+    assert_eq!(ids.len(), 13);
+    assert_eq!(ids[0], "CA001");
+    assert_eq!(ids[1], "CA101");
+    assert_eq!(ids[12], "CA402");
     assert!(
         rules[0]["help"]["markdown"]
             .as_str()
@@ -650,7 +652,7 @@ fn sarif_format() {
     );
     let result = &run0["results"][0];
     assert_eq!(result["ruleId"], "CA101");
-    assert_eq!(result["ruleIndex"], 0);
+    assert_eq!(result["ruleIndex"], 1);
     let location = &result["locations"][0]["physicalLocation"];
     // relative to the repository root (this checkout), `/`-separated
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -879,7 +881,7 @@ fn show_settings_names_the_config_and_the_rules() {
     assert!(r.out.contains("exclude = [\"legacy\"]"), "{}", r.out);
     assert!(
         r.out
-            .contains("rules = [\"CA101\", \"CA102\", \"CA103\", \"CA104\", \"CA301\""),
+            .contains("rules = [\"CA001\", \"CA101\", \"CA102\", \"CA103\", \"CA104\", \"CA301\""),
         "{}",
         r.out
     );
@@ -973,4 +975,52 @@ fn stdin_with_a_filename() {
     );
     let r = run_stdin(dir.path(), &["lint", "-", "--diff"], MIXED);
     assert!(r.out.starts_with("--- a/-\n+++ b/-\n"), "{}", r.out);
+}
+
+#[test]
+fn noqa_needs_a_word_boundary_and_a_real_code() {
+    let dir = project();
+    let file = write(dir.path(), "a.py", BAD);
+    let with = |comment: &str| {
+        fs::write(
+            &file,
+            BAD.replace("key=\"f:{a}\")", &format!("key=\"f:{{a}}\")  {comment}")),
+        )
+        .unwrap();
+        run(&["lint", s(&file)])
+    };
+    let r = with("# noqa-ish comment");
+    assert!(
+        r.out.contains("CA101") && !r.out.contains("CA001"),
+        "{}",
+        r.out
+    );
+    let r = with("# noqa: CA999");
+    assert!(
+        r.out.contains(":4:32: CA001 `# noqa` names CA999"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out.contains("CA101"),
+        "an unknown code silences nothing: {}",
+        r.out
+    );
+    let r = with("# noqa:");
+    assert!(
+        r.out.contains("CA001") && r.out.contains("CA101"),
+        "{}",
+        r.out
+    );
+    assert_eq!(with("# noqa: CA101, E501").code, 0);
+    assert_eq!(run(&["lint", "--ignore", "CA1", s(&file)]).code, 0);
+    // file level, on a line of its own, for every rule or for some
+    fs::write(&file, format!("# cashews-add: noqa\n{BAD}")).unwrap();
+    assert_eq!(run(&["lint", s(&file)]).code, 0);
+    fs::write(&file, format!("# cashews-add: noqa: CA104\n{BAD}")).unwrap();
+    assert_eq!(run(&["lint", s(&file)]).code, 1);
+    fs::write(&file, format!("# cashews-add: noqa: CA101\n{BAD}")).unwrap();
+    assert_eq!(run(&["lint", s(&file)]).code, 0);
+    let doc = run(&["rule", "CA001"]);
+    assert!(doc.out.starts_with("# CA001 (invalid-noqa)"), "{}", doc.out);
 }

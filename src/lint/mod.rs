@@ -132,7 +132,7 @@ pub(crate) fn rule(args: &RuleArgs, out: &mut dyn Write) -> Result<u8, BadInput>
     };
     let rule = Rule::from_code(code).ok_or_else(|| {
         BadInput(format!(
-            "unknown rule {code:?}; `cashews-add rule` lists them (CA101 … CA402)"
+            "unknown rule {code:?}; `cashews-add rule` lists them (CA001 … CA402)"
         ))
     })?;
     let _ = write!(out, "# {} ({})\n\n{}", rule.code(), rule.name(), rule.doc());
@@ -847,6 +847,9 @@ fn check<'p>(
     };
     rules::check_module(&mut ck, &cached);
     let noqa = Noqa::parse(&src.text);
+    if rules.enabled(Rule::CA001) {
+        ck.findings.extend(noqa.invalid_findings());
+    }
     let findings: Vec<Finding> = ck
         .findings
         .into_iter()
