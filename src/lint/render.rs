@@ -151,7 +151,19 @@ fn json_doc(report: &Report) -> serde_json::Value {
             })
         })
         .collect();
-    json!({ "findings": findings })
+    let errors: Vec<_> = report
+        .errors
+        .iter()
+        .map(|e| {
+            json!({
+                "path": e.path,
+                "line": e.line,
+                "column": e.column,
+                "message": e.message,
+            })
+        })
+        .collect();
+    json!({ "findings": findings, "errors": errors })
 }
 
 fn github(report: &Report, out: &mut dyn Write) {
@@ -349,10 +361,7 @@ fn sarif(report: &Report) -> serde_json::Value {
                 "message": {"text": f.message},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {
-                            "uri": repo_relative(&report.root, &f.path),
-                            "uriBaseId": "%SRCROOT%",
-                        },
+                        "artifactLocation": artifact(&report.root, &f.path),
                         "region": {
                             "startLine": f.line,
                             "startColumn": f.column,
@@ -367,25 +376,11 @@ fn sarif(report: &Report) -> serde_json::Value {
     let notifications: Vec<_> = report
         .errors
         .iter()
-        .map(|e| {
-            json!({
-                "level": "error",
-                "message": {"text": e.message},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {
-                            "uri": repo_relative(&report.root, &e.path),
-                            "uriBaseId": "%SRCROOT%",
-                        },
-                        "region": {"startLine": e.line, "startColumn": e.column},
-                    },
-                }],
-            })
-        })
+        .map(|e| notification(report, e))
         .collect();
     let root_uri = format!(
         "file://{}/",
-        report.root.to_string_lossy().trim_end_matches('/')
+        encode(report.root.to_string_lossy().trim_end_matches('/'))
     );
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -397,8 +392,11 @@ fn sarif(report: &Report) -> serde_json::Value {
                 "rules": rules,
             }},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": root_uri}},
+            // Columns count characters (see LineIndex), not UTF-16 units.
+            "columnKind": "unicodeCodePoints",
             "invocations": [{
-                "executionSuccessful": true,
+                // A file that could not be linted: the run did not do all its work.
+                "executionSuccessful": report.errors.is_empty(),
                 "toolExecutionNotifications": notifications,
             }],
             "results": results,
@@ -406,19 +404,64 @@ fn sarif(report: &Report) -> serde_json::Value {
     })
 }
 
-/// A path as printed (relative to the current folder) made relative to the
-/// repository root, `/`-separated.
-fn repo_relative(root: &Path, shown: &str) -> String {
+/// A file that could not be linted, as a SARIF notification.
+fn notification(report: &Report, e: &FileError) -> serde_json::Value {
+    let mut n = json!({
+        "level": "error",
+        "message": {"text": e.message},
+        "descriptor": {"id": "not-linted"},
+    });
+    if !e.path.is_empty() {
+        n["locations"] = json!([{
+            "physicalLocation": {
+                "artifactLocation": artifact(&report.root, &e.path),
+                "region": {"startLine": e.line, "startColumn": e.column},
+            },
+        }]);
+    }
+    n
+}
+
+/// What a URI path keeps as is: unreserved characters and `/`. The rest,
+/// `%`, `#`, `?`, blanks, `:` (a relative path's first segment must not
+/// look like a scheme) and every non-ASCII byte, is percent-encoded.
+const PATH_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+fn encode(path: &str) -> String {
+    percent_encoding::utf8_percent_encode(path, PATH_SET).to_string()
+}
+
+/// A SARIF artifactLocation: relative to `%SRCROOT%` (the repository root)
+/// when below it, else an absolute `file://` URI.
+fn artifact(root: &Path, shown: &str) -> serde_json::Value {
     let absolute = std::path::absolute(shown).unwrap_or_else(|_| Path::new(shown).to_path_buf());
-    absolute
-        .strip_prefix(root)
-        .map(|p| p.to_string_lossy().replace('\\', "/"))
-        .unwrap_or_else(|_| shown.to_string())
+    match absolute.strip_prefix(root) {
+        Ok(relative) => json!({
+            "uri": encode(&relative.to_string_lossy().replace('\\', "/")),
+            "uriBaseId": "%SRCROOT%",
+        }),
+        Err(_) => json!({
+            "uri": format!("file://{}", encode(&absolute.to_string_lossy().replace('\\', "/"))),
+        }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uris_are_percent_encoded() {
+        assert_eq!(encode("app/my file#1.py"), "app/my%20file%231.py");
+        assert_eq!(encode("a:b/50%/é.py"), "a%3Ab/50%25/%C3%A9.py");
+        let outside = artifact(Path::new("/repo"), "/tmp/x y.py");
+        assert_eq!(outside, json!({"uri": "file:///tmp/x%20y.py"}));
+    }
 
     #[test]
     fn github_escaping_follows_actions_toolkit() {
