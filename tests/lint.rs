@@ -1134,3 +1134,39 @@ fn sarif_is_valid_percent_encoded_and_reports_unlinted_files() {
     );
     assert_eq!(sarif_schema_problems(&r.out), "");
 }
+
+#[test]
+fn contract_lists_every_rule_and_lint_flag() {
+    let contract = fs::read_to_string("docs/contract.md").unwrap();
+    for line in run(&["rule"]).out.lines() {
+        let code = line.split_whitespace().next().unwrap();
+        assert!(
+            contract.contains(&format!("| {code} |")),
+            "docs/contract.md has no row for {code}"
+        );
+        let unsafe_fix = line.ends_with("(--fix --unsafe-fixes)");
+        let safe_fix = line.ends_with("(--fix)");
+        let row = contract
+            .lines()
+            .find(|l| l.starts_with(&format!("| {code} |")))
+            .unwrap();
+        assert_eq!(
+            (row.ends_with("| unsafe |"), row.ends_with("| safe |")),
+            (unsafe_fix, safe_fix),
+            "{code}: the contract's fix column disagrees with `cashews-add rule`"
+        );
+    }
+    let help = run(&["lint", "--help"]).out;
+    for flag in help
+        .split_whitespace()
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.trim_end_matches([',', '.', ')', '`']))
+        .filter(|w| *w != "--help")
+    {
+        let flag = flag.split('=').next().unwrap();
+        assert!(
+            contract.contains(&format!("`{flag}")),
+            "docs/contract.md does not document {flag}"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use crate::lint::rules::Rule;
 pub(crate) enum LintFormat {
     /// `path:line:col: CODE message`
     Text,
-    /// `{"findings": [{"path", "line", "column", "code", "severity", "message"}]}`
+    /// `{"findings": [{"path", "line", "column", "code", "severity", "message"}], "errors": [{"path", "line", "column", "message"}]}`
     Json,
     /// GitHub Actions `::error` workflow commands
     Github,
