@@ -835,6 +835,21 @@ fn add_noqa_silences_every_finding_in_place() {
     let r = run(&["lint", "--add-noqa", s(&file)]);
     assert!(r.err.contains("Added 0 noqa"), "{}", r.err);
     assert_eq!(fs::read_to_string(&file).unwrap(), after);
+    // CA402, decided for the whole project, is silenced too
+    let bare = project();
+    let file = write(
+        bare.path(),
+        "app.py",
+        "from cashews import cache\n\n@cache(ttl=\"1h\", key=\"f:{a}\")\nasync def f(a, b):\n    return a + b\n",
+    );
+    let r = run(&["lint", "--add-noqa", s(&file)]);
+    assert!(r.err.contains("Added 2 noqa directive(s)."), "{}", r.err);
+    assert!(
+        fs::read_to_string(&file)
+            .unwrap()
+            .contains("key=\"f:{a}\")  # noqa: CA101, CA402\n")
+    );
+    assert_eq!(run(&["lint", s(&file)]).code, 0);
 }
 
 #[test]

@@ -474,7 +474,11 @@ fn finish(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, BadInput> {
-    let project_findings = missing_setup(&outcomes, project);
+    let mut project_findings = missing_setup(&outcomes, project);
+    if args.add_noqa {
+        silence_project_findings(&mut outcomes, &project_findings);
+        project_findings.clear();
+    }
     if let Some(lock) = lock {
         let changed: Vec<crate::write::FileWrite> = outcomes
             .iter()
@@ -539,6 +543,30 @@ fn finish(
     }
     let problems = !report.findings.is_empty() || !report.errors.is_empty();
     Ok(exit_code(problems, args))
+}
+
+/// `--add-noqa` for CA402, found once the whole run is known: a
+/// `# noqa: CA402` on the decorator line it points at.
+fn silence_project_findings(outcomes: &mut [Outcome], findings: &[Located]) {
+    for f in findings {
+        let Some(o) = outcomes.iter_mut().find(|o| shown(&o.path) == f.path) else {
+            continue;
+        };
+        let (old, text) = match o.new_text.take() {
+            Some(pair) => pair,
+            None => match std::fs::read_to_string(&o.path) {
+                Ok(text) => (text.clone(), text),
+                Err(_) => continue,
+            },
+        };
+        let new = noqa::append_code(&text, f.line, f.rule.code());
+        if parses(new.strip_prefix('\u{feff}').unwrap_or(&new)) {
+            o.fixed += 1;
+            o.new_text = Some((old, new));
+        } else {
+            o.new_text = (old != text).then_some((old, text));
+        }
+    }
 }
 
 fn exit_code(problems: bool, args: &LintArgs) -> u8 {

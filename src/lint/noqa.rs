@@ -211,17 +211,28 @@ pub(crate) fn add_comments(src: &SourceFile, findings: &[Finding]) -> (String, u
     // From the last line up, so earlier offsets stay valid.
     for (line, mut codes) in by_line.into_iter().rev() {
         codes.sort();
-        let (start, end) = line_span(text, &starts, line);
-        let existing = existing_codes_end(&text[start..end]).map(|e| start + e);
-        match existing {
-            Some(at) => out.insert_str(at, &format!(", {}", codes.join(", "))),
-            None => {
-                let at = start + text[start..end].trim_end().len();
-                out.insert_str(at, &format!("  # noqa: {}", codes.join(", ")));
-            }
-        }
+        out = append_code(&out, line, &codes.join(", "));
     }
     (out, added)
+}
+
+/// `text` with `code` added to the `# noqa: ...` of a 1-based line, or a
+/// new `# noqa: code` at its end.
+pub(crate) fn append_code(text: &str, line: usize, code: &str) -> String {
+    let starts = line_starts(text);
+    if line == 0 || line > starts.len() {
+        return text.to_string();
+    }
+    let (start, end) = line_span(text, &starts, line);
+    let mut out = text.to_string();
+    match existing_codes_end(&text[start..end]) {
+        Some(at) => out.insert_str(start + at, &format!(", {code}")),
+        None => {
+            let at = start + text[start..end].trim_end().len();
+            out.insert_str(at, &format!("  # noqa: {code}"));
+        }
+    }
+    out
 }
 
 /// Where the code list of a line's `# noqa: CODES` ends, to extend it.
