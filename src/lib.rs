@@ -33,7 +33,7 @@ mod storable;
 mod write;
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
@@ -117,7 +117,9 @@ enum Command {
 /// Runs the command line; the testable entry point behind `main`.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let stdout = std::io::stdout();
-    let colour = render::use_colour(stdout.is_terminal());
+    // anstream's answer for stdout: a terminal, NO_COLOR unset, TERM not dumb,
+    // CLICOLOR / CLICOLOR_FORCE honoured.
+    let colour = anstream::AutoStream::choice(&stdout) != anstream::ColorChoice::Never;
     let code = run_with(
         args,
         &mut stdout.lock(),
@@ -152,7 +154,7 @@ pub fn run_with(
         }
     };
     let result = match &cli.command {
-        Some(Command::Lint(args)) => lint::run(args, out, err),
+        Some(Command::Lint(args)) => lint::run(args, out, err, colour),
         Some(Command::Rule(args)) => lint::rule(args, out),
         None => add(&cli, out, err, colour),
     };

@@ -115,13 +115,6 @@ pub(crate) fn colour_diff(diff: &str) -> String {
         .collect()
 }
 
-/// Colour only on a terminal, and never with NO_COLOR set.
-pub(crate) fn use_colour(stream_is_terminal: bool) -> bool {
-    stream_is_terminal
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::env::var("TERM").map_or(true, |t| t != "dumb")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

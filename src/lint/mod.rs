@@ -45,12 +45,28 @@ pub(crate) struct LintArgs {
     /// respecting .gitignore; files named here are always checked.
     #[arg(value_name = "PATH")]
     pub(crate) paths: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format (`--format` is an alias).
+    #[arg(
+        long = "output-format",
+        alias = "format",
+        value_enum,
+        default_value = "text"
+    )]
     pub(crate) format: LintFormat,
-    /// Apply the safe fixes (CA101, CA104, CA204, CA401) in place.
+    /// Apply the safe fixes (CA204, CA401) in place; with --unsafe-fixes also
+    /// the fixes that change a cache key (CA101, CA104).
     #[arg(long)]
     pub(crate) fix: bool,
+    /// Also apply (with --fix or --diff) the fixes that change behaviour:
+    /// a new key misses every value cached under the old one.
+    #[arg(long)]
+    pub(crate) unsafe_fixes: bool,
+    /// Print the fixes as a unified diff and write nothing; exit 1 when a fix is due.
+    #[arg(long, conflicts_with = "add_noqa")]
+    pub(crate) diff: bool,
+    /// Add a `# noqa: CODE` comment to silence every finding in place.
+    #[arg(long, conflicts_with = "fix")]
+    pub(crate) add_noqa: bool,
     /// Apply `exclude` (and the default excludes) to files named on the
     /// command line too, as pre-commit passes every staged file.
     #[arg(long)]
@@ -67,6 +83,29 @@ pub(crate) struct LintArgs {
     /// Read [tool.cashews-add] from this file instead of the nearest pyproject.toml.
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    /// Count the findings per rule instead of listing them.
+    #[arg(long)]
+    pub(crate) statistics: bool,
+    /// Print the findings and nothing else (no summary, no warnings).
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+    /// The path of the source read from stdin (PATH `-`, or no PATH): where
+    /// its configuration and project are looked up, and the name printed.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) stdin_filename: Option<PathBuf>,
+    /// Colour in the text output; `auto` colours a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) color: ColorWhen,
+    /// Print the settings that apply to the first PATH (or the current folder) and exit.
+    #[arg(long)]
+    pub(crate) show_settings: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Print a lint rule's documentation.
@@ -82,24 +121,64 @@ const MAX_FIX_ROUNDS: usize = 10;
 pub(crate) fn rule(args: &RuleArgs, out: &mut dyn Write) -> Result<u8, BadInput> {
     let Some(code) = &args.code else {
         for r in Rule::ALL {
-            let fix = if r.fixable() { "  (--fix)" } else { "" };
+            let fix = match (r.fixable(), r.fix_is_safe()) {
+                (false, _) => "",
+                (true, true) => "  (--fix)",
+                (true, false) => "  (--fix --unsafe-fixes)",
+            };
             let _ = writeln!(out, "{}  {:<26}{}{fix}", r.code(), r.name(), r.summary());
         }
         return Ok(EXIT_OK);
     };
     let rule = Rule::from_code(code).ok_or_else(|| {
         BadInput(format!(
-            "unknown rule {code:?}; `cashews-add rule` lists them (CA101 … CA402)"
+            "unknown rule {code:?}; `cashews-add rule` lists them (CA001 … CA402)"
         ))
     })?;
     let _ = write!(out, "# {} ({})\n\n{}", rule.code(), rule.name(), rule.doc());
     Ok(EXIT_OK)
 }
 
+/// What a run does to the files beyond reporting.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Mode {
+    /// Compute the fixes (for --fix, --diff, or stdin's fixed text).
+    pub(crate) fix: bool,
+    /// Include the fixes that change a cache key.
+    pub(crate) unsafe_fixes: bool,
+    /// Compute `# noqa` comments for every finding.
+    pub(crate) add_noqa: bool,
+}
+
+impl LintArgs {
+    fn mode(&self) -> Mode {
+        Mode {
+            fix: self.fix || self.diff,
+            unsafe_fixes: self.unsafe_fixes,
+            add_noqa: self.add_noqa,
+        }
+    }
+
+    /// Source comes from stdin: the path `-`, or no path and --stdin-filename.
+    fn reads_stdin(&self) -> bool {
+        match self.paths.as_slice() {
+            [] => self.stdin_filename.is_some(),
+            [one] => one.as_os_str() == "-",
+            _ => false,
+        }
+    }
+
+    /// Whether files are written: --fix or --add-noqa, not --diff, not stdin.
+    fn writes(&self) -> bool {
+        (self.fix || self.add_noqa) && !self.diff && !self.reads_stdin()
+    }
+}
+
 pub(crate) fn run(
     args: &LintArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
+    colour: bool,
 ) -> Result<u8, BadInput> {
     for s in &args.select {
         check_selector(s).map_err(|e| BadInput(format!("--select: {e}")))?;
@@ -107,12 +186,16 @@ pub(crate) fn run(
     for s in &args.ignore {
         check_selector(s).map_err(|e| BadInput(format!("--ignore: {e}")))?;
     }
-    let paths: Vec<PathBuf> = if args.paths.is_empty() {
+    if args.paths.len() > 1 && args.paths.iter().any(|p| p.as_os_str() == "-") {
+        return Err(BadInput("`-` (stdin) must be the only PATH".to_string()));
+    }
+    let stdin = args.reads_stdin();
+    let paths: Vec<PathBuf> = if args.paths.is_empty() || stdin {
         vec![PathBuf::from(".")]
     } else {
         args.paths.clone()
     };
-    for p in &paths {
+    for p in paths.iter().filter(|_| !stdin) {
         if std::fs::metadata(p).is_err() {
             return Err(BadInput(format!("{}: no such file or folder", p.display())));
         }
@@ -122,6 +205,13 @@ pub(crate) fn run(
         select: args.select.clone(),
         ignore: args.ignore.clone(),
     };
+    if args.show_settings {
+        let path = match (&args.stdin_filename, stdin) {
+            (Some(name), true) => name.clone(),
+            _ => paths[0].clone(),
+        };
+        return show_settings(&path, &configs, &selection, out);
+    }
     // As with --write: one writing run per project, from the first read on.
     let anchors: Vec<PathBuf> = paths
         .iter()
@@ -133,16 +223,117 @@ pub(crate) fn run(
             }
         })
         .collect();
-    let lock = if args.fix {
+    let lock = if args.writes() {
         Some(crate::lock::ProjectLock::acquire(&anchors, err)?)
     } else {
         None
     };
-    crate::note_interrupted_writes(lock.as_ref(), &anchors, err);
+    if !stdin {
+        crate::note_interrupted_writes(lock.as_ref(), &anchors, err);
+    }
     let sources = crate::project::Sources::default();
     let project = Project::new(&sources);
-    let outcomes = walk(&paths, args, &configs, &selection, &project)?;
-    finish(outcomes, args, lock.as_ref(), &project, out, err)
+    let (outcomes, seen) = if stdin {
+        (vec![lint_stdin(args, &configs, &selection, &project)?], 1)
+    } else {
+        walk(&paths, args, &configs, &selection, &project)?
+    };
+    let colour = match args.color {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => colour,
+    };
+    finish(
+        outcomes,
+        seen,
+        args,
+        lock.as_ref(),
+        &project,
+        colour,
+        out,
+        err,
+    )
+}
+
+/// Lints the source on stdin as the file `--stdin-filename` names (`-` without it).
+fn lint_stdin(
+    args: &LintArgs,
+    configs: &Configs,
+    selection: &Selection,
+    project: &Project,
+) -> Result<Outcome, BadInput> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+        .map_err(|e| BadInput(format!("cannot read stdin: {e}")))?;
+    let path = args
+        .stdin_filename
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("-"));
+    let resolved = configs.for_path(&path, false)?;
+    let excluded = args.force_exclude && resolved.excluded(&path, true);
+    if excluded || !may_import_cashews(&bytes) {
+        // Nothing to check; the text still goes through unchanged.
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let mut outcome = Outcome::failed(path, None);
+        outcome.stdin_text = Some(text);
+        return Ok(outcome);
+    }
+    let rules = resolved.rules_for(&path, selection);
+    let mut outcome = lint_file(&path, bytes.clone(), &resolved, rules, project, args.mode());
+    outcome.stdin_text = Some(match &outcome.new_text {
+        Some((_, new)) => new.clone(),
+        None => String::from_utf8_lossy(&bytes).into_owned(),
+    });
+    Ok(outcome)
+}
+
+/// `--show-settings`: the configuration that applies to `path`, as TOML-ish lines.
+fn show_settings(
+    path: &Path,
+    configs: &Configs,
+    selection: &Selection,
+    out: &mut dyn Write,
+) -> Result<u8, BadInput> {
+    let resolved = configs.for_path(path, path.is_dir())?;
+    let config = &resolved.config;
+    let file = config
+        .file
+        .as_deref()
+        .map_or_else(|| "none (defaults)".to_string(), shown);
+    let rules = resolved.rules_for(path, selection);
+    let enabled: Vec<&str> = Rule::ALL
+        .iter()
+        .filter(|r| rules.enabled(**r))
+        .map(|r| r.code())
+        .collect();
+    let o = &config.options;
+    let list = |v: &[String]| format!("{v:?}");
+    let lines = [
+        format!("Resolved settings for: {}", shown(path)),
+        format!("Settings path: {file}"),
+        String::new(),
+        format!("rules = {enabled:?}"),
+        format!("select = {}", list(&o.select)),
+        format!("ignore = {}", list(&o.ignore)),
+        format!("cli.select = {}", list(&selection.select)),
+        format!("cli.ignore = {}", list(&selection.ignore)),
+        format!("exclude = {}", list(&o.exclude)),
+        format!("default-excludes = {:?}", files::DEFAULT_EXCLUDES),
+        format!("per-file-ignores = {:?}", o.per_file_ignores),
+        format!("extra-handle-names = {}", list(&o.extra_handle_names)),
+        format!("extra-handle-types = {}", list(&o.extra_handle_types)),
+        format!("extra-secret-names = {}", list(&o.extra_secret_names)),
+        format!(
+            "extra-side-effects = {} pattern(s)",
+            o.extra_side_effects.len()
+        ),
+        format!("default-ttl = {:?}", o.default_ttl),
+        format!("backend-url = {:?}", o.backend_url),
+    ];
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    Ok(EXIT_OK)
 }
 
 /// Whether some line mentions both `cashews` and `import`: a file that does
@@ -168,6 +359,8 @@ struct Outcome {
     fixed: usize,
     /// The text read and the new one (BOM included) when --fix changed the file.
     new_text: Option<(String, String)>,
+    /// For stdin: the text to print back with --fix (fixed or as read).
+    stdin_text: Option<String>,
 }
 
 fn walk(
@@ -176,8 +369,10 @@ fn walk(
     configs: &Configs,
     selection: &Selection,
     project: &Project,
-) -> Result<Vec<Outcome>, BadInput> {
+) -> Result<(Vec<Outcome>, usize), BadInput> {
     let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    // Python files found, linted or not: none at all is worth saying.
+    let seen = std::sync::atomic::AtomicUsize::new(0);
     let failure: Mutex<Option<BadInput>> = Mutex::new(None);
     let fail = |e: BadInput| {
         failure
@@ -222,6 +417,7 @@ fn walk(
             if !explicit && !is_python(path) {
                 return WalkState::Continue;
             }
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let bytes = match crate::file::read(path) {
                 Ok(b) => b,
                 Err(e) => {
@@ -249,7 +445,7 @@ fn walk(
                 return WalkState::Continue;
             }
             let rules = resolved.rules_for(path, selection);
-            let outcome = lint_file(path, bytes, &resolved, rules, project, args.fix);
+            let outcome = lint_file(path, bytes, &resolved, rules, project, args.mode());
             outcomes.lock().expect("no panics while held").push(outcome);
             WalkState::Continue
         })
@@ -264,18 +460,25 @@ fn walk(
         !a.path.as_os_str().is_empty()
             && std::path::absolute(&a.path).ok() == std::path::absolute(&b.path).ok()
     });
-    Ok(outcomes)
+    Ok((outcomes, seen.into_inner()))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish(
     mut outcomes: Vec<Outcome>,
+    seen: usize,
     args: &LintArgs,
     lock: Option<&crate::lock::ProjectLock>,
     project: &Project,
+    colour: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, BadInput> {
-    let project_findings = missing_setup(&outcomes, project);
+    let mut project_findings = missing_setup(&outcomes, project);
+    if args.add_noqa {
+        silence_project_findings(&mut outcomes, &project_findings);
+        project_findings.clear();
+    }
     if let Some(lock) = lock {
         let changed: Vec<crate::write::FileWrite> = outcomes
             .iter()
@@ -290,6 +493,17 @@ fn finish(
             .collect();
         crate::write::write_all(&changed, &lock.roots[0])?;
     }
+    if args.diff {
+        return Ok(print_diff(&outcomes, args, out, err));
+    }
+    // Stdin with --fix: the fixed source is the output, the report goes to stderr.
+    let stdin_fixed = outcomes
+        .iter()
+        .find_map(|o| o.stdin_text.clone())
+        .filter(|_| args.fix);
+    if let Some(text) = &stdin_fixed {
+        let _ = write!(out, "{text}");
+    }
     let mut findings: Vec<Located> = project_findings;
     let mut errors = Vec::new();
     let mut fixed = 0;
@@ -300,19 +514,99 @@ fn finish(
     }
     findings.sort();
     errors.sort();
+    if args.add_noqa {
+        if !args.quiet {
+            let _ = writeln!(err, "Added {fixed} noqa directive(s).");
+        }
+        render::errors_text(&errors, err);
+        return Ok(exit_code(!errors.is_empty(), args));
+    }
     let report = Report {
         findings,
         errors,
         fixed,
         root: repository_root(),
+        no_files: seen == 0,
     };
-    render::render(args.format, &report, out, err);
+    let style = render::Style {
+        statistics: args.statistics,
+        quiet: args.quiet,
+        unsafe_fixes: args.unsafe_fixes,
+        colour,
+    };
+    if stdin_fixed.is_some() {
+        let mut shown = Vec::new();
+        render::render(args.format, &style, &report, &mut shown, err);
+        let _ = err.write_all(&shown);
+    } else {
+        render::render(args.format, &style, &report, out, err);
+    }
     let problems = !report.findings.is_empty() || !report.errors.is_empty();
-    Ok(if problems && !args.exit_zero {
+    Ok(exit_code(problems, args))
+}
+
+/// `--add-noqa` for CA402, found once the whole run is known: a
+/// `# noqa: CA402` on the decorator line it points at.
+fn silence_project_findings(outcomes: &mut [Outcome], findings: &[Located]) {
+    for f in findings {
+        let Some(o) = outcomes.iter_mut().find(|o| shown(&o.path) == f.path) else {
+            continue;
+        };
+        let (old, text) = match o.new_text.take() {
+            Some(pair) => pair,
+            None => match std::fs::read_to_string(&o.path) {
+                Ok(text) => (text.clone(), text),
+                Err(_) => continue,
+            },
+        };
+        let new = noqa::append_code(&text, f.line, f.rule.code());
+        if parses(new.strip_prefix('\u{feff}').unwrap_or(&new)) {
+            o.fixed += 1;
+            o.new_text = Some((old, new));
+        } else {
+            o.new_text = (old != text).then_some((old, text));
+        }
+    }
+}
+
+fn exit_code(problems: bool, args: &LintArgs) -> u8 {
+    if problems && !args.exit_zero {
         EXIT_FAILURE
     } else {
         EXIT_OK
-    })
+    }
+}
+
+/// `--diff`: each file the fixes would change as a unified diff; exit 1
+/// when there is one (as `ruff check --diff`), 2-style errors on stderr.
+fn print_diff(
+    outcomes: &[Outcome],
+    args: &LintArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let mut fixed = 0;
+    let mut errors = Vec::new();
+    for o in outcomes {
+        errors.extend(o.error.clone());
+        let Some((old, new)) = &o.new_text else {
+            continue;
+        };
+        fixed += o.fixed;
+        let old = old.strip_prefix('\u{feff}').unwrap_or(old);
+        let new = new.strip_prefix('\u{feff}').unwrap_or(new);
+        let path = PathBuf::from(shown(&o.path));
+        let diff = crate::render::unified_diff_in(None, &path, old, new);
+        let _ = write!(out, "{diff}");
+    }
+    render::errors_text(&errors, err);
+    if !args.quiet {
+        let _ = match fixed {
+            0 => writeln!(err, "No fixes to apply."),
+            n => writeln!(err, "Would fix {n} finding(s)."),
+        };
+    }
+    exit_code(fixed > 0 || !errors.is_empty(), args)
 }
 
 /// CA402, once per project root: cached functions, no setup in any linted
@@ -348,16 +642,17 @@ fn missing_setup(outcomes: &[Outcome], project: &Project) -> Vec<Located> {
 }
 
 impl Outcome {
-    fn failed(path: PathBuf, error: FileError) -> Outcome {
+    fn failed(path: PathBuf, error: impl Into<Option<FileError>>) -> Outcome {
         Outcome {
             path,
             findings: Vec::new(),
-            error: Some(error),
+            error: error.into(),
             cached: false,
             setup_candidate: None,
             has_setup: false,
             fixed: 0,
             new_text: None,
+            stdin_text: None,
         }
     }
 }
@@ -369,7 +664,7 @@ fn lint_file(
     resolved: &Resolved,
     rules: RuleSet,
     project: &Project,
-    fix: bool,
+    mode: Mode,
 ) -> Outcome {
     let error = |line: usize, column: usize, message: String| {
         Outcome::failed(
@@ -396,7 +691,7 @@ fn lint_file(
         }
     };
     // What --write checks the file still holds before replacing it.
-    let original = fix.then(|| text.clone());
+    let original = (mode.fix || mode.add_noqa).then(|| text.clone());
     let (bom, mut text) = match text.strip_prefix('\u{feff}') {
         Some(rest) => (true, rest.to_string()),
         None => (false, text),
@@ -420,10 +715,18 @@ fn lint_file(
         };
         let src = module.src;
         let checked = check(index, module, &settings, rules);
+        if mode.add_noqa {
+            let (new, added) = noqa::add_comments(src, &checked.findings);
+            let new_text = original
+                .filter(|_| added > 0 && parses(&new))
+                .map(|old| (old, src.full_text(&new)));
+            let added = if new_text.is_some() { added } else { 0 };
+            return checked.into_outcome(src, added, new_text);
+        }
         let fixes: Vec<&Finding> = checked
             .findings
             .iter()
-            .filter(|f| fix && round < MAX_FIX_ROUNDS && f.fix.is_some())
+            .filter(|f| mode.fix && round < MAX_FIX_ROUNDS && applies(f, mode))
             .collect();
         let next = (!fixes.is_empty())
             .then(|| apply_fixes(&text, &fixes))
@@ -440,6 +743,12 @@ fn lint_file(
         text = new_text;
         round += 1;
     }
+}
+
+/// Whether the run applies this finding's fix: safe ones always, unsafe
+/// ones (they change a cache key) with --unsafe-fixes.
+fn applies(f: &Finding, mode: Mode) -> bool {
+    f.fix.is_some() && (mode.unsafe_fixes || f.rule.fix_is_safe())
 }
 
 /// The non-overlapping fixes, in order; ruff's rule: skip a fix that starts
@@ -513,13 +822,18 @@ pub(crate) fn lint_text(src: &SourceFile) -> Result<Linted, String> {
     let project = Project::new(&sources);
     let bytes = src.full_text(&src.text).into_bytes();
     let lint = |fix| {
+        let mode = Mode {
+            fix,
+            unsafe_fixes: true,
+            add_noqa: false,
+        };
         lint_file(
             path,
             bytes.clone(),
             &resolved,
             RuleSet::all(),
             &project,
-            fix,
+            mode,
         )
     };
     let (found, fixed) = (lint(false), lint(true));
@@ -561,6 +875,9 @@ fn check<'p>(
     };
     rules::check_module(&mut ck, &cached);
     let noqa = Noqa::parse(&src.text);
+    if rules.enabled(Rule::CA001) {
+        ck.findings.extend(noqa.invalid_findings());
+    }
     let findings: Vec<Finding> = ck
         .findings
         .into_iter()
@@ -624,6 +941,7 @@ impl Checked {
             has_setup: self.has_setup,
             fixed,
             new_text,
+            stdin_text: None,
         }
     }
 }

@@ -40,7 +40,8 @@ declare_rule! {
     /// ```
     ///
     /// ## Fix
-    /// `--fix` appends the missing placeholders to the key (`:{page}`;
+    /// Unsafe (applied with `--fix --unsafe-fixes`): it changes the cache key.
+    /// `--fix --unsafe-fixes` appends the missing placeholders to the key (`:{page}`;
     /// `{name:hash}` for a secret-like name, `{__args__}` / `{__kwargs__:hash}` (keyword arguments may carry a secret) for
     /// `*args` / `**kwargs`). Keys change, so the first calls after the fix
     /// miss the cache. A key computed at run time (an f-string, a variable)

@@ -37,7 +37,8 @@ declare_rule! {
     /// ```
     ///
     /// ## Fix
-    /// `--fix` adds `:hash` to a placeholder that has no filter. Keys change,
+    /// Unsafe (applied with `--fix --unsafe-fixes`): it changes the cache key.
+    /// `--fix --unsafe-fixes` adds `:hash` to a placeholder that has no filter. Keys change,
     /// so the first calls after the fix miss the cache. A placeholder with
     /// another filter (`:lower`) and the default key are left to you.
     pub(crate) const DOC;

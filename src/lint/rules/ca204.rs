@@ -31,6 +31,7 @@ declare_rule! {
     /// ```
     ///
     /// ## Fix
+    /// Safe (applied by `--fix`): the key stays the same.
     /// `--fix` moves the cashews decorators that sit above the route
     /// decorator to just below it, in their order. It leaves the code alone
     /// when a decorator shares its line with other code.

@@ -33,6 +33,8 @@ declare_rule! {
     /// ```
     ///
     /// ## Fix
+    /// Safe (applied by `--fix`): the keys stay the same, only the folder
+    /// becomes the one the URL names.
     /// `--fix` rewrites `disk:///path` to `disk://?directory=/path`, keeping
     /// the query. A `disk://host/...` URL and f-strings are reported
     /// without a fix. Put `# noqa: CA401` on the line of the URL to keep it.

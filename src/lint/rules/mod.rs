@@ -29,6 +29,7 @@ macro_rules! declare_rule {
     };
 }
 
+pub(crate) mod ca001;
 pub(crate) mod ca101;
 pub(crate) mod ca102;
 pub(crate) mod ca103;
@@ -44,6 +45,7 @@ pub(crate) mod ca402;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Rule {
+    CA001,
     CA101,
     CA102,
     CA103,
@@ -59,7 +61,8 @@ pub(crate) enum Rule {
 }
 
 impl Rule {
-    pub(crate) const ALL: [Rule; 12] = [
+    pub(crate) const ALL: [Rule; 13] = [
+        Rule::CA001,
         Rule::CA101,
         Rule::CA102,
         Rule::CA103,
@@ -76,6 +79,7 @@ impl Rule {
 
     pub(crate) fn code(self) -> &'static str {
         match self {
+            Rule::CA001 => "CA001",
             Rule::CA101 => "CA101",
             Rule::CA102 => "CA102",
             Rule::CA103 => "CA103",
@@ -94,6 +98,7 @@ impl Rule {
     /// A kebab-case name for the pattern the rule flags (SARIF `name`).
     pub(crate) fn name(self) -> &'static str {
         match self {
+            Rule::CA001 => "invalid-noqa",
             Rule::CA101 => "key-missing-input",
             Rule::CA102 => "key-unknown-placeholder",
             Rule::CA103 => "key-object-repr",
@@ -112,6 +117,7 @@ impl Rule {
     /// One line, as in CONTRACT.md's rule table.
     pub(crate) fn summary(self) -> &'static str {
         match self {
+            Rule::CA001 => "`# noqa:` with an empty list or an unknown CA code (silences nothing)",
             Rule::CA101 => "explicit key omits a parameter that affects the result",
             Rule::CA102 => {
                 "key placeholder names no parameter (cashews raises WrongKeyError at import)"
@@ -137,6 +143,7 @@ impl Rule {
 
     fn raw_doc(self) -> &'static str {
         match self {
+            Rule::CA001 => ca001::DOC,
             Rule::CA101 => ca101::DOC,
             Rule::CA102 => ca102::DOC,
             Rule::CA103 => ca103::DOC,
@@ -167,6 +174,14 @@ impl Rule {
     /// Whether `--fix` can repair (some) findings of this rule.
     pub(crate) fn fixable(self) -> bool {
         matches!(self, Rule::CA101 | Rule::CA104 | Rule::CA204 | Rule::CA401)
+    }
+
+    /// Whether `--fix` applies this rule's fix. The others change a cache
+    /// key, and so behaviour (every value cached under the old key is
+    /// missed, calls that shared one value no longer do): they need
+    /// `--unsafe-fixes`, and their docs say so.
+    pub(crate) fn fix_is_safe(self) -> bool {
+        matches!(self, Rule::CA204 | Rule::CA401)
     }
 
     pub(crate) fn from_code(code: &str) -> Option<Rule> {
