@@ -777,6 +777,16 @@ mod tests {
                 "m:f:{url}:{cookies:hash}",
             ),
             ("async def f(q, **kwargs): ...", "m:f:{q}:{__kwargs__:hash}"),
+            // Found by tests/key_fuzz.rs: `query` read whole is a search string,
+            // not an aiogram callback query (was `{query.from_user.id}`).
+            (
+                "async def f(query):\n    return repr(query)\n",
+                "m:f:{query}",
+            ),
+            (
+                "async def f(message):\n    return message.chat.id\n",
+                "m:f:{message.chat.id}",
+            ),
             (
                 "async def f(creds: HTTPBasicCredentials = Depends(basic)): return creds",
                 "m:f:{creds:hash}",

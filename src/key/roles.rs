@@ -83,6 +83,11 @@ const CARRIERS: &[&str] = &[
     "channel",
     "thread",
 ];
+/// Carrier names that are as often plain values.
+const AMBIGUOUS_CARRIERS: &[&str] = &[
+    "context", "message", "msg", "callback", "query", "call", "update", "event", "channel",
+    "thread",
+];
 const CARRIER_TYPES: &[&str] = &[
     "Context",
     "Interaction",
@@ -181,7 +186,9 @@ pub(crate) fn param_key<'p>(
     rules: &HandleRules,
 ) -> ParamKey {
     let annotation = p.annotation.as_deref().unwrap_or("");
-    if is_carrier(p) {
+    let reads_fields =
+        || matches!(usage(index, module, f, &p.name), Usage::Fields(fields) if !fields.is_empty());
+    if is_carrier(p, reads_fields) {
         return carrier(index, module, f, p, rules);
     }
     if let Some(reason) = rules.handle_type(annotation) {
@@ -225,15 +232,23 @@ fn excluded(reason: String) -> ParamKey {
     }
 }
 
-fn is_carrier(p: &Param) -> bool {
+/// A carrier by its type, or by its name when nothing says otherwise. A name
+/// that is also an everyday value (`query`, `message`, `event`) is a carrier
+/// only when the function reads fields of it: `async def search(query)`
+/// returning `repr(query)` is keyed `{query}`, never `{query.from_user.id}`.
+fn is_carrier(p: &Param, reads_fields: impl FnOnce() -> bool) -> bool {
     let annotation = p.annotation.as_deref().unwrap_or("");
     let typed = annotation
         .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
         .filter_map(|w| w.rsplit('.').next())
         .any(|w| CARRIER_TYPES.contains(&w));
-    typed
-        || (annotation.is_empty() || annotation.contains("Context"))
-            && CARRIERS.contains(&p.name.as_str())
+    if typed {
+        return true;
+    }
+    let untyped = annotation.is_empty() || annotation.contains("Context");
+    untyped
+        && CARRIERS.contains(&p.name.as_str())
+        && (!AMBIGUOUS_CARRIERS.contains(&p.name.as_str()) || reads_fields())
 }
 
 /// The provider a dependency-injected parameter names (None inside when
