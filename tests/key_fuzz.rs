@@ -117,10 +117,12 @@ enum Kind {
     Carrier,
 }
 
+/// (function, [(parameter, kind)], has **kwargs)
+type Spec = (String, Vec<(String, Kind)>, bool);
+
 struct Generated {
     source: String,
-    /// (function, [(parameter, kind)], has **kwargs)
-    functions: Vec<(String, Vec<(String, Kind)>, bool)>,
+    functions: Vec<Spec>,
 }
 
 fn generate(rng: &mut Rng, count: usize) -> Generated {
@@ -144,7 +146,7 @@ fn generate(rng: &mut Rng, count: usize) -> Generated {
             }
             params.push((name, kind));
         }
-        let kwargs = rng.next() % 4 == 0;
+        let kwargs = rng.next().is_multiple_of(4);
         let mut signature: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
         if kwargs {
             signature.push("**kwargs".to_string());
