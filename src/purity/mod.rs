@@ -108,6 +108,7 @@ pub(crate) fn analyse<'p>(
     let outgoing = summary.reads.iter().any(|r| r.category == "external_read")
         && !summary.reads.iter().any(|r| r.category.starts_with("db"));
     effects.extend(credential_check(f, outgoing));
+    effects.extend(access_gate(f));
     let mut seen = Vec::new();
     effects.retain(|e| {
         let key = (
@@ -201,6 +202,36 @@ fn credential_check(f: &Function, outgoing: bool) -> Option<Effect> {
         line: f.line,
         code: format!("def {}", f.name),
         note,
+        via: Vec::new(),
+    })
+}
+
+/// Words of a qualified name that say the function checks a ban. (Measured
+/// on the real set: permission lookups and aiogram filters in general are
+/// reads reviewers cache; a ban check is the gate whose stale answer matters.)
+const GATE_WORDS: &[&str] = &[
+    "ban",
+    "banned",
+    "blocked",
+    "blacklisted",
+    "blacklist",
+    "blocklist",
+    "muted",
+];
+
+/// A ban check (`IsUserBannedFilter.__call__`, `is_banned`): a cached "not
+/// banned" lets a user banned a minute ago through for the whole TTL.
+fn access_gate(f: &Function) -> Option<Effect> {
+    let words = crate::key::secrets::words(&f.qualname);
+    let word = words.iter().find(|w| GATE_WORDS.contains(&w.as_str()))?;
+    Some(Effect {
+        category: "auth".to_string(),
+        severity: Severity::Warn.as_str(),
+        line: f.line,
+        code: format!("def {}", f.name),
+        note: format!(
+            "checks a ban (`{word}` in its name): a cached answer lets a user banned since then through for the TTL"
+        ),
         via: Vec::new(),
     })
 }
@@ -308,6 +339,25 @@ mod tests {
     #[test]
     fn table() {
         let cases: &[(&str, &str, Verdict, &[&str])] = &[
+            // Access gates: a cached "not banned" lets a fresh ban through.
+            (
+                "class IsUserBannedFilter(BaseFilter):\n    async def __call__(self, message):\n        return await repo.get_by_tgid(message.from_user.id)\n",
+                "IsUserBannedFilter.__call__",
+                Verdict::Unknown,
+                &["auth:warn"],
+            ),
+            (
+                "async def is_banned(uid):\n    return await repo.load(uid)\n",
+                "is_banned",
+                Verdict::Unknown,
+                &["auth:warn"],
+            ),
+            (
+                "async def get_banner(uid):\n    return await repo.load(uid)\n",
+                "get_banner",
+                Verdict::Pure,
+                &[],
+            ),
             (
                 "async def f(a):\n    return a * 2\n",
                 "f",
