@@ -15,6 +15,7 @@ mod function;
 #[cfg(test)]
 mod fuzz;
 mod imports;
+mod isort;
 mod journal;
 mod key;
 mod lint;

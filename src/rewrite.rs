@@ -324,7 +324,7 @@ fn apply_checked(
     body: Vec<Edit>,
     decorators: Vec<Edit>,
 ) -> Result<String, BadInput> {
-    let edits: Vec<Edit> = crate::imports::coalesce(imports)
+    let edits: Vec<Edit> = crate::imports::coalesce(src, imports)
         .into_iter()
         .chain(body)
         .chain(decorators)

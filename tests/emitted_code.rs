@@ -169,7 +169,16 @@ for path in sorted(root.rglob("*.py")):
 /// `ruff check --select I,E501` findings counted by (file, code).
 fn ruff_findings(ruff: &Path, dir: &Path) -> BTreeMap<(String, String), usize> {
     let out = Command::new(ruff)
-        .args(["check", "--no-cache", "--select", "I,E501", "--output-format", "json", "--exit-zero", "."])
+        .args([
+            "check",
+            "--no-cache",
+            "--select",
+            "I,E501",
+            "--output-format",
+            "json",
+            "--exit-zero",
+            ".",
+        ])
         .current_dir(dir)
         .output()
         .unwrap();
@@ -221,7 +230,11 @@ fn written_code_passes_ruff_on_every_fixture_project() {
         args.extend(["--write", "--force"]);
         let out = run(&dir, &args);
         assert!(code(&out) <= 1, "{}: {}", project.display(), stderr(&out));
-        let name = project.strip_prefix(common::repo()).unwrap().display().to_string();
+        let name = project
+            .strip_prefix(common::repo())
+            .unwrap()
+            .display()
+            .to_string();
         for (key, n) in ruff_findings(&ruff, &dir) {
             let before = checked.get(&key).copied().unwrap_or(0);
             if n > before {
