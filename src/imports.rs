@@ -801,6 +801,21 @@ mod tests {
     }
 
     #[test]
+    fn force_single_line_adds_its_own_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "[tool.ruff.lint.isort]\nforce-single-line = true\n";
+        std::fs::write(dir.path().join("pyproject.toml"), toml).unwrap();
+        let path = dir.path().join("m.py");
+        let text = "from cashews import Cache\nfrom cashews import noself\n";
+        let src = SourceFile::parse(&path, text.as_bytes().to_vec()).unwrap();
+        let (_, edit) = Imports::collect(&src).ensure(&src, "cashews", "cache", src.text.len());
+        assert_eq!(
+            apply(&src.text, &[edit.unwrap()]).unwrap(),
+            "from cashews import Cache\nfrom cashews import cache\nfrom cashews import noself\n"
+        );
+    }
+
+    #[test]
     fn crlf_file_gets_crlf_import() {
         assert_eq!(
             add("import os\r\nx = 1\r\n"),

@@ -31,6 +31,7 @@ mod rewrite;
 mod setup;
 mod source;
 mod storable;
+mod wrap;
 mod write;
 
 use std::ffi::OsString;

@@ -488,7 +488,7 @@ fn setup_and_decorator_compose_in_one_file() {
     let after = new_text(&report, "main.py");
     assert_eq!(
         after,
-        "import os\nfrom contextlib import asynccontextmanager\n\nfrom cashews import cache\nfrom fastapi import FastAPI\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    cache.setup(os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/demo&shards=0\"))\n    yield\n    await cache.close()\n\n\napp = FastAPI(lifespan=lifespan)\n\n\n@app.get(\"/n/{n}\")\n@cache(ttl=\"1h\", key=\"main:double:{n}\")\nasync def double(n: int) -> int:\n    return 2 * n\n"
+        "import os\nfrom contextlib import asynccontextmanager\n\nfrom cashews import cache\nfrom fastapi import FastAPI\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    cache.setup(\n        os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/demo&shards=0\"),\n    )\n    yield\n    await cache.close()\n\n\napp = FastAPI(lifespan=lifespan)\n\n\n@app.get(\"/n/{n}\")\n@cache(ttl=\"1h\", key=\"main:double:{n}\")\nasync def double(n: int) -> int:\n    return 2 * n\n"
     );
     assert_eq!(
         new_text(&report, "pyproject.toml"),
@@ -504,6 +504,6 @@ fn module_level_setup_in_a_file_without_imports() {
     assert_eq!(report.setup.warnings.len(), 1);
     assert_eq!(
         new_text(&report, "lib.py"),
-        "import os\n\nfrom cashews import cache\n\ncache.setup(os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/demo&shards=0\"))\n\n\n@cache(ttl=\"1h\", key=\"lib:f:{a}\")\nasync def f(a):\n    return a\n"
+        "import os\n\nfrom cashews import cache\n\ncache.setup(\n    os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/demo&shards=0\"),\n)\n\n\n@cache(ttl=\"1h\", key=\"lib:f:{a}\")\nasync def f(a):\n    return a\n"
     );
 }
