@@ -410,9 +410,15 @@ fn print_text(
         let _ = writeln!(err, "  warning: {w}");
     }
     let dep = &report.dependency;
+    let update = match (cli.write, cli.check) {
+        (true, _) => "updated",
+        (false, true) => "would update",
+        (false, false) => "to update",
+    };
     let word = due(dep.status == deps::DepStatus::Added).unwrap_or(match dep.status {
         deps::DepStatus::Present => "present",
         deps::DepStatus::Manual => "install it yourself",
+        deps::DepStatus::Updated => update,
         _ => "skipped",
     });
     let _ = writeln!(err, "dependency: {word}: {}", dep.message);
