@@ -1419,9 +1419,9 @@ fn new_lifespan(w: &mut Writer, call: Node) -> Option<String> {
     let text = &w.src.text;
     let stmt = top_statement(call);
     let at = above_comments(text, own_line(text, stmt)?.0);
-    let kwarg = keyword_edit(w.src, call, "lifespan=LIFESPAN")?;
-    let (cache, os, acm) = w.names(at, Some(("contextlib", "asynccontextmanager")));
     let name = w.free_name("lifespan");
+    let kwarg = keyword_edit(w.src, call, &format!("lifespan={name}"), w.width, &w.unit)?;
+    let (cache, os, acm) = w.names(at, Some(("contextlib", "asynccontextmanager")));
     let setup = w.setup_call(&cache, &os, &w.unit);
     let (eol, u) = (w.eol, w.unit.clone());
     let pre = if at == 0 {
@@ -1435,15 +1435,13 @@ fn new_lifespan(w: &mut Writer, call: Node) -> Option<String> {
             "{pre}@{acm}{eol}async def {name}(app):{eol}{u}{setup}{eol}{u}yield{eol}{u}await {cache}.close(){eol}{eol}{eol}"
         ),
     ));
-    w.body.push(Edit {
-        content: kwarg.content.replace("LIFESPAN", &name),
-        ..kwarg
-    });
+    w.body.push(kwarg);
     Some(setup)
 }
 
-/// Adds `kw` as the last argument of a call, in its layout.
-fn keyword_edit(src: &SourceFile, call: Node, kw: &str) -> Option<Edit> {
+/// Adds `kw` as the last argument of a call, in its layout; a one-line
+/// call that would pass the line length gets one argument a line.
+fn keyword_edit(src: &SourceFile, call: Node, kw: &str, width: usize, unit: &str) -> Option<Edit> {
     let text = &src.text;
     let args = call.child_by_field_name("arguments")?;
     if args.kind() != "argument_list" {
@@ -1471,7 +1469,39 @@ fn keyword_edit(src: &SourceFile, call: Node, kw: &str) -> Option<Edit> {
         let at = line_end(text, comma);
         return Some(Edit::insert(at, format!("{indent}{kw},{eol}")));
     }
+    let line = &text[own_line_start(text, args.start_byte())..line_end(text, close)];
+    let longer = crate::wrap::line_width(line.trim_end_matches(['\n', '\r'])) + kw.len() + 2;
+    if longer > width && !text[args.byte_range()].contains('\n') {
+        return Some(exploded_arguments(src, args, kw, unit));
+    }
     Some(Edit::insert(last.end_byte(), format!(", {kw}")))
+}
+
+fn own_line_start(text: &str, at: usize) -> usize {
+    text[..at].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// A one-line argument list, plus `kw`, one argument a line with a magic
+/// trailing comma, as ruff-format writes a call that does not fit.
+fn exploded_arguments(src: &SourceFile, args: Node, kw: &str, unit: &str) -> Edit {
+    let text = &src.text;
+    let start = own_line_start(text, args.start_byte());
+    let indent: String = text[start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
+    let eol = file_line_ending(text);
+    let mut cursor = args.walk();
+    let mut body = String::new();
+    for arg in args
+        .named_children(&mut cursor)
+        .map(|a| src.text_of(a))
+        .chain([kw])
+    {
+        body.push_str(&format!("{eol}{indent}{unit}{arg},"));
+    }
+    body.push_str(&format!("{eol}{indent}"));
+    Edit::replace(args.start_byte() + 1, args.end_byte() - 1, body)
 }
 
 /// Setup first in the app's lifespan, close after its `yield` (or at the end

@@ -507,3 +507,14 @@ fn module_level_setup_in_a_file_without_imports() {
         "import os\n\nfrom cashews import cache\n\ncache.setup(\n    os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/demo&shards=0\"),\n)\n\n\n@cache(ttl=\"1h\", key=\"lib:f:{a}\")\nasync def f(a):\n    return a\n"
     );
 }
+
+#[test]
+fn a_constructor_too_long_for_the_lifespan_gets_one_argument_a_line() {
+    let app = "from fastapi import FastAPI\n\nimport svc\n\napp = FastAPI(title=\"The shop service\", description=\"Products and prices\")\n";
+    let dir = project(&[("main.py", app), ("svc.py", TARGET)]);
+    let (_, after) = run(&dir, &["svc.py"], None, false).edited.unwrap();
+    assert!(
+        after.ends_with("app = FastAPI(\n    title=\"The shop service\",\n    description=\"Products and prices\",\n    lifespan=lifespan,\n)\n"),
+        "{after}"
+    );
+}
