@@ -546,14 +546,14 @@ fn leading_block(src: &SourceFile, style: &Style) -> Vec<Placed> {
     let root = src.tree.root_node();
     let mut cursor = root.walk();
     let mut out: Vec<Placed> = Vec::new();
-    let mut seen_code = false;
+    let mut past_docstring = false;
     for stmt in root
         .named_children(&mut cursor)
         .filter(|s| s.kind() != "comment")
     {
         let Some(line) = import_line(src, stmt) else {
-            if !seen_code && out.is_empty() && is_docstring(stmt) {
-                seen_code = true;
+            if !past_docstring && out.is_empty() && is_docstring(stmt) {
+                past_docstring = true;
                 continue;
             }
             break;
