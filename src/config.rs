@@ -51,6 +51,8 @@ pub(crate) struct Config {
     pub(crate) file: Option<PathBuf>,
     /// Extra side-effect patterns, compiled.
     pub(crate) extra_patterns: Vec<Pattern>,
+    /// Whether the file has a `[tool.cashews-add]` table.
+    pub(crate) configured: bool,
 }
 
 #[derive(Deserialize)]
@@ -64,21 +66,29 @@ struct Tools {
     cashews_add: Option<toml::Value>,
 }
 
-/// The nearest pyproject.toml above `start` (a file or a folder) that exists.
-pub(crate) fn find_pyproject(start: &Path) -> Option<PathBuf> {
-    let absolute = std::path::absolute(start).ok()?;
-    absolute
-        .ancestors()
-        .map(|dir| dir.join("pyproject.toml"))
-        .find(|p| p.is_file())
+/// Loads the config that applies to `start`: the nearest pyproject.toml
+/// with a `[tool.cashews-add]` table. One without it (a subproject's own
+/// `[project]`) is passed over, as ruff passes over a pyproject.toml
+/// without `[tool.ruff]`; none at all means defaults.
+pub(crate) fn load_for(start: &Path) -> Result<Config, BadInput> {
+    let Ok(absolute) = std::path::absolute(start) else {
+        return Ok(Config::default());
+    };
+    for dir in absolute.ancestors() {
+        let file = dir.join("pyproject.toml");
+        if file.is_file()
+            && let Some(config) = load_if_configured(&file)?
+        {
+            return Ok(config);
+        }
+    }
+    Ok(Config::default())
 }
 
-/// Loads the config that applies to `start`; no pyproject.toml means defaults.
-pub(crate) fn load_for(start: &Path) -> Result<Config, BadInput> {
-    match find_pyproject(start) {
-        Some(file) => load_file(&file),
-        None => Ok(Config::default()),
-    }
+/// The config in `file`, None when it has no `[tool.cashews-add]` table.
+pub(crate) fn load_if_configured(file: &Path) -> Result<Option<Config>, BadInput> {
+    let config = load_file(file)?;
+    Ok(config.configured.then_some(config))
 }
 
 pub(crate) fn load_file(file: &Path) -> Result<Config, BadInput> {
@@ -129,6 +139,7 @@ fn parse(file: &Path, text: &str) -> Result<Config, BadInput> {
         options,
         file: Some(file.to_path_buf()),
         extra_patterns,
+        configured: true,
     })
 }
 
@@ -169,6 +180,34 @@ note = "repository write"
         assert_eq!(c.options.default_ttl.as_deref(), Some("10m"));
         assert_eq!(c.extra_patterns.len(), 1);
         assert_eq!(c.options.per_file_ignores["tests/**"], ["CA202"]);
+    }
+
+    #[test]
+    fn a_pyproject_without_the_table_is_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("pyproject.toml"),
+            "[project]\nname = \"x\"\n[tool.cashews-add]\ndefault-ttl = \"10m\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join("app")).unwrap();
+        std::fs::write(
+            root.join("app/pyproject.toml"),
+            "[project]\nname = \"app\"\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("app/users.py"), "").unwrap();
+        let c = load_for(&root.join("app/users.py")).unwrap();
+        assert_eq!(c.options.default_ttl.as_deref(), Some("10m"));
+        assert_eq!(
+            c.file.as_deref(),
+            Some(root.join("pyproject.toml").as_path())
+        );
+        // Without any table: defaults.
+        let bare = tempfile::tempdir().unwrap();
+        std::fs::write(bare.path().join("pyproject.toml"), "[project]\n").unwrap();
+        assert!(load_for(bare.path()).unwrap().options.default_ttl.is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use pep440_rs::{Version, VersionSpecifiers};
 use serde::Serialize;
 use toml_edit::{Array, Document, InlineTable, Item, Table, Value};
 
@@ -26,6 +27,9 @@ pub(crate) const LOWER_BOUND: &str = ">=7.0";
 pub(crate) enum DepStatus {
     /// A new entry, or the extra added to the existing entry.
     Added,
+    /// The existing entry excluded cashews 7.x (`==6.4.0`, `<7`): its
+    /// version constraint is replaced by `>=7.0`, the message says why.
+    Updated,
     /// cashews (with the extra the backend needs) is declared already.
     Present,
     /// No manifest the tool can edit: the message says what to install.
@@ -78,6 +82,7 @@ enum Outcome {
         text: String,
         line: usize,
         what: String,
+        status: DepStatus,
     },
     Manual(String),
     /// The file declares no dependencies of this kind.
@@ -140,8 +145,13 @@ fn report(file: &Path, old: String, outcome: Outcome, req: &str) -> DependencyPl
             format!("cashews is declared in {name}:{line}"),
             None,
         ),
-        Outcome::Edited { text, line, what } => (
-            DepStatus::Added,
+        Outcome::Edited {
+            text,
+            line,
+            what,
+            status,
+        } => (
+            status,
             Some(line),
             format!("{what} in {name}:{line}"),
             Some(FileChange {
@@ -293,6 +303,72 @@ fn edited(text: &str, edits: &[Edit], line_at: usize, what: String) -> Outcome {
         line: line_of(&new, line_at),
         text: new,
         what,
+        status: DepStatus::Added,
+    }
+}
+
+/// The version constraint of a requirement (after the name and extras,
+/// before any `;` marker), None for a URL or none at all.
+fn version_part<'r>(req: &'r str, head: &Head) -> Option<&'r str> {
+    let after = head.close.map_or(head.name_end, |c| c + 1);
+    let spec = req[after..].split(';').next().unwrap_or_default().trim();
+    let spec = spec.trim_start_matches('(').trim_end_matches(')').trim();
+    (!spec.is_empty() && !spec.starts_with('@')).then_some(spec)
+}
+
+/// Whether a constraint admits no cashews 7.x (the emitted code needs 7):
+/// tried on 7.0 to 7.30, so `!=7.0` or `>=7.1` still count as allowing it.
+fn excludes_7(spec: &str) -> bool {
+    let Ok(specs) = spec.parse::<VersionSpecifiers>() else {
+        return false; // not PEP 440 (a typo, a Poetry caret): left to the person
+    };
+    !(0..=30).any(|minor| {
+        let version = Version::new([7, minor]);
+        specs.contains(&version)
+    })
+}
+
+/// `cashews[redis]>=6` with `diskcache` -> `cashews[diskcache,redis]>=7.0`:
+/// the name as written, the extras merged and sorted, `>=7.0` for the old
+/// constraint, the marker kept. None when the constraint allows 7.x.
+fn widened(req: &str, head: &Head, extra: Option<&str>) -> Option<String> {
+    let spec = version_part(req, head)?;
+    if !excludes_7(spec) {
+        return None;
+    }
+    let mut extras = head.extras.clone();
+    extras.extend(extra.map(str::to_string));
+    extras.sort();
+    extras.dedup();
+    let start = req.len() - req.trim_start().len();
+    let name = &req[start..head.name_end];
+    let extras = match extras.is_empty() {
+        true => String::new(),
+        false => format!("[{}]", extras.join(",")),
+    };
+    let marker = req.find(';').map_or("", |i| &req[i..]);
+    let gap = if marker.is_empty() { "" } else { " " };
+    let trailing = &req[req.trim_end().len()..];
+    Some(format!(
+        "{}{name}{extras}{LOWER_BOUND}{gap}{}{trailing}",
+        &req[..start],
+        marker.trim_end()
+    ))
+}
+
+/// The requirement `old` at `range` of `text` replaced by `new`, written as
+/// `literal` (quoted in a TOML file).
+fn widen_edit(text: &str, range: Range<usize>, old: &str, new: &str, literal: String) -> Outcome {
+    let new_text = apply(text, &[Edit::replace(range.start, range.end, literal)])
+        .expect("one edit computed from this text");
+    Outcome::Edited {
+        line: line_of(&new_text, range.start),
+        text: new_text,
+        what: format!(
+            "`{}` excluded cashews 7.x, which the emitted code needs: now `{new}`",
+            old.trim()
+        ),
+        status: DepStatus::Updated,
     }
 }
 
@@ -362,6 +438,10 @@ fn pep621_existing(text: &str, array: &Array, extra: Option<&str>) -> Option<Out
             continue;
         };
         let line = line_of(text, span.start);
+        if let Some(new) = widened(req, &head, extra) {
+            let literal = toml_str(&new, &text[span.clone()]);
+            return Some(widen_edit(text, span, req, &new, literal));
+        }
         if has_extra(&head, extra) {
             return Some(Outcome::Present { line });
         }
@@ -529,6 +609,10 @@ fn edit_requirements(text: &str, extra: Option<&str>) -> Outcome {
             continue;
         };
         let line_no = line_of(text, start);
+        if let Some(new) = widened(code, &head, extra) {
+            let range = start..start + code.len();
+            return widen_edit(text, range, code, &new, new.clone());
+        }
         if has_extra(&head, extra) {
             return Outcome::Present { line: line_no };
         }
@@ -597,6 +681,80 @@ mod tests {
         );
         assert_eq!(normalize("Cash_ews..X"), "cash-ews-x");
         assert!(parse_head("  # comment").is_none());
+    }
+
+    fn status_and_text(o: Outcome) -> (DepStatus, String) {
+        match o {
+            Outcome::Edited { text, status, .. } => (status, text),
+            other => panic!("expected an edit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pins_that_exclude_7_are_widened_with_extras_merged() {
+        let pep621 = |dep: &str| {
+            let text = format!("[project]\nname = \"x\"\ndependencies = [\"{dep}\"]\n");
+            let (status, text) = status_and_text(edit_pyproject(&text, DISK).unwrap());
+            assert_eq!(status, DepStatus::Updated, "{dep}");
+            text.lines().nth(2).unwrap().to_string()
+        };
+        assert_eq!(
+            pep621("cashews[diskcache]==6.4.0"),
+            "dependencies = [\"cashews[diskcache]>=7.0\"]"
+        );
+        assert_eq!(
+            pep621("cashews<7"),
+            "dependencies = [\"cashews[diskcache]>=7.0\"]"
+        );
+        assert_eq!(
+            pep621("cashews[redis]>=6,<7"),
+            "dependencies = [\"cashews[diskcache,redis]>=7.0\"]"
+        );
+        assert_eq!(
+            pep621("cashews ~= 6.4"),
+            "dependencies = [\"cashews[diskcache]>=7.0\"]"
+        );
+        assert_eq!(
+            pep621("cashews==6.4.0; python_version >= '3.10'"),
+            "dependencies = [\"cashews[diskcache]>=7.0 ; python_version >= '3.10'\"]"
+        );
+        // Without an extra needed (mem://), none is added.
+        let (_, text) = status_and_text(edit_requirements("cashews==6.4.0  # pinned\n", None));
+        assert_eq!(text, "cashews>=7.0  # pinned\n");
+        let (status, text) =
+            status_and_text(edit_requirements("fastapi\ncashews[redis]<7\n", DISK));
+        assert_eq!(
+            (status, text.as_str()),
+            (
+                DepStatus::Updated,
+                "fastapi\ncashews[diskcache,redis]>=7.0\n"
+            )
+        );
+    }
+
+    #[test]
+    fn pins_that_allow_7_are_kept() {
+        for dep in [
+            "cashews[diskcache]>=6",
+            "cashews[diskcache]!=7.0",
+            "cashews[diskcache]>=7.1",
+            "cashews[diskcache]",
+            "cashews[diskcache] @ https://x/c.whl",
+            "cashews[diskcache]==7.*",
+        ] {
+            let text = format!("[project]\ndependencies = [\"{dep}\"]\n");
+            assert_eq!(
+                edit_pyproject(&text, DISK).unwrap(),
+                Outcome::Present { line: 2 },
+                "{dep}"
+            );
+        }
+        // `cashews[redis]>=6` allows 7: only the extra is added.
+        let (status, text) = status_and_text(edit_requirements("cashews[redis]>=6\n", DISK));
+        assert_eq!(
+            (status, text.as_str()),
+            (DepStatus::Added, "cashews[redis,diskcache]>=6\n")
+        );
     }
 
     #[test]

@@ -436,9 +436,15 @@ pub(crate) fn only_adds_lines(old: &str, new: &str) -> Result<(), String> {
 }
 
 /// Every original byte is still there, in order: the edit only inserted.
+/// Spaces and tabs aside: a constructor call that `, lifespan=…` makes too
+/// long is wrapped one argument a line, which drops the space after a comma.
 fn keeps_every_byte(old: &str, new: &str) -> Result<(), String> {
     let mut rest = new.bytes();
-    match old.bytes().position(|b| !rest.by_ref().any(|n| n == b)) {
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    match old
+        .bytes()
+        .position(|b| !blank(b) && !rest.by_ref().any(|n| n == b))
+    {
         None => Ok(()),
         Some(i) => {
             let line = old[..i].matches('\n').count() + 1;

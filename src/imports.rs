@@ -9,6 +9,7 @@ use tree_sitter::Node;
 
 use crate::edit::Edit;
 use crate::function::dotted_name;
+use crate::isort::{ImportLine, Style};
 use crate::source::SourceFile;
 
 pub(crate) struct Imports<'t> {
@@ -205,7 +206,8 @@ impl<'t> Imports<'t> {
             return (local, None);
         }
         let taken = self.is_bound(name) || name_in_use(src, name);
-        if !taken {
+        // isort's force-single-line wants one name per `from` import.
+        if !taken && !crate::isort::for_file(&src.path).force_single_line {
             let existing = self
                 .from_statements
                 .iter()
@@ -222,12 +224,9 @@ impl<'t> Imports<'t> {
         } else {
             name.to_string()
         };
-        let statement = if taken {
-            format!("from {module} import {name} as {local}")
-        } else {
-            format!("from {module} import {name}")
-        };
-        (local, Some(new_statement(src, &statement)))
+        let alias = taken.then_some(local.as_str());
+        let line = ImportLine::from(module, name, alias);
+        (local, Some(new_statement(src, &line)))
     }
 
     /// Makes a whole module available (`import os`); returns the local name
@@ -239,65 +238,88 @@ impl<'t> Imports<'t> {
         let taken = self.is_bound(module) || name_in_use(src, module);
         if taken {
             let local = format!("{}_module", module.replace('.', "_"));
-            let statement = format!("import {module} as {local}");
-            (local, Some(new_statement(src, &statement)))
+            let line = ImportLine::module(module, Some(&local));
+            (local, Some(new_statement(src, &line)))
         } else {
-            (
-                module.to_string(),
-                Some(new_statement(src, &format!("import {module}"))),
-            )
+            let line = ImportLine::module(module, None);
+            (module.to_string(), Some(new_statement(src, &line)))
         }
     }
 }
 
-/// New import statements inserted at one offset each carry the blank line
-/// that separates them from the code below; only the last one keeps it.
-/// Identical edits (two targets asking for one import) count once.
-pub(crate) fn coalesce(edits: Vec<Edit>) -> Vec<Edit> {
+/// New import statements inserted at one offset (two targets, or the
+/// setup's `import os` and `from contextlib import …`) are put in ruff's
+/// order, one blank line between sections, the blank lines around them
+/// kept once. Identical edits (two targets asking for one import) count once.
+pub(crate) fn coalesce(src: &SourceFile, edits: Vec<Edit>) -> Vec<Edit> {
     let mut unique: Vec<Edit> = Vec::new();
     for e in edits {
         if !unique.contains(&e) {
             unique.push(e);
         }
     }
-    let blank_of = |c: &str| {
-        if c.ends_with("\r\n\r\n") {
-            Some("\r\n")
-        } else if c.ends_with("\n\n") {
-            Some("\n")
-        } else {
-            None
-        }
-    };
-    let inserts_at = |edits: &[Edit], at: usize| -> Vec<usize> {
-        (0..edits.len())
-            .filter(|&i| edits[i].start == at && edits[i].end == at)
-            .collect()
-    };
-    let mut done: Vec<usize> = Vec::new();
-    for i in 0..unique.len() {
-        let at = unique[i].start;
-        if unique[i].end != at || done.contains(&at) {
-            continue;
-        }
-        done.push(at);
-        let group = inserts_at(&unique, at);
-        let Some(eol) = group.iter().find_map(|&g| blank_of(&unique[g].content)) else {
-            continue;
-        };
-        if group.len() < 2 {
-            continue;
-        }
-        for &g in &group {
-            if let Some(e) = blank_of(&unique[g].content) {
-                let len = unique[g].content.len() - e.len();
-                unique[g].content.truncate(len);
+    let style = crate::isort::for_file(&src.path);
+    let mut out: Vec<Edit> = Vec::new();
+    for e in unique {
+        let group = out
+            .iter()
+            .position(|o| o.start == e.start && o.end == e.start && e.end == e.start);
+        match group {
+            Some(i) if e.content.contains(['\n']) => {
+                out[i].content = merge_lines(&style, &out[i].content, &e.content);
             }
+            _ => out.push(e),
         }
-        let last = *group.last().expect("two or more");
-        unique[last].content.push_str(eol);
     }
-    unique
+    out
+}
+
+/// Two runs of new import lines for one spot, as one run: the line that
+/// sorts first keeps the line breaks its run had before it, the line that
+/// sorts last those after it.
+fn merge_lines(style: &Style, a: &str, b: &str) -> String {
+    let eol = if a.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut lines: Vec<(crate::isort::SortKey, &str, &str, &str)> = Vec::new();
+    for run in [a, b] {
+        let (lead, body, trail) = split_run(run);
+        let n = body.len();
+        for (i, line) in body.into_iter().enumerate() {
+            let parsed = ImportLine::parse(line).unwrap_or_else(|| ImportLine::module(line, None));
+            let lead = if i == 0 { lead } else { "" };
+            let trail = if i + 1 == n { trail } else { "" };
+            lines.push((style.key(&parsed), line, lead, trail));
+        }
+    }
+    lines.sort_by(|x, y| x.0.cmp(&y.0));
+    let mut out = lines.first().map_or("", |l| l.2).to_string();
+    for (i, (key, line, _, _)) in lines.iter().enumerate() {
+        if i > 0 && lines[i - 1].0.section != key.section {
+            out.push_str(eol);
+        }
+        out.push_str(line);
+        out.push_str(eol);
+    }
+    out.push_str(lines.last().map_or("", |l| l.3));
+    out
+}
+
+/// `LEAD LINES TRAIL`: the line breaks before the first import line, the
+/// lines, the line breaks after the last line's own.
+fn split_run(run: &str) -> (&str, Vec<&str>, &str) {
+    let body_start = run.len() - run.trim_start_matches(['\r', '\n']).len();
+    let body = run[body_start..].trim_end_matches(['\r', '\n']);
+    let rest = &run[body_start + body.len()..];
+    let own = if rest.starts_with("\r\n") {
+        2
+    } else {
+        1.min(rest.len())
+    };
+    let lines = body
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.is_empty())
+        .collect();
+    (&run[..body_start], lines, &rest[own..])
 }
 
 /// `a.b as c` -> (`a.b`, Some(`c`)); `a.b` -> (`a.b`, None).
@@ -459,10 +481,47 @@ pub(crate) fn module_defines(src: &SourceFile, name: &str) -> bool {
     })
 }
 
-/// A new import line after the docstring, `__future__` imports and the
-/// leading import block; at the top (below a shebang or encoding comment)
-/// when there is none of those.
-fn new_statement(src: &SourceFile, statement: &str) -> Edit {
+/// A new import line where ruff's isort would sort it: in its section's
+/// block of the leading imports, a new section block (one blank line from
+/// its neighbours) when the file has none; after the docstring and header
+/// comments when the file has no imports yet. Existing lines never move.
+fn new_statement(src: &SourceFile, line: &ImportLine) -> Edit {
+    let style = crate::isort::for_file(&src.path);
+    let statement = line.text();
+    let block = leading_block(src, &style);
+    if block.is_empty() {
+        return first_import(src, &statement);
+    }
+    let text = &src.text;
+    let key = style.key(line);
+    let same: Vec<&Placed> = block
+        .iter()
+        .filter(|p| p.key.section == key.section)
+        .collect();
+    if let Some(next) = same.iter().find(|p| p.key > key) {
+        let eol = neighbour_line_ending(text, next.start);
+        return Edit::insert(next.start, format!("{statement}{eol}"));
+    }
+    let after = |at: usize, blank: bool| {
+        let eol = neighbour_line_ending(text, at);
+        let blank = if blank { eol } else { "" };
+        let lead = break_at_end(text, at, eol);
+        Edit::insert(at, format!("{lead}{blank}{statement}{eol}"))
+    };
+    if let Some(last) = same.last() {
+        return after(last.end, false);
+    }
+    if let Some(prev) = block.iter().rfind(|p| p.key.section < key.section) {
+        return after(prev.end, true);
+    }
+    let first = block[0].start;
+    let eol = neighbour_line_ending(text, first);
+    Edit::insert(first, format!("{statement}{eol}{eol}"))
+}
+
+/// The first import of a file: after the docstring, `__future__` imports
+/// and header comments, one blank line above the code.
+fn first_import(src: &SourceFile, statement: &str) -> Edit {
     let text = &src.text;
     let (at, seen_import) = imports_end(src);
     let eol = neighbour_line_ending(text, at);
@@ -471,6 +530,96 @@ fn new_statement(src: &SourceFile, statement: &str) -> Edit {
     let needs_blank = !seen_import && at < text.len() && !text[at..].starts_with(['\n', '\r']);
     let blank = if needs_blank { eol } else { "" };
     Edit::insert(at, format!("{lead}{statement}{eol}{blank}"))
+}
+
+/// An import statement of the leading block: where its lines start (above
+/// the comments that belong to it) and end, and its sort key.
+struct Placed {
+    start: usize,
+    end: usize,
+    key: crate::isort::SortKey,
+}
+
+/// The leading import block (what `imports_end` walks), in file order.
+fn leading_block(src: &SourceFile, style: &Style) -> Vec<Placed> {
+    let text = &src.text;
+    let root = src.tree.root_node();
+    let mut cursor = root.walk();
+    let mut out: Vec<Placed> = Vec::new();
+    let mut past_docstring = false;
+    for stmt in root
+        .named_children(&mut cursor)
+        .filter(|s| s.kind() != "comment")
+    {
+        let Some(line) = import_line(src, stmt) else {
+            if !past_docstring && out.is_empty() && is_docstring(stmt) {
+                past_docstring = true;
+                continue;
+            }
+            break;
+        };
+        let line_start = text[..stmt.start_byte()].rfind('\n').map_or(0, |i| i + 1);
+        // Comments directly above an import belong to it (ruff moves them
+        // with it); above the first one they may be the file's header.
+        let start = match out.last() {
+            Some(prev) => comments_above(text, line_start, prev.end),
+            None => line_start,
+        };
+        out.push(Placed {
+            start,
+            end: line_end(text, stmt.end_byte()),
+            key: style.key(&line),
+        });
+    }
+    out
+}
+
+/// The start of the comment lines directly above `at`, not above `floor`.
+fn comments_above(text: &str, mut at: usize, floor: usize) -> usize {
+    while at > floor {
+        let prev = text[..at - 1].rfind('\n').map_or(0, |i| i + 1);
+        if prev < floor || !text[prev..at].trim_start().starts_with('#') {
+            break;
+        }
+        at = prev;
+    }
+    at
+}
+
+/// What sorting sees of an import statement: its module, and the first of
+/// its names in ruff's order.
+fn import_line(src: &SourceFile, stmt: Node) -> Option<ImportLine> {
+    match stmt.kind() {
+        "future_import_statement" => Some(ImportLine::module("__future__", None)),
+        "import_statement" => {
+            let name = stmt.child_by_field_name("name")?;
+            let (path, alias) = split_alias(src, name);
+            Some(ImportLine::module(&path, alias.as_deref()))
+        }
+        "import_from_statement" => {
+            let module: String = src
+                .text_of(stmt.child_by_field_name("module_name")?)
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            let style = Style::default();
+            let mut names = stmt
+                .children_by_field_name("name", &mut stmt.walk())
+                .map(|n| {
+                    let (name, alias) = split_alias(src, n);
+                    ImportLine::from(&module, &name, alias.as_deref())
+                })
+                .collect::<Vec<_>>();
+            names.sort_by_cached_key(|l| style.key(l));
+            Some(
+                names
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| ImportLine::from(&module, "*", None)),
+            )
+        }
+        _ => None,
+    }
 }
 
 /// Where new import lines go: past the docstring, `__future__` imports and
@@ -622,7 +771,7 @@ mod tests {
     fn after_docstring_future_and_imports() {
         assert_eq!(
             add("\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nimport os\n\nx = 1\n"),
-            "cache|\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nimport os\nfrom cashews import cache\n\nx = 1\n"
+            "cache|\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nimport os\n\nfrom cashews import cache\n\nx = 1\n"
         );
         assert_eq!(
             add("\"\"\"Doc.\"\"\"\nx = 1\n"),
@@ -647,7 +796,22 @@ mod tests {
         );
         assert_eq!(
             add("import os"),
-            "cache|import os\nfrom cashews import cache\n"
+            "cache|import os\n\nfrom cashews import cache\n"
+        );
+    }
+
+    #[test]
+    fn force_single_line_adds_its_own_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "[tool.ruff.lint.isort]\nforce-single-line = true\n";
+        std::fs::write(dir.path().join("pyproject.toml"), toml).unwrap();
+        let path = dir.path().join("m.py");
+        let text = "from cashews import Cache\nfrom cashews import noself\n";
+        let src = SourceFile::parse(&path, text.as_bytes().to_vec()).unwrap();
+        let (_, edit) = Imports::collect(&src).ensure(&src, "cashews", "cache", src.text.len());
+        assert_eq!(
+            apply(&src.text, &[edit.unwrap()]).unwrap(),
+            "from cashews import Cache\nfrom cashews import cache\nfrom cashews import noself\n"
         );
     }
 
@@ -655,7 +819,7 @@ mod tests {
     fn crlf_file_gets_crlf_import() {
         assert_eq!(
             add("import os\r\nx = 1\r\n"),
-            "cache|import os\r\nfrom cashews import cache\r\nx = 1\r\n"
+            "cache|import os\r\n\r\nfrom cashews import cache\r\nx = 1\r\n"
         );
     }
 
@@ -664,7 +828,7 @@ mod tests {
         // Most lines are LF, but the import lands below a CRLF line.
         assert_eq!(
             add("import os\r\nx = 1\ny = 2\nz = 3\n"),
-            "cache|import os\r\nfrom cashews import cache\r\nx = 1\ny = 2\nz = 3\n"
+            "cache|import os\r\n\r\nfrom cashews import cache\r\nx = 1\ny = 2\nz = 3\n"
         );
         // At the top, it takes the ending of the line below.
         assert_eq!(
@@ -677,7 +841,7 @@ mod tests {
     fn name_taken_by_another_cache() {
         assert_eq!(
             add("from functools import cache\n"),
-            "cashews_cache|from functools import cache\nfrom cashews import cache as cashews_cache\n"
+            "cashews_cache|from functools import cache\n\nfrom cashews import cache as cashews_cache\n"
         );
     }
 
@@ -721,7 +885,7 @@ mod tests {
         let (local, edit) = imports.ensure_module(&src, "httpx");
         assert_eq!(local, "httpx");
         let out = apply(&src.text, &[edit.unwrap()]).unwrap();
-        assert_eq!(out, "from httpx import AsyncClient\nimport httpx\nx = 1\n");
+        assert_eq!(out, "import httpx\nfrom httpx import AsyncClient\nx = 1\n");
         let src = SourceFile::parse(Path::new("m.py"), b"import httpx as h\n".to_vec()).unwrap();
         assert_eq!(
             Imports::collect(&src).ensure_module(&src, "httpx"),
@@ -740,40 +904,76 @@ mod tests {
         };
         assert_eq!(module("import os\n"), "os|import os\n");
         assert_eq!(module("import os as o\n"), "o|import os as o\n");
-        assert_eq!(module("import sys\n"), "os|import sys\nimport os\n");
+        assert_eq!(module("import sys\n"), "os|import os\nimport sys\n");
         assert_eq!(
             module("from x import os\n"),
-            "os_module|from x import os\nimport os as os_module\n"
+            "os_module|import os as os_module\n\nfrom x import os\n"
         );
         assert_eq!(module("x = 1\n"), "os|import os\n\nx = 1\n");
     }
 
     #[test]
-    fn coalesce_keeps_one_blank_line_per_spot() {
+    fn coalesce_sorts_new_lines_at_one_spot() {
+        let src = SourceFile::parse(Path::new("m.py"), b"x = 1\n".to_vec()).unwrap();
         let edits = vec![
-            Edit::insert(0, "import os\n\n"),
             Edit::insert(0, "from cashews import cache\n\n"),
             Edit::insert(0, "import os\n\n"),
+            Edit::insert(0, "from cashews import cache\n\n"),
+            Edit::insert(0, "from contextlib import asynccontextmanager\n\n"),
             Edit::insert(9, ", b"),
         ];
         assert_eq!(
-            coalesce(edits),
+            coalesce(&src, edits),
             [
-                Edit::insert(0, "import os\n"),
-                Edit::insert(0, "from cashews import cache\n\n"),
+                Edit::insert(
+                    0,
+                    "import os\nfrom contextlib import asynccontextmanager\n\nfrom cashews import cache\n\n"
+                ),
                 Edit::insert(9, ", b"),
             ]
         );
+        // A new first section above a line that joins the next one.
         let crlf = vec![
+            Edit::insert(3, "from app import x\r\n"),
             Edit::insert(3, "import os\r\n\r\n"),
-            Edit::insert(3, "x = 1\r\n"),
         ];
         assert_eq!(
-            coalesce(crlf),
-            [
-                Edit::insert(3, "import os\r\n"),
-                Edit::insert(3, "x = 1\r\n\r\n")
-            ]
+            coalesce(&src, crlf),
+            [Edit::insert(3, "import os\r\n\r\nfrom app import x\r\n")]
+        );
+    }
+
+    #[test]
+    fn new_imports_go_to_their_section_in_sorted_order() {
+        let add_os = |before: &str| {
+            let src = SourceFile::parse(Path::new("m.py"), before.as_bytes().to_vec()).unwrap();
+            let (_, edit) = Imports::collect(&src).ensure_module(&src, "os");
+            apply(&src.text, &edit.into_iter().collect::<Vec<_>>()).unwrap()
+        };
+        // The case: `import os` went below `from app import ...`.
+        assert_eq!(
+            add_os("from fastapi import FastAPI\n\nfrom src import catalog\n\napp = 1\n"),
+            "import os\n\nfrom fastapi import FastAPI\n\nfrom src import catalog\n\napp = 1\n"
+        );
+        assert_eq!(
+            add_os("import sys\nfrom pathlib import Path\n\nimport httpx\n"),
+            "import os\nimport sys\nfrom pathlib import Path\n\nimport httpx\n"
+        );
+        assert_eq!(
+            add_os("import asyncio\n# why sys\nimport sys\n"),
+            "import asyncio\nimport os\n# why sys\nimport sys\n"
+        );
+        assert_eq!(
+            add_os("from __future__ import annotations\n\nimport httpx\n"),
+            "from __future__ import annotations\n\nimport os\n\nimport httpx\n"
+        );
+        assert_eq!(
+            add("import os\n\nfrom src import db\n"),
+            "cache|import os\n\nfrom cashews import cache\n\nfrom src import db\n"
+        );
+        assert_eq!(
+            add("import httpx\nfrom fastapi import APIRouter\n"),
+            "cache|import httpx\nfrom cashews import cache\nfrom fastapi import APIRouter\n"
         );
     }
 

@@ -15,6 +15,7 @@ mod function;
 #[cfg(test)]
 mod fuzz;
 mod imports;
+mod isort;
 mod journal;
 mod key;
 mod lint;
@@ -30,6 +31,7 @@ mod rewrite;
 mod setup;
 mod source;
 mod storable;
+mod wrap;
 mod write;
 
 use std::ffi::OsString;
@@ -410,9 +412,15 @@ fn print_text(
         let _ = writeln!(err, "  warning: {w}");
     }
     let dep = &report.dependency;
+    let update = match (cli.write, cli.check) {
+        (true, _) => "updated",
+        (false, true) => "would update",
+        (false, false) => "to update",
+    };
     let word = due(dep.status == deps::DepStatus::Added).unwrap_or(match dep.status {
         deps::DepStatus::Present => "present",
         deps::DepStatus::Manual => "install it yourself",
+        deps::DepStatus::Updated => update,
         _ => "skipped",
     });
     let _ = writeln!(err, "dependency: {word}: {}", dep.message);

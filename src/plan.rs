@@ -6,6 +6,7 @@ use crate::edit::Edit;
 use crate::function::Function;
 use crate::module::Module;
 use crate::source::SourceFile;
+use crate::wrap::{Arg, Call, indent_unit};
 
 /// The line ending most lines of the file use (LF when there is none).
 pub(crate) fn file_line_ending(text: &str) -> &'static str {
@@ -41,46 +42,63 @@ pub(crate) struct Spelling<'a> {
     pub(crate) exceptions: &'a str,
 }
 
-/// The decorator lines, outermost first, without indentation.
-pub(crate) fn decorator_lines(d: &Decision, s: &Spelling) -> Vec<String> {
-    let ttl = py_str(&format_ttl(d.ttl));
+/// The decorators, outermost first.
+pub(crate) fn decorator_lines(d: &Decision, s: &Spelling) -> Vec<Call> {
+    let ttl = format!("ttl={}", py_str(&format_ttl(d.ttl)));
     let second = d
         .second_ttl
         .map(|t| py_str(&format_ttl(t)))
         .unwrap_or_default();
     let key = format!("key={}", py_str(s.key));
-    let tags = if s.tags.is_empty() {
-        String::new()
-    } else {
-        format!(
-            ", tags=[{}]",
-            s.tags
-                .iter()
-                .map(|t| py_str(t))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
+    let tags = (!s.tags.is_empty()).then(|| {
+        let tags: Vec<String> = s.tags.iter().map(|t| py_str(t)).collect();
+        format!("tags=[{}]", tags.join(", "))
+    });
     let c = s.cache;
+    let call = |name: &str, args: &[&str], tagged: bool| {
+        let callee = if name.is_empty() {
+            format!("@{c}")
+        } else {
+            format!("@{c}.{name}")
+        };
+        let mut args: Vec<Arg> = args.iter().map(|a| Arg::text(*a)).collect();
+        // Tags go after the key, before `lock=True`.
+        if let Some(tags) = tags.as_ref().filter(|_| tagged) {
+            let at = args.len() - usize::from(d.strategy == Strategy::Locked);
+            args.insert(at, Arg::text(tags.clone()));
+        }
+        Call::new(callee, args)
+    };
     match d.strategy {
-        Strategy::Cache => vec![format!("@{c}(ttl={ttl}, {key}{tags})")],
-        Strategy::Locked => vec![format!("@{c}(ttl={ttl}, {key}{tags}, lock=True)")],
-        Strategy::Early => vec![format!(
-            "@{c}.early(ttl={ttl}, early_ttl={second}, {key}{tags})"
+        Strategy::Cache => vec![call("", &[&ttl, &key], true)],
+        Strategy::Locked => vec![call("", &[&ttl, &key, "lock=True"], true)],
+        Strategy::Early => vec![call(
+            "early",
+            &[&ttl, &format!("early_ttl={second}"), &key],
+            true,
         )],
-        Strategy::Soft => vec![format!(
-            "@{c}.soft(ttl={ttl}, soft_ttl={second}, {key}{tags})"
+        Strategy::Soft => vec![call(
+            "soft",
+            &[&ttl, &format!("soft_ttl={second}"), &key],
+            true,
         )],
-        Strategy::Hit => vec![format!(
-            "@{c}.hit(ttl={ttl}, cache_hits=100, update_after=80, {key}{tags})"
+        Strategy::Hit => vec![call(
+            "hit",
+            &[&ttl, "cache_hits=100", "update_after=80", &key],
+            true,
         )],
-        Strategy::Iterator => vec![format!("@{c}.iterator(ttl={ttl}, {key})")],
+        Strategy::Iterator => vec![call("iterator", &[&ttl, &key], false)],
         Strategy::Failover => vec![
-            format!(
-                "@{c}.failover(ttl={second}, exceptions=({},), {key})",
-                s.exceptions
+            call(
+                "failover",
+                &[
+                    &format!("ttl={second}"),
+                    &format!("exceptions=({},)", s.exceptions),
+                    &key,
+                ],
+                false,
             ),
-            format!("@{c}(ttl={ttl}, {key}{tags})"),
+            call("", &[&ttl, &key], true),
         ],
     }
 }
@@ -90,7 +108,7 @@ pub(crate) fn decorator_lines(d: &Decision, s: &Spelling) -> Vec<String> {
 pub(crate) fn decorator_edit(
     src: &SourceFile,
     f: &Function,
-    lines: &[String],
+    decorators: &[Call],
 ) -> Result<Edit, String> {
     let text = &src.text;
     let def_start = f.site.node.start_byte();
@@ -109,7 +127,14 @@ pub(crate) fn decorator_edit(
         Some(_) => "\n",
         None => file_line_ending(text),
     };
-    let content: String = lines.iter().map(|l| format!("{indent}{l}{eol}")).collect();
+    // Wrapped past the project's line length, as ruff-format would.
+    let width = crate::isort::for_file(&src.path).line_length;
+    let unit = indent_unit(text);
+    let content: String = decorators
+        .iter()
+        .flat_map(|d| d.lines(indent, &unit, width))
+        .map(|l| format!("{l}{eol}"))
+        .collect();
     Ok(Edit::insert(line_start, content))
 }
 
@@ -148,16 +173,48 @@ mod tests {
             let site =
                 crate::locate::find(&src, &crate::locate::all_functions(&src), name).unwrap();
             let f = Function::new(&src, site);
-            let e = decorator_edit(&src, &f, &["@d".to_string()]).unwrap();
+            let e = decorator_edit(&src, &f, &[Call::new("@d", vec![])]).unwrap();
             crate::edit::apply(&src.text, &[e]).unwrap()
         };
         assert_eq!(
             edit("x = 1\n\x0casync def g(): return 1\n", "g"),
-            "x = 1\n@d\n\x0casync def g(): return 1\n"
+            "x = 1\n@d()\n\x0casync def g(): return 1\n"
         );
         assert_eq!(
             edit("class A:\n\x0c    async def g(self): return 1\n", "A.g"),
-            "class A:\n    @d\n\x0c    async def g(self): return 1\n"
+            "class A:\n    @d()\n\x0c    async def g(self): return 1\n"
+        );
+    }
+
+    #[test]
+    fn long_decorators_are_wrapped_at_the_line_length() {
+        let text =
+            "class Client:\n    async def fetch_exchange_rate(self, currency):\n        return 1\n";
+        let src =
+            SourceFile::parse(std::path::Path::new("m.py"), text.as_bytes().to_vec()).unwrap();
+        let site = crate::locate::find(
+            &src,
+            &crate::locate::all_functions(&src),
+            "Client.fetch_exchange_rate",
+        )
+        .unwrap();
+        let f = Function::new(&src, site);
+        let d = Decision {
+            strategy: Strategy::Failover,
+            reasons: vec![],
+            ttl: 300,
+            second_ttl: Some(86400),
+        };
+        let s = Spelling {
+            cache: "cache",
+            key: "m:Client.fetch_exchange_rate:{currency}",
+            tags: &[],
+            exceptions: "httpx.HTTPError",
+        };
+        let e = decorator_edit(&src, &f, &decorator_lines(&d, &s)).unwrap();
+        assert_eq!(
+            e.content,
+            "    @cache.failover(\n        ttl=\"1d\",\n        exceptions=(httpx.HTTPError,),\n        key=\"m:Client.fetch_exchange_rate:{currency}\",\n    )\n    @cache(ttl=\"5m\", key=\"m:Client.fetch_exchange_rate:{currency}\")\n"
         );
     }
 
@@ -180,6 +237,9 @@ mod tests {
             key: "m:f:{a}",
             tags: &tags,
             exceptions: "httpx.HTTPError",
+        };
+        let decorator_lines = |d: &Decision, s: &Spelling| -> Vec<String> {
+            decorator_lines(d, s).iter().map(Call::flat).collect()
         };
         assert_eq!(
             decorator_lines(&d(Strategy::Cache, None), &s),

@@ -324,7 +324,7 @@ fn apply_checked(
     body: Vec<Edit>,
     decorators: Vec<Edit>,
 ) -> Result<String, BadInput> {
-    let edits: Vec<Edit> = crate::imports::coalesce(imports)
+    let edits: Vec<Edit> = crate::imports::coalesce(src, imports)
         .into_iter()
         .chain(body)
         .chain(decorators)
@@ -512,9 +512,10 @@ fn plan_target<'p>(
         tags: &req.tags,
         exceptions: &exceptions,
     };
-    let lines = decorator_lines(&decision, &spelling);
-    let edit =
-        decorator_edit(src, f, &lines).map_err(|e| BadInput(format!("{}: {e}", target.raw)))?;
+    let decorators = decorator_lines(&decision, &spelling);
+    let edit = decorator_edit(src, f, &decorators)
+        .map_err(|e| BadInput(format!("{}: {e}", target.raw)))?;
+    let lines: Vec<String> = decorators.iter().map(crate::wrap::Call::flat).collect();
     result.status = Status::Changed;
     result.message = format!("{qualname}: add {}", lines.join(" over "));
     result.ttl = Some(format_ttl(decision.ttl));

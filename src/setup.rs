@@ -28,6 +28,7 @@ use crate::imports::{break_at_end, imports_end, is_docstring, line_end, name_in_
 use crate::module::Module;
 use crate::plan::{file_line_ending, py_str};
 use crate::source::{BadInput, SourceFile, line_of};
+use crate::wrap::{Arg, Call, indent_unit};
 
 /// The environment variable the generated setup reads the backend URL from.
 pub(crate) const ENV_VAR: &str = "CACHE_URL";
@@ -1073,6 +1074,8 @@ struct Writer<'a> {
     cache: (String, String),
     eol: &'static str,
     unit: String,
+    /// The project's line length: longer setup lines are wrapped.
+    width: usize,
     url: String,
     imports: Vec<Edit>,
     body: Vec<Edit>,
@@ -1086,6 +1089,7 @@ impl<'a> Writer<'a> {
             cache: cache.clone(),
             eol: file_line_ending(&src.text),
             unit: indent_unit(&src.text),
+            width: crate::isort::for_file(&src.path).line_length,
             url: url.to_string(),
             imports: Vec::new(),
             body: Vec::new(),
@@ -1125,12 +1129,16 @@ impl<'a> Writer<'a> {
         ));
     }
 
-    fn setup_call(&self, cache: &str, os: &str) -> String {
-        format!(
-            "{cache}.setup({os}.environ.get({}, {}))",
-            py_str(ENV_VAR),
-            py_str(&self.url)
-        )
+    /// `cache.setup(os.environ.get(VAR, URL))` for a line indented by
+    /// `indent` (which the caller writes), wrapped past the line length.
+    fn setup_call(&self, cache: &str, os: &str, indent: &str) -> String {
+        let get = Call::new(
+            format!("{os}.environ.get"),
+            vec![Arg::text(py_str(ENV_VAR)), Arg::text(py_str(&self.url))],
+        );
+        let call = Call::new(format!("{cache}.setup"), vec![Arg::Call(get)]);
+        let lines = call.lines(indent, &self.unit, self.width);
+        lines.join(self.eol)[indent.len()..].to_string()
     }
 
     /// A name for a new top-level function: `wanted`, else `cache_wanted`.
@@ -1149,23 +1157,6 @@ impl<'a> Writer<'a> {
         .find(|n| !taken(n))
         .unwrap_or_else(|| format!("cashews_add_{wanted}"))
     }
-}
-
-/// The indentation one level adds in this file (four spaces when unknown).
-fn indent_unit(text: &str) -> String {
-    let mut prev_opens = false;
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let indent = &line[..line.len() - trimmed.len()];
-        if prev_opens && !indent.is_empty() {
-            return indent.to_string();
-        }
-        prev_opens = line.trim_end().ends_with(':');
-    }
-    "    ".to_string()
 }
 
 /// Where a statement's line starts and its indentation, if nothing precedes it on its line.
@@ -1246,7 +1237,7 @@ fn write_module_level(w: &mut Writer, file: &str) -> (String, String) {
         .filter_map(|name| last_import_of(w.src, name))
         .map(|stmt| line_end(text, stmt.end_byte()))
         .fold(first_spot, usize::max);
-    let call = w.setup_call(&cache, &os);
+    let call = w.setup_call(&cache, &os, "");
     let eol = w.eol;
     // New import lines at this spot end with the blank line already.
     let blank_above = w
@@ -1322,7 +1313,7 @@ fn binds_by_import(src: &SourceFile, node: Node, name: &str) -> bool {
 /// Before a statement, at its indentation: `CALL` then the statement.
 fn write_before(w: &mut Writer, at: usize, indent: &str) -> String {
     let (cache, os, _) = w.names(at, None);
-    let call = w.setup_call(&cache, &os);
+    let call = w.setup_call(&cache, &os, indent);
     w.insert_line(at, indent, &call);
     call
 }
@@ -1496,10 +1487,10 @@ fn new_lifespan(w: &mut Writer, call: Node) -> Option<String> {
     let text = &w.src.text;
     let stmt = top_statement(call);
     let at = above_comments(text, own_line(text, stmt)?.0);
-    let kwarg = keyword_edit(w.src, call, "lifespan=LIFESPAN")?;
-    let (cache, os, acm) = w.names(at, Some(("contextlib", "asynccontextmanager")));
     let name = w.free_name("lifespan");
-    let setup = w.setup_call(&cache, &os);
+    let kwarg = keyword_edit(w.src, call, &format!("lifespan={name}"), w.width, &w.unit)?;
+    let (cache, os, acm) = w.names(at, Some(("contextlib", "asynccontextmanager")));
+    let setup = w.setup_call(&cache, &os, &w.unit);
     let (eol, u) = (w.eol, w.unit.clone());
     let pre = if at == 0 {
         String::new()
@@ -1512,15 +1503,13 @@ fn new_lifespan(w: &mut Writer, call: Node) -> Option<String> {
             "{pre}@{acm}{eol}async def {name}(app):{eol}{u}{setup}{eol}{u}yield{eol}{u}await {cache}.close(){eol}{eol}{eol}"
         ),
     ));
-    w.body.push(Edit {
-        content: kwarg.content.replace("LIFESPAN", &name),
-        ..kwarg
-    });
+    w.body.push(kwarg);
     Some(setup)
 }
 
-/// Adds `kw` as the last argument of a call, in its layout.
-fn keyword_edit(src: &SourceFile, call: Node, kw: &str) -> Option<Edit> {
+/// Adds `kw` as the last argument of a call, in its layout; a one-line
+/// call that would pass the line length gets one argument a line.
+fn keyword_edit(src: &SourceFile, call: Node, kw: &str, width: usize, unit: &str) -> Option<Edit> {
     let text = &src.text;
     let args = call.child_by_field_name("arguments")?;
     if args.kind() != "argument_list" {
@@ -1548,7 +1537,39 @@ fn keyword_edit(src: &SourceFile, call: Node, kw: &str) -> Option<Edit> {
         let at = line_end(text, comma);
         return Some(Edit::insert(at, format!("{indent}{kw},{eol}")));
     }
+    let line = &text[own_line_start(text, args.start_byte())..line_end(text, close)];
+    let longer = crate::wrap::line_width(line.trim_end_matches(['\n', '\r'])) + kw.len() + 2;
+    if longer > width && !text[args.byte_range()].contains('\n') {
+        return Some(exploded_arguments(src, args, kw, unit));
+    }
     Some(Edit::insert(last.end_byte(), format!(", {kw}")))
+}
+
+fn own_line_start(text: &str, at: usize) -> usize {
+    text[..at].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// A one-line argument list, plus `kw`, one argument a line with a magic
+/// trailing comma, as ruff-format writes a call that does not fit.
+fn exploded_arguments(src: &SourceFile, args: Node, kw: &str, unit: &str) -> Edit {
+    let text = &src.text;
+    let start = own_line_start(text, args.start_byte());
+    let indent: String = text[start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
+    let eol = file_line_ending(text);
+    let mut cursor = args.walk();
+    let mut body = String::new();
+    for arg in args
+        .named_children(&mut cursor)
+        .map(|a| src.text_of(a))
+        .chain([kw])
+    {
+        body.push_str(&format!("{eol}{indent}{unit}{arg},"));
+    }
+    body.push_str(&format!("{eol}{indent}"));
+    Edit::replace(args.start_byte() + 1, args.end_byte() - 1, body)
 }
 
 /// Setup first in the app's lifespan, close after its `yield` (or at the end
@@ -1584,7 +1605,7 @@ fn extend_lifespan(
     let (close_at, close_indent) =
         close_spot(src, statement, def).ok_or("its yield shares a line")?;
     let (cache, os, _) = w.names(start, None);
-    let setup = w.setup_call(&cache, &os);
+    let setup = w.setup_call(&cache, &os, &indent);
     w.insert_line(start, &indent, &setup);
     let closes = src.text_of(def).contains(&format!("{cache}.close()"));
     if !closes {
@@ -1654,7 +1675,7 @@ fn write_on_event(w: &mut Writer, var: &str, file: &str) -> Option<(Place, Strin
     let shutdown = handler("shutdown");
     let (at, indent) = block_start(src, startup.child_by_field_name("body")?)?;
     let (cache, os, _) = w.names(at, None);
-    let setup = w.setup_call(&cache, &os);
+    let setup = w.setup_call(&cache, &os, &indent);
     let eol = w.eol;
     let async_shutdown = shutdown.filter(|s| s.child(0).is_some_and(|c| c.kind() == "async"));
     let closes = |f: Node| src.text_of(f).contains(&format!("{cache}.close()"));

@@ -424,7 +424,8 @@ fn script_sets_up_in_its_main_block() {
     assert_eq!(report["setup"]["place"], "main_block");
     let script = read(&dir, "report.py");
     assert!(
-        script.contains("if __name__ == \"__main__\":\n    cache.setup(os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/script&shards=0\"))\n    asyncio.run(main(sys.argv[1:]))"),
+        // Wrapped: too long for 88 columns at the block's indentation, twice.
+        script.contains("if __name__ == \"__main__\":\n    cache.setup(\n        os.environ.get(\n            \"CACHE_URL\",\n            \"disk://?directory=~/.cache/cashews/script&shards=0\",\n        ),\n    )\n    asyncio.run(main(sys.argv[1:]))"),
         "{script}"
     );
     assert_eq!(

@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
@@ -104,4 +105,145 @@ fn keys_name_parameters_as_python_normalises_them() {
     );
     let printed = call_twice(dir.path(), "names", "read", "'a', 2");
     assert_eq!(printed, "('a', 2)\n('a', 2)\n['names:read:a:2']\n");
+}
+
+/// The projects the tool is run on by hand or in tests: every fixture
+/// folder holding a pyproject.toml, and the bundled example.
+fn linted_projects() -> Vec<std::path::PathBuf> {
+    let mut out = vec![common::repo().join("examples/shop")];
+    let mut stack = vec![common::repo().join("fixtures")];
+    while let Some(dir) = stack.pop() {
+        if dir.join("pyproject.toml").is_file() {
+            out.push(dir);
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// Every async def at module level or in a top-level class, outside tests:
+/// `path::qualname`, paths relative to `dir`.
+fn async_targets(python: &str, dir: &Path) -> Vec<String> {
+    let script = r#"
+import ast, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+for path in sorted(root.rglob("*.py")):
+    rel = path.relative_to(root).as_posix()
+    if path.name.startswith("test_") or "tests/" in rel:
+        continue
+    tree = ast.parse(path.read_bytes())
+    for node in tree.body:
+        if isinstance(node, ast.AsyncFunctionDef):
+            print(f"{rel}::{node.name}")
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.AsyncFunctionDef):
+                    print(f"{rel}::{node.name}.{item.name}")
+"#;
+    let out = Command::new(python)
+        .args(["-c", script, dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).lines().map(str::to_string).collect()
+}
+
+/// `ruff check --select I,E501` findings counted by (file, code).
+fn ruff_findings(ruff: &Path, dir: &Path) -> BTreeMap<(String, String), usize> {
+    let out = Command::new(ruff)
+        .args([
+            "check",
+            "--no-cache",
+            "--select",
+            "I,E501",
+            "--output-format",
+            "json",
+            "--exit-zero",
+            ".",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ruff check: {}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut counts = BTreeMap::new();
+    for f in doc.as_array().unwrap() {
+        let file = f["filename"].as_str().unwrap();
+        let rel = Path::new(file).strip_prefix(dir).unwrap_or(Path::new(file));
+        let code = f["code"].as_str().unwrap_or("?").to_string();
+        *counts.entry((rel.display().to_string(), code)).or_default() += 1;
+    }
+    counts
+}
+
+/// The files `ruff format --check` would reformat.
+fn ruff_unformatted(ruff: &Path, dir: &Path) -> BTreeSet<String> {
+    let out = Command::new(ruff)
+        .args(["format", "--no-cache", "--check", "."])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(code(&out) <= 1, "ruff format: {}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("Would reformat: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Issue 16: the code `--write` adds (imports, decorators, setup) passes
+/// the project's own ruff: no new I001 or E501 finding, and no file that
+/// `ruff format` accepted before is one it would reformat after.
+#[test]
+fn written_code_passes_ruff_on_every_fixture_project() {
+    let python = common::venv_python();
+    let ruff = Path::new(&python).with_file_name("ruff");
+    let mut failures = Vec::new();
+    for project in linted_projects() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(project.file_name().unwrap());
+        copy_tree(&project, &dir);
+        let targets = async_targets(&python, &dir);
+        if targets.is_empty() {
+            continue;
+        }
+        let (checked, formatted) = (ruff_findings(&ruff, &dir), ruff_unformatted(&ruff, &dir));
+        let mut args: Vec<&str> = targets.iter().map(String::as_str).collect();
+        args.extend(["--write", "--force"]);
+        let out = run(&dir, &args);
+        assert!(code(&out) <= 1, "{}: {}", project.display(), stderr(&out));
+        let name = project
+            .strip_prefix(common::repo())
+            .unwrap()
+            .display()
+            .to_string();
+        for (key, n) in ruff_findings(&ruff, &dir) {
+            let before = checked.get(&key).copied().unwrap_or(0);
+            if n > before {
+                failures.push(format!("{name}: {} {}: {before} -> {n}", key.0, key.1));
+            }
+        }
+        for file in ruff_unformatted(&ruff, &dir).difference(&formatted) {
+            failures.push(format!("{name}: {file} no longer formatted"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use globset::{GlobBuilder, GlobMatcher};
 use ignore::WalkBuilder;
 
-use crate::config::{Config, load_file};
+use crate::config::{Config, load_file, load_if_configured};
 use crate::lint::rules::Rule;
 use crate::source::BadInput;
 
@@ -284,13 +284,15 @@ impl Configs {
             return Ok(found.clone());
         }
         let file = dir.join("pyproject.toml");
-        let resolved = if file.is_file() {
-            Arc::new(Resolved::new(load_file(&file)?, dir.to_path_buf())?)
-        } else {
-            match dir.parent() {
-                Some(parent) => self.for_dir(parent)?,
-                None => self.default.clone(),
-            }
+        // A pyproject.toml without `[tool.cashews-add]` is passed over (config.rs).
+        let own = match file.is_file() {
+            true => load_if_configured(&file)?,
+            false => None,
+        };
+        let resolved = match (own, dir.parent()) {
+            (Some(config), _) => Arc::new(Resolved::new(config, dir.to_path_buf())?),
+            (None, Some(parent)) => self.for_dir(parent)?,
+            (None, None) => self.default.clone(),
         };
         self.by_dir
             .lock()

@@ -43,7 +43,7 @@ fn run(dir: &tempfile::TempDir, cached: &[&str], setup_in: Option<&str>, skip: b
     };
     let plan = plan(root, true, &cached, &opts).unwrap();
     let edited = plan.edits.map(|e| {
-        let edits: Vec<Edit> = crate::imports::coalesce(e.imports)
+        let edits: Vec<Edit> = crate::imports::coalesce(&e.src, e.imports)
             .into_iter()
             .chain(e.body)
             .collect();
@@ -193,7 +193,7 @@ fn app_factory_gets_a_module_level_lifespan() {
     assert_eq!(
         after,
         format!(
-            "from fastapi import FastAPI\n\nfrom .svc import f\nimport os\nfrom contextlib import asynccontextmanager\nfrom cashews import cache\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    {SETUP}\n    yield\n    await cache.close()\n\n\ndef create_app():\n    app = FastAPI(debug=True, lifespan=lifespan)\n    return app\n"
+            "import os\nfrom contextlib import asynccontextmanager\n\nfrom cashews import cache\nfrom fastapi import FastAPI\n\nfrom .svc import f\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    {SETUP}\n    yield\n    await cache.close()\n\n\ndef create_app():\n    app = FastAPI(debug=True, lifespan=lifespan)\n    return app\n"
         )
     );
 }
@@ -278,7 +278,7 @@ fn new_lifespan_keeps_constructor_arguments() {
     assert_eq!(
         text,
         format!(
-            "\"\"\"App.\"\"\"\nfrom fastapi import FastAPI\n\nimport svc\nimport os\nfrom contextlib import asynccontextmanager\nfrom cashews import cache\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    {SETUP}\n    yield\n    await cache.close()\n\n\n# The app.\napp = FastAPI(\n    title=\"x\",\n    debug=True,\n    lifespan=lifespan,\n)\n"
+            "\"\"\"App.\"\"\"\nimport os\nfrom contextlib import asynccontextmanager\n\nfrom cashews import cache\nfrom fastapi import FastAPI\n\nimport svc\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    {SETUP}\n    yield\n    await cache.close()\n\n\n# The app.\napp = FastAPI(\n    title=\"x\",\n    debug=True,\n    lifespan=lifespan,\n)\n"
         )
     );
     // Starlette, no arguments, a name `lifespan` already taken.
@@ -399,7 +399,7 @@ fn module_level_and_setup_in() {
     assert_eq!(
         after,
         format!(
-            "\"\"\"Boot.\"\"\"\nimport os\nfrom cashews import cache\n\n{SETUP}\n\nCONFIG = 1\n"
+            "\"\"\"Boot.\"\"\"\nimport os\n\nfrom cashews import cache\n\n{SETUP}\n\nCONFIG = 1\n"
         )
     );
     // The cached module itself, after its imports, `os` bound by another name.
@@ -484,11 +484,11 @@ fn setup_and_decorator_compose_in_one_file() {
     let dir = project(&[("main.py", before)]);
     let report = rewrite_one(&dir, "main.py::double");
     assert_eq!(report.setup.place, Some(Place::NewLifespan));
-    assert_eq!(report.setup.line, Some(9));
+    assert_eq!(report.setup.line, Some(10));
     let after = new_text(&report, "main.py");
     assert_eq!(
         after,
-        "from fastapi import FastAPI\nimport os\nfrom contextlib import asynccontextmanager\nfrom cashews import cache\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    cache.setup(os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/demo&shards=0\"))\n    yield\n    await cache.close()\n\n\napp = FastAPI(lifespan=lifespan)\n\n\n@app.get(\"/n/{n}\")\n@cache(ttl=\"1h\", key=\"main:double:{n}\")\nasync def double(n: int) -> int:\n    return 2 * n\n"
+        "import os\nfrom contextlib import asynccontextmanager\n\nfrom cashews import cache\nfrom fastapi import FastAPI\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    cache.setup(\n        os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/demo&shards=0\"),\n    )\n    yield\n    await cache.close()\n\n\napp = FastAPI(lifespan=lifespan)\n\n\n@app.get(\"/n/{n}\")\n@cache(ttl=\"1h\", key=\"main:double:{n}\")\nasync def double(n: int) -> int:\n    return 2 * n\n"
     );
     assert_eq!(
         new_text(&report, "pyproject.toml"),
@@ -504,6 +504,17 @@ fn module_level_setup_in_a_file_without_imports() {
     assert_eq!(report.setup.warnings.len(), 1);
     assert_eq!(
         new_text(&report, "lib.py"),
-        "import os\nfrom cashews import cache\n\ncache.setup(os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/demo&shards=0\"))\n\n\n@cache(ttl=\"1h\", key=\"lib:f:{a}\")\nasync def f(a):\n    return a\n"
+        "import os\n\nfrom cashews import cache\n\ncache.setup(\n    os.environ.get(\"CACHE_URL\", \"disk://?directory=~/.cache/cashews/demo&shards=0\"),\n)\n\n\n@cache(ttl=\"1h\", key=\"lib:f:{a}\")\nasync def f(a):\n    return a\n"
+    );
+}
+
+#[test]
+fn a_constructor_too_long_for_the_lifespan_gets_one_argument_a_line() {
+    let app = "from fastapi import FastAPI\n\nimport svc\n\napp = FastAPI(title=\"The shop service\", description=\"Products and prices\")\n";
+    let dir = project(&[("main.py", app), ("svc.py", TARGET)]);
+    let (_, after) = run(&dir, &["svc.py"], None, false).edited.unwrap();
+    assert!(
+        after.ends_with("app = FastAPI(\n    title=\"The shop service\",\n    description=\"Products and prices\",\n    lifespan=lifespan,\n)\n"),
+        "{after}"
     );
 }
