@@ -30,6 +30,7 @@ use crate::lint::render::{FileError, LintFormat, Located, Report};
 use crate::lint::rules::{Checker, Finding, Rule, ca402};
 use crate::module::Module;
 use crate::project::Index;
+use crate::project::cashews::imports_cashews;
 use crate::rewrite::Settings;
 use crate::source::{BadInput, SourceFile, first_error, parse_tree};
 use crate::{EXIT_FAILURE, EXIT_OK};
@@ -145,14 +146,13 @@ pub(crate) fn run(
     finish(outcomes, args, lock.as_ref(), &project, out, err)
 }
 
-/// Whether some line mentions both `cashews` and `import`: a file that does
-/// not import cashews has no cashews decorator, so it is never parsed.
-fn may_import_cashews(bytes: &[u8]) -> bool {
-    memchr::memmem::find_iter(bytes, b"cashews").any(|at| {
-        let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
-        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
-        memchr::memmem::find(&bytes[start..end], b"import").is_some()
-    })
+/// Whether the file may hold a cashews decorator: a line imports cashews
+/// (phase 1, a byte scan), or an import line names one of the project's
+/// own cashews objects (phase 2, `from app.caching import cache`; the
+/// project's exporters are found once per project). Other files are never
+/// parsed.
+fn may_use_cashews(bytes: &[u8], path: &Path, project: &Project) -> bool {
+    imports_cashews(bytes) || project.index(path).may_import_project_cashews(bytes)
 }
 
 /// What linting one file produced.
@@ -238,7 +238,7 @@ fn walk(
                     return WalkState::Continue;
                 }
             };
-            if !may_import_cashews(&bytes) {
+            if !may_use_cashews(&bytes, path, project) {
                 return WalkState::Continue;
             }
             let resolved = match configs.for_path(path, false) {
@@ -675,11 +675,11 @@ mod tests {
 
     #[test]
     fn only_files_importing_cashews_are_parsed() {
-        assert!(may_import_cashews(b"from cashews import cache\n"));
-        assert!(may_import_cashews(b"x = 1\nimport os, cashews\n"));
-        assert!(may_import_cashews(b"from cashews.wrapper import Cache"));
-        assert!(!may_import_cashews(b"# uses cashews\nimport os\n"));
-        assert!(!may_import_cashews(b"from .wrapper import Cache\n"));
+        assert!(imports_cashews(b"from cashews import cache\n"));
+        assert!(imports_cashews(b"x = 1\nimport os, cashews\n"));
+        assert!(imports_cashews(b"from cashews.wrapper import Cache"));
+        assert!(!imports_cashews(b"# uses cashews\nimport os\n"));
+        assert!(!imports_cashews(b"from .wrapper import Cache\n"));
     }
 
     #[test]

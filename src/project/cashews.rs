@@ -134,48 +134,24 @@ impl<'p> Index<'p> {
     }
 
     fn find_project_caches(&self) -> Vec<ProjectCache> {
-        let files: Vec<PathBuf> = self
-            .files()
+        let exporters: Vec<&Exporter> = self
+            .cashews_exporters()
             .iter()
-            .filter(|p| !is_test(p))
-            .cloned()
+            .filter(|e| !is_test(&e.path))
             .collect();
-        let mentions = |path: &PathBuf, needles: &[String]| {
-            std::fs::read(path).is_ok_and(|b| {
-                needles
-                    .iter()
-                    .any(|n| memchr::memmem::find(&b, n.as_bytes()).is_some())
-            })
-        };
-        // Phase 1: modules that bind a cashews object at module level: they
-        // import cashews (a line naming both).
-        let defining: Vec<PathBuf> = files
-            .iter()
-            .filter(|p| std::fs::read(p).is_ok_and(|b| imports_cashews(&b)))
-            .cloned()
-            .collect();
-        self.preload(&defining);
-        let mut exporters: Vec<(String, Vec<String>)> = Vec::new();
-        for path in &defining {
-            let Some(module) = self.module(path) else {
-                continue;
-            };
-            let exported: Vec<String> = module.cashews.exported().map(str::to_string).collect();
-            if !exported.is_empty() {
-                exporters.push((self.module_name(path), exported));
-            }
-        }
         if exporters.is_empty() {
             return Vec::new();
         }
-        // Phase 2: files importing from those modules (or their packages).
-        let needles: Vec<String> = exporters
+        // The files importing those names (a scan of their import lines).
+        let importing: Vec<PathBuf> = self
+            .files()
             .iter()
-            .map(|(m, _)| m.rsplit('.').next().unwrap_or(m).to_string())
-            .collect();
-        let importing: Vec<PathBuf> = files
-            .iter()
-            .filter(|p| mentions(p, &needles))
+            .filter(|p| !is_test(p))
+            .filter(|p| {
+                std::fs::read(p).is_ok_and(|b| {
+                    import_statements(&b).any(|s| exporters.iter().any(|e| s.imports_from(e)))
+                })
+            })
             .cloned()
             .collect();
         self.preload(&importing);
@@ -219,6 +195,223 @@ impl<'p> Index<'p> {
             .collect();
         out.sort_by(|a, b| b.imports.cmp(&a.imports).then(a.module.cmp(&b.module)));
         out
+    }
+}
+
+/// A module that binds cashews objects at module level, which other
+/// modules can import by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Exporter {
+    pub(crate) path: PathBuf,
+    /// Its dotted name (`app.core.cache`).
+    pub(crate) module: String,
+    /// The names bound (`cache`, `disk_cache`, `early`, `noself`).
+    pub(crate) names: Vec<String>,
+}
+
+/// Rounds of re-exports followed (`app/__init__.py` importing the
+/// `cache` that `app/caching.py` builds is one).
+const REEXPORT_ROUNDS: usize = 3;
+
+impl Index<'_> {
+    /// The project's modules that bind a cashews object other modules can
+    /// import: phase 1 byte-scans every file for a line importing cashews
+    /// and parses only those (in parallel); then the files importing their
+    /// names (found by a scan of import lines, no parse) that re-export
+    /// them, round by round. Computed once per project.
+    pub(crate) fn cashews_exporters(&self) -> &[Exporter] {
+        self.exporters.get_or_init(|| self.find_exporters())
+    }
+
+    fn find_exporters(&self) -> Vec<Exporter> {
+        use rayon::prelude::*;
+        let files = self.files();
+        let defining: Vec<PathBuf> = files
+            .par_iter()
+            .filter(|p| std::fs::read(p).is_ok_and(|b| imports_cashews(&b)))
+            .cloned()
+            .collect();
+        self.preload(&defining);
+        let mut out: Vec<Exporter> = Vec::new();
+        for path in &defining {
+            if let Some(module) = self.module(path) {
+                let names = exported_names(&module.cashews);
+                if !names.is_empty() {
+                    out.push(Exporter {
+                        path: path.clone(),
+                        module: self.module_name(path),
+                        names,
+                    });
+                }
+            }
+        }
+        let mut fresh = out.len();
+        for _ in 0..REEXPORT_ROUNDS {
+            if fresh == 0 {
+                break;
+            }
+            let known: Vec<&PathBuf> = out.iter().map(|e| &e.path).collect();
+            let importing: Vec<PathBuf> = files
+                .par_iter()
+                .filter(|p| !known.contains(p) && !defining.contains(p))
+                .filter(|p| {
+                    std::fs::read(p).is_ok_and(|b| may_import_from(&b, &out[out.len() - fresh..]))
+                })
+                .cloned()
+                .collect();
+            self.preload(&importing);
+            let before = out.len();
+            for path in &importing {
+                if let Some(module) = self.module(path) {
+                    let names = exported_names(self.cashews(module));
+                    if !names.is_empty() {
+                        out.push(Exporter {
+                            path: path.clone(),
+                            module: self.module_name(path),
+                            names,
+                        });
+                    }
+                }
+            }
+            fresh = out.len() - before;
+        }
+        out
+    }
+
+    /// Phase 2 of the lint's pre-filter: whether a file that does not
+    /// import cashews imports one of the project's cashews objects, by
+    /// its import lines alone (no parse).
+    pub(crate) fn may_import_project_cashews(&self, bytes: &[u8]) -> bool {
+        let exporters = self.cashews_exporters();
+        !exporters.is_empty() && may_import_from(bytes, exporters)
+    }
+}
+
+/// Module-level names bound to cashews objects, plain (no dots).
+fn exported_names(names: &CashewsNames) -> Vec<String> {
+    names
+        .exported()
+        .chain(names.exported_decorators())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether an import statement of `bytes` may bind a name of `exporters`.
+fn may_import_from(bytes: &[u8], exporters: &[Exporter]) -> bool {
+    // Cheap: some exported name must appear at all.
+    let named = exporters
+        .iter()
+        .flat_map(|e| e.names.iter())
+        .any(|n| memchr::memmem::find(bytes, n.as_bytes()).is_some());
+    named && import_statements(bytes).any(|s| exporters.iter().any(|e| s.imports_from(e)))
+}
+
+/// One `import …` or `from … import …` statement, read from the text.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ImportStmt {
+    /// `from X import …`: X as written (leading dots kept); None for `import`.
+    from: Option<String>,
+    /// The names imported (`a` of `a as b`), or the modules of `import a.b`.
+    names: Vec<String>,
+}
+
+impl ImportStmt {
+    /// Whether this statement may bind a name `exporter` defines (or the
+    /// exporter module itself). Loose on purpose: a wrong yes costs a
+    /// parse, a wrong no a missed finding.
+    fn imports_from(&self, exporter: &Exporter) -> bool {
+        let segments: Vec<&str> = exporter.module.split('.').collect();
+        let last = |m: &str| m.rsplit('.').next().unwrap_or(m).to_string();
+        match &self.from {
+            None => self
+                .names
+                .iter()
+                .any(|m| segments.contains(&last(m).as_str())),
+            Some(from) => {
+                let module = from.trim_start_matches('.');
+                let relative = module.len() < from.len();
+                let related =
+                    (relative && module.is_empty()) || segments.contains(&last(module).as_str());
+                related
+                    && self.names.iter().any(|n| {
+                        n == "*"
+                            || exporter.names.contains(n)
+                            || segments.last() == Some(&n.as_str())
+                    })
+            }
+        }
+    }
+}
+
+/// The import statements of a file, found line by line (continuations in
+/// parentheses or after a backslash joined), without parsing it. A line in
+/// a string that looks like an import is read as one: a parse too many.
+pub(crate) fn import_statements(bytes: &[u8]) -> impl Iterator<Item = ImportStmt> + '_ {
+    let mut lines = bytes.split(|b| *b == b'\n');
+    std::iter::from_fn(move || {
+        loop {
+            let line = lines.next()?;
+            let text = line.trim_ascii_start();
+            let (from, rest) = if let Some(rest) = text.strip_prefix(b"from ") {
+                (true, rest)
+            } else if let Some(rest) = text.strip_prefix(b"import ") {
+                (false, rest)
+            } else {
+                continue;
+            };
+            let mut stmt = String::from_utf8_lossy(strip_comment(rest)).into_owned();
+            let mut depth = paren_depth(&stmt);
+            while depth > 0 || stmt.trim_end().ends_with('\\') {
+                let Some(next) = lines.next() else { break };
+                let next = String::from_utf8_lossy(strip_comment(next)).into_owned();
+                depth += paren_depth(&next);
+                stmt = stmt.trim_end().trim_end_matches('\\').to_string();
+                stmt.push(' ');
+                stmt.push_str(&next);
+            }
+            if let Some(parsed) = parse_import(from, &stmt) {
+                return Some(parsed);
+            }
+        }
+    })
+}
+
+fn strip_comment(line: &[u8]) -> &[u8] {
+    memchr::memchr(b'#', line).map_or(line, |at| &line[..at])
+}
+
+fn paren_depth(text: &str) -> i32 {
+    text.matches('(').count() as i32 - text.matches(')').count() as i32
+}
+
+fn parse_import(from: bool, stmt: &str) -> Option<ImportStmt> {
+    let stmt = stmt.split(';').next().unwrap_or(stmt);
+    let first = |item: &str| {
+        item.split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_matches(|c| c == '(' || c == ')')
+            .to_string()
+    };
+    let list = |items: &str| -> Vec<String> {
+        items
+            .replace(['(', ')'], " ")
+            .split(',')
+            .map(first)
+            .filter(|n| !n.is_empty())
+            .collect()
+    };
+    if from {
+        let (module, names) = stmt.split_once(" import")?;
+        Some(ImportStmt {
+            from: Some(module.trim().to_string()),
+            names: list(names),
+        })
+    } else {
+        Some(ImportStmt {
+            from: None,
+            names: list(stmt),
+        })
     }
 }
 
@@ -317,6 +510,67 @@ mod tests {
         );
         let module = index.module(&users).unwrap();
         assert!(index.cashews(module).is_cache("cache"));
+    }
+
+    #[test]
+    fn import_lines_are_read_without_parsing() {
+        let text = b"import os, app.caching as c\nfrom app.core import (\n    cache,  # the cache\n    other,\n)\nx = 1\n  from . import cache as c2\nfrom a import \\\n    b\n";
+        let got: Vec<ImportStmt> = import_statements(text).collect();
+        let stmt = |from: Option<&str>, names: &[&str]| ImportStmt {
+            from: from.map(str::to_string),
+            names: names.iter().map(|n| n.to_string()).collect(),
+        };
+        assert_eq!(
+            got,
+            [
+                stmt(None, &["os", "app.caching"]),
+                stmt(Some("app.core"), &["cache", "other"]),
+                stmt(Some("."), &["cache"]),
+                stmt(Some("a"), &["b"]),
+            ]
+        );
+        let exporter = Exporter {
+            path: PathBuf::from("app/core/cache.py"),
+            module: "app.core.cache".into(),
+            names: vec!["cache".into(), "disk_cache".into()],
+        };
+        let yes = |t: &[u8]| may_import_from(t, std::slice::from_ref(&exporter));
+        assert!(yes(b"from app.core.cache import disk_cache\n"));
+        assert!(yes(b"from src.app.core.cache import (\n  cache,\n)\n"));
+        assert!(yes(b"from .cache import cache\n"));
+        assert!(yes(b"from app.core import cache\n"));
+        assert!(yes(b"import app.core.cache as cache\n"));
+        assert!(!yes(b"from functools import cache\n"));
+        assert!(!yes(b"from app.core.cache import other\n# cache\n"));
+        assert!(!yes(b"x = cache\n"));
+    }
+
+    #[test]
+    fn a_reexport_of_a_reexport_is_followed() {
+        let dir = project(&[
+            ("app/__init__.py", "from .caching import disk_cache\n"),
+            (
+                "app/caching.py",
+                "from cashews import Cache\ndisk_cache = Cache()\n",
+            ),
+            (
+                "app/users.py",
+                "from app import disk_cache\n@disk_cache(ttl='1h')\nasync def a(): ...\n",
+            ),
+            ("app/plain.py", "from functools import cache\n"),
+        ]);
+        let sources = Sources::default();
+        let users = dir.path().join("app/users.py");
+        let index = Index::for_file(&sources, &users);
+        let modules: Vec<&str> = index
+            .cashews_exporters()
+            .iter()
+            .map(|e| e.module.as_str())
+            .collect();
+        // Every module binding it at module level can be imported from.
+        assert_eq!(modules, ["app.caching", "app", "app.users"]);
+        assert!(index.may_import_project_cashews(b"from app import disk_cache\n"));
+        assert!(!index.may_import_project_cashews(b"from functools import cache\n"));
     }
 
     #[test]

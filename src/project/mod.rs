@@ -84,6 +84,7 @@ pub(crate) struct Index<'p> {
     pub(crate) classes: Mutex<HashMap<resolve::Def, Option<Arc<classes::ClassInfo>>>>,
     summaries: Mutex<HashMap<effects::FnKey, Arc<effects::Summary>>>,
     caches: cashews::Caches,
+    exporters: OnceLock<Vec<cashews::Exporter>>,
     managed: OnceLock<std::collections::BTreeMap<String, PathBuf>>,
 }
 
@@ -106,6 +107,7 @@ impl<'p> Index<'p> {
             classes: Mutex::new(HashMap::new()),
             summaries: Mutex::new(HashMap::new()),
             caches: OnceLock::new(),
+            exporters: OnceLock::new(),
             managed: OnceLock::new(),
         }
     }
