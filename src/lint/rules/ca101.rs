@@ -19,10 +19,14 @@ declare_rule! {
     /// just wrong.
     ///
     /// An input used only through an attribute or an index (`{user.id}`,
-    /// `{filters[page]}`) counts as present. Handles are never inputs: a
-    /// database session, an HTTP client, a logger, `Request`, a
-    /// `Depends(...)` value (the same exclusions `cashews-add` uses when it
-    /// designs a key). A parameter the body never reads cannot change the
+    /// `{filters[page]}`) counts as present, and so does a surrogate: another
+    /// parameter named after it that says which one it is (`{grid_version}`
+    /// for `grid`, `{stats_key}` for `stats`, `{user_id}` for `user`).
+    /// Handles are never inputs: a database session, an HTTP client, a
+    /// logger, `Request`, a `Depends(...)` resource, an `Annotated[...,
+    /// Depends(...)]` alias of one (decided by the function `cashews-add`
+    /// uses when it designs a key). A parameter the body never reads, or
+    /// whose name starts with `_` (unused by convention), cannot change the
     /// result and is not reported.
     ///
     /// ## Example
@@ -50,6 +54,17 @@ declare_rule! {
     pub(crate) const DOC;
 }
 
+/// A placeholder that stands for `input`: another parameter named after it
+/// (`{grid_version}` for `grid`, `{user_id}` for `user`), which the caller
+/// passes to say which `input` it is.
+fn surrogate<'p>(input: &str, placeholders: &'p [crate::cashews::Placeholder]) -> Option<&'p str> {
+    let prefix = format!("{input}_");
+    placeholders
+        .iter()
+        .find(|p| p.root.starts_with(&prefix) && p.root.len() > prefix.len())
+        .map(|p| p.root.as_str())
+}
+
 pub(crate) fn check(ck: &mut Checker, c: &Cached) {
     let src = ck.src();
     for deco in c.caching() {
@@ -62,6 +77,8 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
         let missing: Vec<String> = missing_inputs(&c.f, &c.key, &key.value)
             .into_iter()
             .filter(|input| !input.contains('.') && body_reads(src, &c.f, input))
+            .filter(|input| !input.starts_with('_'))
+            .filter(|input| surrogate(input, &placeholders).is_none())
             .collect();
         if missing.is_empty() {
             continue;
