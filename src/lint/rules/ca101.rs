@@ -47,10 +47,17 @@ declare_rule! {
     /// `--fix` appends the missing placeholders to the key (`:{page}`;
     /// `{name:hash}` for a secret-like name, `{__args__}` / `{__kwargs__}` for
     /// `*args` / `**kwargs`). Keys change, so the first calls after the fix
-    /// miss the cache. A key computed at run time (an f-string, a variable)
-    /// is not checked, and a key with a placeholder that names no parameter
+    /// miss the cache. A key with a placeholder that names no parameter
     /// (CA102) is reported without a fix: the missing input may be that
     /// placeholder misspelt.
+    ///
+    /// Keys that are not inline literals are read too: a module constant
+    /// (`key=USER_KEY`, imported from another module or not), an implicit
+    /// concatenation (`key=("a:{x}" ":{y}")`, comments between the parts),
+    /// an f-string (`f"{VERSION}:{{user_id}}"`: the interpolation is fixed at
+    /// import, the doubled braces are the placeholders). Those are reported
+    /// without a fix. A key computed by a call is not checked; `prefix=` does
+    /// not change what the key must hold.
     pub(crate) const DOC;
 }
 
@@ -65,10 +72,10 @@ fn surrogate<'p>(input: &str, placeholders: &'p [crate::cashews::Placeholder]) -
         .map(|p| p.root.as_str())
 }
 
-pub(crate) fn check(ck: &mut Checker, c: &Cached) {
+pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
     let src = ck.src();
     for deco in c.caching() {
-        let KeyArg::Template(key) = deco.key(src) else {
+        let KeyArg::Template(key) = deco.key(ck) else {
             continue;
         };
         let Ok(placeholders) = crate::cashews::parse_template(&key.value) else {
@@ -117,8 +124,7 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
         );
         // A placeholder naming no parameter (CA102) may be the missing input
         // misspelt: that key needs a person, not an addition.
-        let fix = unknown_placeholders(ck, &c.f, &placeholders)
-            .is_empty()
+        let fix = (key.editable && unknown_placeholders(ck, &c.f, &placeholders).is_empty())
             .then(|| vec![Edit::insert(key.append_at, addition)]);
         ck.report(Rule::CA101, key.node, &c.noqa, message, fix);
     }

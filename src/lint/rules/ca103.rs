@@ -56,13 +56,12 @@ declare_rule! {
     pub(crate) const DOC;
 }
 
-pub(crate) fn check(ck: &mut Checker, c: &Cached) {
+pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
     if !ck.enabled(Rule::CA103) {
         return; // base classes may be looked up across the project
     }
-    let src = ck.src();
     for deco in c.caching() {
-        match deco.key(src) {
+        match deco.key(ck) {
             KeyArg::Template(key) => {
                 let Ok(placeholders) = crate::cashews::parse_template(&key.value) else {
                     continue;
