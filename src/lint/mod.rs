@@ -580,7 +580,7 @@ fn check<'p>(
         findings,
         cached: !needing.is_empty(),
         setup_candidate,
-        has_setup: !ca402::setup_calls(module).is_empty(),
+        has_setup: !ca402::setup_calls(module, index.cashews(module)).is_empty(),
     }
 }
 
