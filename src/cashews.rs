@@ -259,16 +259,6 @@ impl CashewsNames {
             .map(String::as_str)
     }
 
-    /// Plain names bound at module level to a decorator shortcut or to
-    /// `noself`: what a package re-exports beside the cache.
-    pub(crate) fn exported_decorators(&self) -> impl Iterator<Item = &str> {
-        self.shortcuts
-            .keys()
-            .chain(self.noself.iter())
-            .filter(|c| !c.contains('.'))
-            .map(String::as_str)
-    }
-
     /// Recognises `@cache`, `@cache(...)`, `@cache.early(...)`,
     /// `@noself(cache)(...)`, `@noself(cache).soft(...)`, `@mycache(...)`.
     pub(crate) fn decorator<'t>(

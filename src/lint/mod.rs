@@ -90,7 +90,7 @@ pub(crate) fn rule(args: &RuleArgs, out: &mut dyn Write) -> Result<u8, BadInput>
     };
     let rule = Rule::from_code(code).ok_or_else(|| {
         BadInput(format!(
-            "unknown rule {code:?}; `cashews-add rule` lists them (CA101 … CA402)"
+            "unknown rule {code:?}; `cashews-add rule` lists them (CA101 … CA501)"
         ))
     })?;
     let _ = write!(out, "# {} ({})\n\n{}", rule.code(), rule.name(), rule.doc());
@@ -645,6 +645,11 @@ impl LineIndex {
         let start = self.starts[line - 1];
         (line, text[start..offset].chars().count() + 1)
     }
+}
+
+/// A path as findings show it (for messages naming another file).
+pub(crate) fn shown_path(path: &Path) -> String {
+    shown(path)
 }
 
 /// A path relative to the current folder when below it, else as absolute.

@@ -142,16 +142,13 @@ impl<'p> Index<'p> {
         if exporters.is_empty() {
             return Vec::new();
         }
+        let needles = Needles::new(exporters.iter().copied());
         // The files importing those names (a scan of their import lines).
         let importing: Vec<PathBuf> = self
             .files()
             .iter()
             .filter(|p| !is_test(p))
-            .filter(|p| {
-                std::fs::read(p).is_ok_and(|b| {
-                    import_statements(&b).any(|s| exporters.iter().any(|e| s.imports_from(e)))
-                })
-            })
+            .filter(|p| std::fs::read(p).is_ok_and(|b| needles.may_import(&b)))
             .cloned()
             .collect();
         self.preload(&importing);
@@ -220,60 +217,62 @@ impl Index<'_> {
     /// names (found by a scan of import lines, no parse) that re-export
     /// them, round by round. Computed once per project.
     pub(crate) fn cashews_exporters(&self) -> &[Exporter] {
-        self.exporters.get_or_init(|| self.find_exporters())
+        &self.exports().0
+    }
+
+    fn exports(&self) -> &(Vec<Exporter>, Needles) {
+        self.exporters.get_or_init(|| {
+            let list = self.find_exporters();
+            let needles = Needles::new(list.iter());
+            (list, needles)
+        })
     }
 
     fn find_exporters(&self) -> Vec<Exporter> {
         use rayon::prelude::*;
         let files = self.files();
-        let defining: Vec<PathBuf> = files
+        // Phase 1, text only: module-level imports of cashews objects and
+        // `name = Cache(...)` in the files with a line importing cashews.
+        let mut out: Vec<Exporter> = files
             .par_iter()
-            .filter(|p| std::fs::read(p).is_ok_and(|b| imports_cashews(&b)))
-            .cloned()
-            .collect();
-        self.preload(&defining);
-        let mut out: Vec<Exporter> = Vec::new();
-        for path in &defining {
-            if let Some(module) = self.module(path) {
-                let names = exported_names(&module.cashews);
-                if !names.is_empty() {
-                    out.push(Exporter {
-                        path: path.clone(),
-                        module: self.module_name(path),
-                        names,
-                    });
+            .filter_map(|p| {
+                let bytes = std::fs::read(p).ok()?;
+                if !imports_cashews(&bytes) {
+                    return None;
                 }
-            }
-        }
+                let names = cashews_bindings(&bytes);
+                (!names.is_empty()).then(|| Exporter {
+                    path: p.clone(),
+                    module: self.module_name(p),
+                    names,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
         let mut fresh = out.len();
         for _ in 0..REEXPORT_ROUNDS {
             if fresh == 0 {
                 break;
             }
-            let known: Vec<&PathBuf> = out.iter().map(|e| &e.path).collect();
-            let importing: Vec<PathBuf> = files
+            let known: std::collections::HashSet<PathBuf> =
+                out.iter().map(|e| e.path.clone()).collect();
+            let needles = Needles::new(out[out.len() - fresh..].iter());
+            let mut found: Vec<Exporter> = files
                 .par_iter()
-                .filter(|p| !known.contains(p) && !defining.contains(p))
-                .filter(|p| {
-                    std::fs::read(p).is_ok_and(|b| may_import_from(&b, &out[out.len() - fresh..]))
+                .filter(|p| !known.contains(*p))
+                .filter_map(|p| {
+                    let bytes = std::fs::read(p).ok()?;
+                    let names = reexported(&bytes, &needles);
+                    (!names.is_empty()).then(|| Exporter {
+                        path: p.clone(),
+                        module: self.module_name(p),
+                        names,
+                    })
                 })
-                .cloned()
                 .collect();
-            self.preload(&importing);
-            let before = out.len();
-            for path in &importing {
-                if let Some(module) = self.module(path) {
-                    let names = exported_names(self.cashews(module));
-                    if !names.is_empty() {
-                        out.push(Exporter {
-                            path: path.clone(),
-                            module: self.module_name(path),
-                            names,
-                        });
-                    }
-                }
-            }
-            fresh = out.len() - before;
+            found.sort_by(|a, b| a.path.cmp(&b.path));
+            fresh = found.len();
+            out.extend(found);
         }
         out
     }
@@ -282,28 +281,103 @@ impl Index<'_> {
     /// import cashews imports one of the project's cashews objects, by
     /// its import lines alone (no parse).
     pub(crate) fn may_import_project_cashews(&self, bytes: &[u8]) -> bool {
-        let exporters = self.cashews_exporters();
-        !exporters.is_empty() && may_import_from(bytes, exporters)
+        let (list, needles) = self.exports();
+        !list.is_empty() && needles.may_import(bytes)
     }
 }
 
-/// Module-level names bound to cashews objects, plain (no dots).
-fn exported_names(names: &CashewsNames) -> Vec<String> {
-    names
-        .exported()
-        .chain(names.exported_decorators())
-        .map(str::to_string)
-        .collect()
+/// What `from cashews import …` binds that is a cashews object (not a
+/// class such as `Cache`).
+const OBJECTS: &[&str] = &["cache", "mem", "noself_cache", "noself"];
+
+/// `name = Cache(...)`, `name: Cache = cashews.Cache(...)` at module level.
+static INSTANCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=\n]*)?=\s*(?:[A-Za-z_][A-Za-z0-9_]*\.)*Cache\(",
+    )
+    .expect("static regex")
+});
+
+/// The names a module binds at module level to cashews objects, read from
+/// its text: `from cashews import cache as c` binds `c`, `disk = Cache()`
+/// binds `disk`.
+fn cashews_bindings(bytes: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for stmt in import_statements(bytes).filter(|s| s.top) {
+        let Some(from) = stmt.from.as_deref() else {
+            continue;
+        };
+        if from != "cashews" && !from.starts_with("cashews.") {
+            continue;
+        }
+        for (name, local) in stmt.names.iter().zip(&stmt.locals) {
+            if OBJECTS.contains(&name.as_str()) || SHORTCUTS.contains(&name.as_str()) {
+                out.push(local.clone());
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(bytes);
+    out.extend(INSTANCE.captures_iter(&text).map(|c| c[1].to_string()));
+    out.sort();
+    out.dedup();
+    out
 }
 
-/// Whether an import statement of `bytes` may bind a name of `exporters`.
-fn may_import_from(bytes: &[u8], exporters: &[Exporter]) -> bool {
-    // Cheap: some exported name must appear at all.
-    let named = exporters
-        .iter()
-        .flat_map(|e| e.names.iter())
-        .any(|n| memchr::memmem::find(bytes, n.as_bytes()).is_some());
-    named && import_statements(bytes).any(|s| exporters.iter().any(|e| s.imports_from(e)))
+/// The names a module binds at module level by importing them from
+/// modules `needles` describes (a re-export).
+fn reexported(bytes: &[u8], needles: &Needles) -> Vec<String> {
+    if !needles.search.iter().any(|f| f.find(bytes).is_some()) {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for stmt in import_statements(bytes).filter(|s| s.top && s.from.is_some()) {
+        if !stmt.imports_any(needles) {
+            continue;
+        }
+        for (name, local) in stmt.names.iter().zip(&stmt.locals) {
+            if needles.names.contains(name) {
+                out.push(local.clone());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What an import statement must name to bind one of some exporters'
+/// objects: the names, and the segments of the modules (an import may name
+/// the module by its last part, or a package above it).
+#[derive(Debug, Default)]
+pub(crate) struct Needles {
+    names: std::collections::HashSet<String>,
+    segments: std::collections::HashSet<String>,
+    /// Distinct names, for the byte search that skips most files.
+    search: Vec<memchr::memmem::Finder<'static>>,
+}
+
+impl Needles {
+    fn new<'e>(exporters: impl Iterator<Item = &'e Exporter>) -> Needles {
+        let mut out = Needles::default();
+        for e in exporters {
+            out.names.extend(e.names.iter().cloned());
+            out.segments.extend(e.module.split('.').map(str::to_string));
+        }
+        out.search = out
+            .names
+            .iter()
+            .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned())
+            .collect();
+        out
+    }
+
+    /// Whether an import statement of `bytes` may bind one of the names.
+    /// Loose on purpose: a wrong yes costs a parse, a wrong no a missed
+    /// finding.
+    fn may_import(&self, bytes: &[u8]) -> bool {
+        self.search.iter().any(|f| f.find(bytes).is_some())
+            && import_statements(bytes).any(|s| s.imports_any(self))
+    }
 }
 
 /// One `import …` or `from … import …` statement, read from the text.
@@ -313,30 +387,28 @@ pub(crate) struct ImportStmt {
     from: Option<String>,
     /// The names imported (`a` of `a as b`), or the modules of `import a.b`.
     names: Vec<String>,
+    /// What each binds (`b` of `a as b`).
+    locals: Vec<String>,
+    /// Whether it starts at column 0 (a module-level import, mostly).
+    top: bool,
 }
 
 impl ImportStmt {
-    /// Whether this statement may bind a name `exporter` defines (or the
-    /// exporter module itself). Loose on purpose: a wrong yes costs a
-    /// parse, a wrong no a missed finding.
-    fn imports_from(&self, exporter: &Exporter) -> bool {
-        let segments: Vec<&str> = exporter.module.split('.').collect();
+    fn imports_any(&self, needles: &Needles) -> bool {
         let last = |m: &str| m.rsplit('.').next().unwrap_or(m).to_string();
         match &self.from {
             None => self
                 .names
                 .iter()
-                .any(|m| segments.contains(&last(m).as_str())),
+                .any(|m| needles.segments.contains(&last(m))),
             Some(from) => {
                 let module = from.trim_start_matches('.');
                 let relative = module.len() < from.len();
                 let related =
-                    (relative && module.is_empty()) || segments.contains(&last(module).as_str());
+                    (relative && module.is_empty()) || needles.segments.contains(&last(module));
                 related
                     && self.names.iter().any(|n| {
-                        n == "*"
-                            || exporter.names.contains(n)
-                            || segments.last() == Some(&n.as_str())
+                        n == "*" || needles.names.contains(n) || needles.segments.contains(n)
                     })
             }
         }
@@ -352,6 +424,7 @@ pub(crate) fn import_statements(bytes: &[u8]) -> impl Iterator<Item = ImportStmt
         loop {
             let line = lines.next()?;
             let text = line.trim_ascii_start();
+            let top = text.len() == line.len();
             let (from, rest) = if let Some(rest) = text.strip_prefix(b"from ") {
                 (true, rest)
             } else if let Some(rest) = text.strip_prefix(b"import ") {
@@ -369,7 +442,8 @@ pub(crate) fn import_statements(bytes: &[u8]) -> impl Iterator<Item = ImportStmt
                 stmt.push(' ');
                 stmt.push_str(&next);
             }
-            if let Some(parsed) = parse_import(from, &stmt) {
+            if let Some(mut parsed) = parse_import(from, &stmt) {
+                parsed.top = top;
                 return Some(parsed);
             }
         }
@@ -386,31 +460,39 @@ fn paren_depth(text: &str) -> i32 {
 
 fn parse_import(from: bool, stmt: &str) -> Option<ImportStmt> {
     let stmt = stmt.split(';').next().unwrap_or(stmt);
-    let first = |item: &str| {
-        item.split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_matches(|c| c == '(' || c == ')')
-            .to_string()
-    };
-    let list = |items: &str| -> Vec<String> {
-        items
-            .replace(['(', ')'], " ")
-            .split(',')
-            .map(first)
-            .filter(|n| !n.is_empty())
-            .collect()
+    // (name, local) of `a`, `a as b`, `a.b` (binds `a`).
+    let list = |items: &str| -> (Vec<String>, Vec<String>) {
+        let mut names = Vec::new();
+        let mut locals = Vec::new();
+        for item in items.replace(['(', ')'], " ").split(',') {
+            let words: Vec<&str> = item.split_whitespace().collect();
+            let Some(name) = words.first() else { continue };
+            let local = match words.as_slice() {
+                [_, "as", alias, ..] => alias.to_string(),
+                _ if !from => name.split('.').next().unwrap_or(name).to_string(),
+                _ => name.to_string(),
+            };
+            names.push(name.to_string());
+            locals.push(local);
+        }
+        (names, locals)
     };
     if from {
-        let (module, names) = stmt.split_once(" import")?;
+        let (module, rest) = stmt.split_once(" import")?;
+        let (names, locals) = list(rest);
         Some(ImportStmt {
             from: Some(module.trim().to_string()),
-            names: list(names),
+            names,
+            locals,
+            top: false,
         })
     } else {
+        let (names, locals) = list(stmt);
         Some(ImportStmt {
             from: None,
-            names: list(stmt),
+            names,
+            locals,
+            top: false,
         })
     }
 }
@@ -516,10 +598,13 @@ mod tests {
     fn import_lines_are_read_without_parsing() {
         let text = b"import os, app.caching as c\nfrom app.core import (\n    cache,  # the cache\n    other,\n)\nx = 1\n  from . import cache as c2\nfrom a import \\\n    b\n";
         let got: Vec<ImportStmt> = import_statements(text).collect();
-        let stmt = |from: Option<&str>, names: &[&str]| ImportStmt {
-            from: from.map(str::to_string),
-            names: names.iter().map(|n| n.to_string()).collect(),
+        let stmt = |from: Option<&str>, names: &[&str]| {
+            (
+                from.map(str::to_string),
+                names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            )
         };
+        let got: Vec<_> = got.into_iter().map(|s| (s.from, s.names)).collect();
         assert_eq!(
             got,
             [
@@ -534,7 +619,8 @@ mod tests {
             module: "app.core.cache".into(),
             names: vec!["cache".into(), "disk_cache".into()],
         };
-        let yes = |t: &[u8]| may_import_from(t, std::slice::from_ref(&exporter));
+        let needles = Needles::new(std::iter::once(&exporter));
+        let yes = |t: &[u8]| needles.may_import(t);
         assert!(yes(b"from app.core.cache import disk_cache\n"));
         assert!(yes(b"from src.app.core.cache import (\n  cache,\n)\n"));
         assert!(yes(b"from .cache import cache\n"));

@@ -41,6 +41,7 @@ pub(crate) mod ca301;
 pub(crate) mod ca302;
 pub(crate) mod ca401;
 pub(crate) mod ca402;
+pub(crate) mod ca501;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Rule {
@@ -56,10 +57,11 @@ pub(crate) enum Rule {
     CA302,
     CA401,
     CA402,
+    CA501,
 }
 
 impl Rule {
-    pub(crate) const ALL: [Rule; 12] = [
+    pub(crate) const ALL: [Rule; 13] = [
         Rule::CA101,
         Rule::CA102,
         Rule::CA103,
@@ -72,6 +74,7 @@ impl Rule {
         Rule::CA302,
         Rule::CA401,
         Rule::CA402,
+        Rule::CA501,
     ];
 
     pub(crate) fn code(self) -> &'static str {
@@ -88,6 +91,7 @@ impl Rule {
             Rule::CA302 => "CA302",
             Rule::CA401 => "CA401",
             Rule::CA402 => "CA402",
+            Rule::CA501 => "CA501",
         }
     }
 
@@ -106,6 +110,7 @@ impl Rule {
             Rule::CA302 => "second-ttl-not-below-ttl",
             Rule::CA401 => "disk-url-path-ignored",
             Rule::CA402 => "cache-never-set-up",
+            Rule::CA501 => "deleted-tag-never-registered",
         }
     }
 
@@ -132,6 +137,9 @@ impl Rule {
             Rule::CA302 => "early_ttl / soft_ttl not below ttl",
             Rule::CA401 => "disk:///path setup URL: cashews ignores the path",
             Rule::CA402 => "cached functions but no cache.setup( in the project",
+            Rule::CA501 => {
+                "the project deletes a tag of a cached function that its decorator never registers"
+            }
         }
     }
 
@@ -149,6 +157,7 @@ impl Rule {
             Rule::CA302 => ca302::DOC,
             Rule::CA401 => ca401::DOC,
             Rule::CA402 => ca402::DOC,
+            Rule::CA501 => ca501::DOC,
         }
     }
 
@@ -629,6 +638,7 @@ pub(crate) fn check_module<'t>(ck: &mut Checker<'_, 't>, cached: &[Cached<'t>]) 
         ca204::check(ck, c);
         ca301::check(ck, c);
         ca302::check(ck, c);
+        ca501::check(ck, c);
     }
     ca401::check(ck);
 }
