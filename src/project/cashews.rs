@@ -88,13 +88,34 @@ impl<'p> Index<'p> {
     fn project_names(&self, module: &Module<'p>) -> CashewsNames {
         let mut names = module.cashews.clone();
         let mut added = false;
+        // Only names that can be a cashews object are followed: an import
+        // of a name some project module binds to one, and aliases
+        // (`c = app_cache`); resolving every name would parse half the
+        // project for a module that imports none.
+        let needles = &self.exports().1;
         let candidates = module
             .imports
             .bindings
             .iter()
-            .filter(|(_, b)| matches!(b, Binding::From { level, module, .. } if *level > 0 || !module.starts_with("cashews")))
+            .filter(|(_, b)| match b {
+                Binding::From {
+                    level,
+                    module,
+                    name,
+                } => {
+                    (*level > 0 || !module.starts_with("cashews"))
+                        && (needles.names.contains(name) || needles.segments.contains(name))
+                }
+                _ => false,
+            })
             .map(|(local, _)| local.clone())
-            .chain(module.variables.keys().cloned());
+            .chain(
+                module
+                    .variables
+                    .iter()
+                    .filter(|(_, v)| matches!(v.kind(), "identifier" | "attribute"))
+                    .map(|(k, _)| k.clone()),
+            );
         for local in candidates.collect::<Vec<_>>() {
             if names.is_cache(&local) {
                 continue;
@@ -110,7 +131,10 @@ impl<'p> Index<'p> {
         }
         // `import app.caching as caching` then `@caching.cache(...)`.
         for (local, binding) in &module.imports.bindings {
-            if let Binding::Module(_) = binding
+            if let Binding::Module(dotted) = binding
+                && needles
+                    .segments
+                    .contains(dotted.rsplit('.').next().unwrap_or(dotted))
                 && let Symbol::Module(path) = self.resolve_name(module, local)
                 && let Some(other) = self.module(&path)
             {
