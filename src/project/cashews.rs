@@ -104,7 +104,7 @@ impl<'p> Index<'p> {
                     name,
                 } => {
                     (*level > 0 || !module.starts_with("cashews"))
-                        && (needles.names.contains(name) || needles.segments.contains(name))
+                        && (needles.names.contains(name) || needles.lasts.contains(name))
                 }
                 _ => false,
             })
@@ -133,7 +133,7 @@ impl<'p> Index<'p> {
         for (local, binding) in &module.imports.bindings {
             if let Binding::Module(dotted) = binding
                 && needles
-                    .segments
+                    .lasts
                     .contains(dotted.rsplit('.').next().unwrap_or(dotted))
                 && let Symbol::Module(path) = self.resolve_name(module, local)
                 && let Some(other) = self.module(&path)
@@ -376,6 +376,8 @@ fn reexported(bytes: &[u8], needles: &Needles) -> Vec<String> {
 pub(crate) struct Needles {
     names: std::collections::HashSet<String>,
     segments: std::collections::HashSet<String>,
+    /// The last segment of each module (`from app import caching`).
+    lasts: std::collections::HashSet<String>,
     /// Distinct names, for the byte search that skips most files.
     search: Vec<memchr::memmem::Finder<'static>>,
 }
@@ -386,6 +388,8 @@ impl Needles {
         for e in exporters {
             out.names.extend(e.names.iter().cloned());
             out.segments.extend(e.module.split('.').map(str::to_string));
+            out.lasts
+                .extend(e.module.rsplit('.').next().map(str::to_string));
         }
         out.search = out
             .names
@@ -431,9 +435,10 @@ impl ImportStmt {
                 let related =
                     (relative && module.is_empty()) || needles.segments.contains(&last(module));
                 related
-                    && self.names.iter().any(|n| {
-                        n == "*" || needles.names.contains(n) || needles.segments.contains(n)
-                    })
+                    && self
+                        .names
+                        .iter()
+                        .any(|n| n == "*" || needles.names.contains(n) || needles.lasts.contains(n))
             }
         }
     }
