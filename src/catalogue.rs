@@ -40,6 +40,8 @@ pub(crate) enum When {
     VariableVerb,
     HasArgs,
     UrlArg,
+    Query,
+    NotQuery,
 }
 
 /// One pattern as written in the catalogue or in `extra-side-effects`.

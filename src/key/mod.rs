@@ -37,6 +37,10 @@ pub(crate) struct Key {
     /// Questions about the key a person must answer (the target goes to review).
     #[serde(skip)]
     pub(crate) review: Vec<String>,
+    /// Parameters whose `str()` is an object address, and why (by
+    /// `param_key`): a key holding one whole never hits.
+    #[serde(skip)]
+    pub(crate) addresses: Vec<Excluded>,
 }
 
 /// Names and annotation types that are resources, not values; extended from config.
@@ -188,6 +192,7 @@ pub(crate) fn design<'p>(
     let mut excluded = Vec::new();
     let mut warnings = Vec::new();
     let mut review = Vec::new();
+    let mut addresses = Vec::new();
     for p in &f.params {
         match p.kind {
             ParamKind::Receiver if f.kind == FnKind::ClassMethod => excluded.push(Excluded {
@@ -241,6 +246,12 @@ pub(crate) fn design<'p>(
                 }
                 warnings.extend(key.warnings);
                 review.extend(key.review);
+                if let Some(reason) = key.address {
+                    addresses.push(Excluded {
+                        name: p.name.clone(),
+                        reason,
+                    });
+                }
             }
         }
     }
@@ -255,6 +266,7 @@ pub(crate) fn design<'p>(
         excluded,
         warnings,
         review,
+        addresses,
     }
 }
 

@@ -39,6 +39,10 @@ pub(crate) struct ParamKey {
     pub(crate) warnings: Vec<String>,
     /// A question a person must answer before this key is safe.
     pub(crate) review: Option<String>,
+    /// Why `str()` of the parameter is an object address (a handle, a
+    /// carrier, an object of a class with no `__str__`): a key holding it
+    /// whole (cashews' default key, `{name}`) never hits.
+    pub(crate) address: Option<String>,
 }
 
 /// `Depends(get_db)`, `Security(current_user, scopes=[...])`, `Provide(get_repo)`.
@@ -103,6 +107,9 @@ const CARRIER_TYPES: &[&str] = &[
     "DMChannel",
     "Messageable",
 ];
+
+/// Carrier names that are objects even without an annotation.
+const UNTYPED_CARRIERS: &[&str] = &["ctx", "context", "interaction", "inter", "request", "req"];
 
 /// What identifies a carrier used whole: who asks, and where.
 const CARRIER_IDENTITY: &[(&str, &[&str])] = &[
@@ -202,6 +209,20 @@ pub(crate) fn param_key<'p>(
         }
         return value(index, module, f, p, rules, true);
     }
+    // `session: GetSession` where `GetSession = Annotated[AsyncSession, Depends(get_session)]`.
+    if let Some((alias_module, text)) = annotated_alias(index, module, annotation)
+        && let Some(caps) = INJECTED.captures(&text)
+    {
+        let provider = caps.get(1).map(|m| m.as_str());
+        if let Some(reason) = rules
+            .handle_type(&text)
+            .or_else(|| provider_resource(index, alias_module, p, provider))
+            .or_else(|| rules.handle_name(&p.name))
+        {
+            return excluded(reason);
+        }
+        return value(index, module, f, p, rules, true);
+    }
     if is_primitive(p) {
         return value(index, module, f, p, rules, false);
     }
@@ -227,9 +248,27 @@ pub(crate) fn is_primitive(p: &Param) -> bool {
 
 fn excluded(reason: String) -> ParamKey {
     ParamKey {
+        address: Some(reason.clone()),
         excluded: Some(reason),
         ..ParamKey::default()
     }
+}
+
+/// The text of a module-level alias an annotation names
+/// (`GetSession = Annotated[AsyncSession, Depends(get_session)]`), with the
+/// module that defines it.
+fn annotated_alias<'i, 'p>(
+    index: &'i Index<'p>,
+    module: &Module<'p>,
+    annotation: &str,
+) -> Option<(&'i Module<'p>, String)> {
+    let name = crate::project::classes::annotated_class_name(annotation)?;
+    let Symbol::Data(def) = index.resolve_dotted(module, name) else {
+        return None;
+    };
+    let defining = index.module(&def.path)?;
+    let value = defining.variables.get(&def.qualname)?;
+    Some((defining, defining.src.text_of(*value).to_string()))
 }
 
 /// A carrier by its type, or by its name when nothing says otherwise. A name
@@ -359,7 +398,19 @@ fn carrier<'p>(
     p: &Param,
     rules: &HandleRules,
 ) -> ParamKey {
+    // Unannotated, `query` or `message` may as well be a string.
+    let surely = p.annotation.is_some() || UNTYPED_CARRIERS.contains(&p.name.as_str());
     let mut key = ParamKey {
+        address: surely.then(|| {
+            format!(
+                "{} object",
+                if p.name.starts_with("req") {
+                    "a request"
+                } else {
+                    "an event or context"
+                }
+            )
+        }),
         excluded: Some(format!(
             "the {} itself is a handle; the key holds what the function reads of it",
             if p.name.starts_with("req") {
@@ -451,6 +502,12 @@ fn value<'p>(
     let secret = rules.is_secret(&p.name) || secret_type == Some(TypeKind::Secret);
     let class = annotated_class(index, module, annotation);
     let mut key = ParamKey::default();
+    if let Some(Symbol::Class(def)) = &class
+        && index.has_str(def) == Some(false)
+    {
+        let short = def.qualname.rsplit('.').next().unwrap_or(&def.qualname);
+        key.address = Some(format!("`{short}` has no __str__"));
+    }
     match usage(index, module, f, &p.name) {
         Usage::Fields(fields) if !fields.is_empty() => {
             for field in fields {

@@ -19,6 +19,9 @@ pub(crate) struct Str<'t> {
     /// Just before the closing quote of the last part: text appended there
     /// ends the value.
     pub(crate) append_at: usize,
+    /// Whether edits at `append_at` / `verbatim_at` change this value: not
+    /// for an f-string or a constant defined elsewhere.
+    pub(crate) editable: bool,
 }
 
 /// The value of a plain or raw string literal; None for f-strings, bytes and
@@ -36,6 +39,7 @@ pub(crate) fn string<'t>(src: &SourceFile, node: Node<'t>) -> Option<Str<'t>> {
                 value,
                 verbatim_at: verbatim.then_some(start),
                 append_at: end,
+                editable: true,
             })
         }
         "concatenated_string" => {
@@ -58,11 +62,85 @@ pub(crate) fn string<'t>(src: &SourceFile, node: Node<'t>) -> Option<Str<'t>> {
                 value,
                 verbatim_at: None,
                 append_at,
+                editable: true,
             })
         }
         "parenthesized_expression" => string(src, node.named_child(0)?),
         _ => None,
     }
+}
+
+/// The text a key f-string gives cashews: `f"{PREFIX}:{{user_id}}"` is
+/// `…:{user_id}`, each interpolation (evaluated once, at import) standing as
+/// `…`. Parts may be plain strings (implicit concatenation). None for
+/// anything else, or an interpolation whose value could hold a brace (a
+/// format spec or a conversion).
+pub(crate) fn template<'t>(src: &SourceFile, node: Node<'t>) -> Option<Str<'t>> {
+    if let Some(plain) = string(src, node) {
+        return Some(plain);
+    }
+    let parts: Vec<Node> = match node.kind() {
+        "string" => vec![node],
+        "concatenated_string" => {
+            let mut cursor = node.walk();
+            node.named_children(&mut cursor)
+                .filter(|p| p.kind() != "comment")
+                .collect()
+        }
+        "parenthesized_expression" => return template(src, node.named_child(0)?),
+        _ => return None,
+    };
+    let mut value = String::new();
+    for p in parts {
+        if p.kind() != "string" {
+            return None;
+        }
+        if let Some((v, _, _)) = part(src, p) {
+            value.push_str(&v);
+            continue;
+        }
+        let mut cursor = p.walk();
+        let children: Vec<Node> = p.children(&mut cursor).collect();
+        let prefix = src.text_of(*children.first()?).to_ascii_lowercase();
+        if !prefix.contains('f') || prefix.contains('b') || prefix.contains('t') {
+            return None;
+        }
+        let raw = prefix.contains('r');
+        for c in &children[1..children.len().saturating_sub(1)] {
+            match c.kind() {
+                "string_content" => {
+                    let text = src.text_of(*c).replace("{{", "{").replace("}}", "}");
+                    if raw || !text.contains('\\') {
+                        value.push_str(&text);
+                    } else {
+                        value.push_str(&unescape(&text));
+                    }
+                }
+                "escape_interpolation" => {
+                    value.push_str(&src.text_of(*c)[..1]);
+                }
+                "escape_sequence" => value.push_str(&unescape(src.text_of(*c))),
+                "interpolation" => {
+                    let mut cursor = c.walk();
+                    let plain = c
+                        .named_children(&mut cursor)
+                        .all(|n| !matches!(n.kind(), "format_specifier" | "type_conversion"));
+                    if !plain {
+                        return None;
+                    }
+                    value.push('…');
+                }
+                _ => return None,
+            }
+        }
+    }
+    Some(Str {
+        node,
+        value,
+        verbatim_at: None,
+        append_at: node.end_byte(),
+        editable: false,
+    })
 }
 
 /// (value, whether the source is the value verbatim, offset of the closing quote).

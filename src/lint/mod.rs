@@ -30,6 +30,7 @@ use crate::lint::render::{FileError, LintFormat, Located, Report};
 use crate::lint::rules::{Checker, Finding, Rule, ca402};
 use crate::module::Module;
 use crate::project::Index;
+use crate::project::cashews::imports_cashews;
 use crate::rewrite::Settings;
 use crate::source::{BadInput, SourceFile, first_error, parse_tree};
 use crate::{EXIT_FAILURE, EXIT_OK};
@@ -132,7 +133,7 @@ pub(crate) fn rule(args: &RuleArgs, out: &mut dyn Write) -> Result<u8, BadInput>
     };
     let rule = Rule::from_code(code).ok_or_else(|| {
         BadInput(format!(
-            "unknown rule {code:?}; `cashews-add rule` lists them (CA001 … CA402)"
+            "unknown rule {code:?}; `cashews-add rule` lists them (CA001 … CA501)"
         ))
     })?;
     let _ = write!(out, "# {} ({})\n\n{}", rule.code(), rule.name(), rule.doc());
@@ -271,7 +272,7 @@ fn lint_stdin(
         .unwrap_or_else(|| PathBuf::from("-"));
     let resolved = configs.for_path(&path, false)?;
     let excluded = args.force_exclude && resolved.excluded(&path, true);
-    if excluded || !may_import_cashews(&bytes) {
+    if excluded || !may_use_cashews(&bytes, &path, project) {
         // Nothing to check; the text still goes through unchanged.
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let mut outcome = Outcome::failed(path, None);
@@ -336,14 +337,13 @@ fn show_settings(
     Ok(EXIT_OK)
 }
 
-/// Whether some line mentions both `cashews` and `import`: a file that does
-/// not import cashews has no cashews decorator, so it is never parsed.
-fn may_import_cashews(bytes: &[u8]) -> bool {
-    memchr::memmem::find_iter(bytes, b"cashews").any(|at| {
-        let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
-        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
-        memchr::memmem::find(&bytes[start..end], b"import").is_some()
-    })
+/// Whether the file may hold a cashews decorator: a line imports cashews
+/// (phase 1, a byte scan), or an import line names one of the project's
+/// own cashews objects (phase 2, `from app.caching import cache`; the
+/// project's exporters are found once per project). Other files are never
+/// parsed.
+fn may_use_cashews(bytes: &[u8], path: &Path, project: &Project) -> bool {
+    imports_cashews(bytes) || project.index(path).may_import_project_cashews(bytes)
 }
 
 /// What linting one file produced.
@@ -434,7 +434,7 @@ fn walk(
                     return WalkState::Continue;
                 }
             };
-            if !may_import_cashews(&bytes) {
+            if !may_use_cashews(&bytes, path, project) {
                 return WalkState::Continue;
             }
             let resolved = match configs.for_path(path, false) {
@@ -897,7 +897,7 @@ fn check<'p>(
         findings,
         cached: !needing.is_empty(),
         setup_candidate,
-        has_setup: !ca402::setup_calls(module).is_empty(),
+        has_setup: !ca402::setup_calls(module, index.cashews(module)).is_empty(),
     }
 }
 
@@ -965,6 +965,11 @@ impl LineIndex {
     }
 }
 
+/// A path as findings show it (for messages naming another file).
+pub(crate) fn shown_path(path: &Path) -> String {
+    shown(path)
+}
+
 /// A path relative to the current folder when below it, else as absolute.
 fn shown(path: &Path) -> String {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -993,11 +998,11 @@ mod tests {
 
     #[test]
     fn only_files_importing_cashews_are_parsed() {
-        assert!(may_import_cashews(b"from cashews import cache\n"));
-        assert!(may_import_cashews(b"x = 1\nimport os, cashews\n"));
-        assert!(may_import_cashews(b"from cashews.wrapper import Cache"));
-        assert!(!may_import_cashews(b"# uses cashews\nimport os\n"));
-        assert!(!may_import_cashews(b"from .wrapper import Cache\n"));
+        assert!(imports_cashews(b"from cashews import cache\n"));
+        assert!(imports_cashews(b"x = 1\nimport os, cashews\n"));
+        assert!(imports_cashews(b"from cashews.wrapper import Cache"));
+        assert!(!imports_cashews(b"# uses cashews\nimport os\n"));
+        assert!(!imports_cashews(b"from .wrapper import Cache\n"));
     }
 
     #[test]

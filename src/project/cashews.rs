@@ -88,13 +88,34 @@ impl<'p> Index<'p> {
     fn project_names(&self, module: &Module<'p>) -> CashewsNames {
         let mut names = module.cashews.clone();
         let mut added = false;
+        // Only names that can be a cashews object are followed: an import
+        // of a name some project module binds to one, and aliases
+        // (`c = app_cache`); resolving every name would parse half the
+        // project for a module that imports none.
+        let needles = &self.exports().1;
         let candidates = module
             .imports
             .bindings
             .iter()
-            .filter(|(_, b)| matches!(b, Binding::From { level, module, .. } if *level > 0 || !module.starts_with("cashews")))
+            .filter(|(_, b)| match b {
+                Binding::From {
+                    level,
+                    module,
+                    name,
+                } => {
+                    (*level > 0 || !module.starts_with("cashews"))
+                        && (needles.names.contains(name) || needles.lasts.contains(name))
+                }
+                _ => false,
+            })
             .map(|(local, _)| local.clone())
-            .chain(module.variables.keys().cloned());
+            .chain(
+                module
+                    .variables
+                    .iter()
+                    .filter(|(_, v)| matches!(v.kind(), "identifier" | "attribute"))
+                    .map(|(k, _)| k.clone()),
+            );
         for local in candidates.collect::<Vec<_>>() {
             if names.is_cache(&local) {
                 continue;
@@ -110,7 +131,10 @@ impl<'p> Index<'p> {
         }
         // `import app.caching as caching` then `@caching.cache(...)`.
         for (local, binding) in &module.imports.bindings {
-            if let Binding::Module(_) = binding
+            if let Binding::Module(dotted) = binding
+                && needles
+                    .lasts
+                    .contains(dotted.rsplit('.').next().unwrap_or(dotted))
                 && let Symbol::Module(path) = self.resolve_name(module, local)
                 && let Some(other) = self.module(&path)
             {
@@ -134,48 +158,21 @@ impl<'p> Index<'p> {
     }
 
     fn find_project_caches(&self) -> Vec<ProjectCache> {
-        let files: Vec<PathBuf> = self
-            .files()
+        let exporters: Vec<&Exporter> = self
+            .cashews_exporters()
             .iter()
-            .filter(|p| !is_test(p))
-            .cloned()
+            .filter(|e| !is_test(&e.path))
             .collect();
-        let mentions = |path: &PathBuf, needles: &[String]| {
-            std::fs::read(path).is_ok_and(|b| {
-                needles
-                    .iter()
-                    .any(|n| memchr::memmem::find(&b, n.as_bytes()).is_some())
-            })
-        };
-        // Phase 1: modules that bind a cashews object at module level: they
-        // import cashews (a line naming both).
-        let defining: Vec<PathBuf> = files
-            .iter()
-            .filter(|p| std::fs::read(p).is_ok_and(|b| imports_cashews(&b)))
-            .cloned()
-            .collect();
-        self.preload(&defining);
-        let mut exporters: Vec<(String, Vec<String>)> = Vec::new();
-        for path in &defining {
-            let Some(module) = self.module(path) else {
-                continue;
-            };
-            let exported: Vec<String> = module.cashews.exported().map(str::to_string).collect();
-            if !exported.is_empty() {
-                exporters.push((self.module_name(path), exported));
-            }
-        }
         if exporters.is_empty() {
             return Vec::new();
         }
-        // Phase 2: files importing from those modules (or their packages).
-        let needles: Vec<String> = exporters
+        let needles = Needles::new(exporters.iter().copied());
+        // The files importing those names (a scan of their import lines).
+        let importing: Vec<PathBuf> = self
+            .files()
             .iter()
-            .map(|(m, _)| m.rsplit('.').next().unwrap_or(m).to_string())
-            .collect();
-        let importing: Vec<PathBuf> = files
-            .iter()
-            .filter(|p| mentions(p, &needles))
+            .filter(|p| !is_test(p))
+            .filter(|p| std::fs::read(p).is_ok_and(|b| needles.may_import(&b)))
             .cloned()
             .collect();
         self.preload(&importing);
@@ -219,6 +216,313 @@ impl<'p> Index<'p> {
             .collect();
         out.sort_by(|a, b| b.imports.cmp(&a.imports).then(a.module.cmp(&b.module)));
         out
+    }
+}
+
+/// A module that binds cashews objects at module level, which other
+/// modules can import by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Exporter {
+    pub(crate) path: PathBuf,
+    /// Its dotted name (`app.core.cache`).
+    pub(crate) module: String,
+    /// The names bound (`cache`, `disk_cache`, `early`, `noself`).
+    pub(crate) names: Vec<String>,
+}
+
+/// Rounds of re-exports followed (`app/__init__.py` importing the
+/// `cache` that `app/caching.py` builds is one).
+const REEXPORT_ROUNDS: usize = 3;
+
+impl Index<'_> {
+    /// The project's modules that bind a cashews object other modules can
+    /// import: phase 1 byte-scans every file for a line importing cashews
+    /// and parses only those (in parallel); then the files importing their
+    /// names (found by a scan of import lines, no parse) that re-export
+    /// them, round by round. Computed once per project.
+    pub(crate) fn cashews_exporters(&self) -> &[Exporter] {
+        &self.exports().0
+    }
+
+    fn exports(&self) -> &(Vec<Exporter>, Needles) {
+        self.exporters.get_or_init(|| {
+            let list = self.find_exporters();
+            let needles = Needles::new(list.iter());
+            (list, needles)
+        })
+    }
+
+    fn find_exporters(&self) -> Vec<Exporter> {
+        use rayon::prelude::*;
+        let files = self.files();
+        // Phase 1, text only: module-level imports of cashews objects and
+        // `name = Cache(...)` in the files with a line importing cashews.
+        let mut out: Vec<Exporter> = files
+            .par_iter()
+            .filter_map(|p| {
+                let bytes = std::fs::read(p).ok()?;
+                if !imports_cashews(&bytes) {
+                    return None;
+                }
+                let names = cashews_bindings(&bytes);
+                (!names.is_empty()).then(|| Exporter {
+                    path: p.clone(),
+                    module: self.module_name(p),
+                    names,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut fresh = out.len();
+        for _ in 0..REEXPORT_ROUNDS {
+            if fresh == 0 {
+                break;
+            }
+            let known: std::collections::HashSet<PathBuf> =
+                out.iter().map(|e| e.path.clone()).collect();
+            let needles = Needles::new(out[out.len() - fresh..].iter());
+            let mut found: Vec<Exporter> = files
+                .par_iter()
+                .filter(|p| !known.contains(*p))
+                .filter_map(|p| {
+                    let bytes = std::fs::read(p).ok()?;
+                    let names = reexported(&bytes, &needles);
+                    (!names.is_empty()).then(|| Exporter {
+                        path: p.clone(),
+                        module: self.module_name(p),
+                        names,
+                    })
+                })
+                .collect();
+            found.sort_by(|a, b| a.path.cmp(&b.path));
+            fresh = found.len();
+            out.extend(found);
+        }
+        out
+    }
+
+    /// Phase 2 of the lint's pre-filter: whether a file that does not
+    /// import cashews imports one of the project's cashews objects, by
+    /// its import lines alone (no parse).
+    pub(crate) fn may_import_project_cashews(&self, bytes: &[u8]) -> bool {
+        let (list, needles) = self.exports();
+        !list.is_empty() && needles.may_import(bytes)
+    }
+}
+
+/// What `from cashews import …` binds that is a cashews object (not a
+/// class such as `Cache`).
+const OBJECTS: &[&str] = &["cache", "mem", "noself_cache", "noself"];
+
+/// `name = Cache(...)`, `name: Cache = cashews.Cache(...)` at module level.
+static INSTANCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=\n]*)?=\s*(?:[A-Za-z_][A-Za-z0-9_]*\.)*Cache\(",
+    )
+    .expect("static regex")
+});
+
+/// The names a module binds at module level to cashews objects, read from
+/// its text: `from cashews import cache as c` binds `c`, `disk = Cache()`
+/// binds `disk`.
+fn cashews_bindings(bytes: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for stmt in import_statements(bytes).filter(|s| s.top) {
+        let Some(from) = stmt.from.as_deref() else {
+            continue;
+        };
+        if from != "cashews" && !from.starts_with("cashews.") {
+            continue;
+        }
+        for (name, local) in stmt.names.iter().zip(&stmt.locals) {
+            if OBJECTS.contains(&name.as_str()) || SHORTCUTS.contains(&name.as_str()) {
+                out.push(local.clone());
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(bytes);
+    out.extend(INSTANCE.captures_iter(&text).map(|c| c[1].to_string()));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The names a module binds at module level by importing them from
+/// modules `needles` describes (a re-export).
+fn reexported(bytes: &[u8], needles: &Needles) -> Vec<String> {
+    if !needles.search.iter().any(|f| f.find(bytes).is_some()) {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for stmt in import_statements(bytes).filter(|s| s.top && s.from.is_some()) {
+        if !stmt.imports_any(needles) {
+            continue;
+        }
+        for (name, local) in stmt.names.iter().zip(&stmt.locals) {
+            if needles.names.contains(name) {
+                out.push(local.clone());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What an import statement must name to bind one of some exporters'
+/// objects: the names, and the segments of the modules (an import may name
+/// the module by its last part, or a package above it).
+#[derive(Debug, Default)]
+pub(crate) struct Needles {
+    names: std::collections::HashSet<String>,
+    segments: std::collections::HashSet<String>,
+    /// The last segment of each module (`from app import caching`).
+    lasts: std::collections::HashSet<String>,
+    /// Distinct names, for the byte search that skips most files.
+    search: Vec<memchr::memmem::Finder<'static>>,
+}
+
+impl Needles {
+    fn new<'e>(exporters: impl Iterator<Item = &'e Exporter>) -> Needles {
+        let mut out = Needles::default();
+        for e in exporters {
+            out.names.extend(e.names.iter().cloned());
+            out.segments.extend(e.module.split('.').map(str::to_string));
+            out.lasts
+                .extend(e.module.rsplit('.').next().map(str::to_string));
+        }
+        out.search = out
+            .names
+            .iter()
+            .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned())
+            .collect();
+        out
+    }
+
+    /// Whether an import statement of `bytes` may bind one of the names.
+    /// Loose on purpose: a wrong yes costs a parse, a wrong no a missed
+    /// finding.
+    fn may_import(&self, bytes: &[u8]) -> bool {
+        self.search.iter().any(|f| f.find(bytes).is_some())
+            && import_statements(bytes).any(|s| s.imports_any(self))
+    }
+}
+
+/// One `import …` or `from … import …` statement, read from the text.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ImportStmt {
+    /// `from X import …`: X as written (leading dots kept); None for `import`.
+    from: Option<String>,
+    /// The names imported (`a` of `a as b`), or the modules of `import a.b`.
+    names: Vec<String>,
+    /// What each binds (`b` of `a as b`).
+    locals: Vec<String>,
+    /// Whether it starts at column 0 (a module-level import, mostly).
+    top: bool,
+}
+
+impl ImportStmt {
+    fn imports_any(&self, needles: &Needles) -> bool {
+        let last = |m: &str| m.rsplit('.').next().unwrap_or(m).to_string();
+        match &self.from {
+            None => self
+                .names
+                .iter()
+                .any(|m| needles.segments.contains(&last(m))),
+            Some(from) => {
+                let module = from.trim_start_matches('.');
+                let relative = module.len() < from.len();
+                let related =
+                    (relative && module.is_empty()) || needles.segments.contains(&last(module));
+                related
+                    && self
+                        .names
+                        .iter()
+                        .any(|n| n == "*" || needles.names.contains(n) || needles.lasts.contains(n))
+            }
+        }
+    }
+}
+
+/// The import statements of a file, found line by line (continuations in
+/// parentheses or after a backslash joined), without parsing it. A line in
+/// a string that looks like an import is read as one: a parse too many.
+pub(crate) fn import_statements(bytes: &[u8]) -> impl Iterator<Item = ImportStmt> + '_ {
+    let mut lines = bytes.split(|b| *b == b'\n');
+    std::iter::from_fn(move || {
+        loop {
+            let line = lines.next()?;
+            let text = line.trim_ascii_start();
+            let top = text.len() == line.len();
+            let (from, rest) = if let Some(rest) = text.strip_prefix(b"from ") {
+                (true, rest)
+            } else if let Some(rest) = text.strip_prefix(b"import ") {
+                (false, rest)
+            } else {
+                continue;
+            };
+            let mut stmt = String::from_utf8_lossy(strip_comment(rest)).into_owned();
+            let mut depth = paren_depth(&stmt);
+            while depth > 0 || stmt.trim_end().ends_with('\\') {
+                let Some(next) = lines.next() else { break };
+                let next = String::from_utf8_lossy(strip_comment(next)).into_owned();
+                depth += paren_depth(&next);
+                stmt = stmt.trim_end().trim_end_matches('\\').to_string();
+                stmt.push(' ');
+                stmt.push_str(&next);
+            }
+            if let Some(mut parsed) = parse_import(from, &stmt) {
+                parsed.top = top;
+                return Some(parsed);
+            }
+        }
+    })
+}
+
+fn strip_comment(line: &[u8]) -> &[u8] {
+    memchr::memchr(b'#', line).map_or(line, |at| &line[..at])
+}
+
+fn paren_depth(text: &str) -> i32 {
+    text.matches('(').count() as i32 - text.matches(')').count() as i32
+}
+
+fn parse_import(from: bool, stmt: &str) -> Option<ImportStmt> {
+    let stmt = stmt.split(';').next().unwrap_or(stmt);
+    // (name, local) of `a`, `a as b`, `a.b` (binds `a`).
+    let list = |items: &str| -> (Vec<String>, Vec<String>) {
+        let mut names = Vec::new();
+        let mut locals = Vec::new();
+        for item in items.replace(['(', ')'], " ").split(',') {
+            let words: Vec<&str> = item.split_whitespace().collect();
+            let Some(name) = words.first() else { continue };
+            let local = match words.as_slice() {
+                [_, "as", alias, ..] => alias.to_string(),
+                _ if !from => name.split('.').next().unwrap_or(name).to_string(),
+                _ => name.to_string(),
+            };
+            names.push(name.to_string());
+            locals.push(local);
+        }
+        (names, locals)
+    };
+    if from {
+        let (module, rest) = stmt.split_once(" import")?;
+        let (names, locals) = list(rest);
+        Some(ImportStmt {
+            from: Some(module.trim().to_string()),
+            names,
+            locals,
+            top: false,
+        })
+    } else {
+        let (names, locals) = list(stmt);
+        Some(ImportStmt {
+            from: None,
+            names,
+            locals,
+            top: false,
+        })
     }
 }
 
@@ -317,6 +621,71 @@ mod tests {
         );
         let module = index.module(&users).unwrap();
         assert!(index.cashews(module).is_cache("cache"));
+    }
+
+    #[test]
+    fn import_lines_are_read_without_parsing() {
+        let text = b"import os, app.caching as c\nfrom app.core import (\n    cache,  # the cache\n    other,\n)\nx = 1\n  from . import cache as c2\nfrom a import \\\n    b\n";
+        let got: Vec<ImportStmt> = import_statements(text).collect();
+        let stmt = |from: Option<&str>, names: &[&str]| {
+            (
+                from.map(str::to_string),
+                names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        let got: Vec<_> = got.into_iter().map(|s| (s.from, s.names)).collect();
+        assert_eq!(
+            got,
+            [
+                stmt(None, &["os", "app.caching"]),
+                stmt(Some("app.core"), &["cache", "other"]),
+                stmt(Some("."), &["cache"]),
+                stmt(Some("a"), &["b"]),
+            ]
+        );
+        let exporter = Exporter {
+            path: PathBuf::from("app/core/cache.py"),
+            module: "app.core.cache".into(),
+            names: vec!["cache".into(), "disk_cache".into()],
+        };
+        let needles = Needles::new(std::iter::once(&exporter));
+        let yes = |t: &[u8]| needles.may_import(t);
+        assert!(yes(b"from app.core.cache import disk_cache\n"));
+        assert!(yes(b"from src.app.core.cache import (\n  cache,\n)\n"));
+        assert!(yes(b"from .cache import cache\n"));
+        assert!(yes(b"from app.core import cache\n"));
+        assert!(yes(b"import app.core.cache as cache\n"));
+        assert!(!yes(b"from functools import cache\n"));
+        assert!(!yes(b"from app.core.cache import other\n# cache\n"));
+        assert!(!yes(b"x = cache\n"));
+    }
+
+    #[test]
+    fn a_reexport_of_a_reexport_is_followed() {
+        let dir = project(&[
+            ("app/__init__.py", "from .caching import disk_cache\n"),
+            (
+                "app/caching.py",
+                "from cashews import Cache\ndisk_cache = Cache()\n",
+            ),
+            (
+                "app/users.py",
+                "from app import disk_cache\n@disk_cache(ttl='1h')\nasync def a(): ...\n",
+            ),
+            ("app/plain.py", "from functools import cache\n"),
+        ]);
+        let sources = Sources::default();
+        let users = dir.path().join("app/users.py");
+        let index = Index::for_file(&sources, &users);
+        let modules: Vec<&str> = index
+            .cashews_exporters()
+            .iter()
+            .map(|e| e.module.as_str())
+            .collect();
+        // Every module binding it at module level can be imported from.
+        assert_eq!(modules, ["app.caching", "app", "app.users"]);
+        assert!(index.may_import_project_cashews(b"from app import disk_cache\n"));
+        assert!(!index.may_import_project_cashews(b"from functools import cache\n"));
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub(crate) struct Sources {
 pub(crate) struct Projects<'p> {
     sources: &'p Sources,
     indexes: FrozenMap<PathBuf, Box<Index<'p>>>,
+    /// The root of each folder asked about: the lint asks for every file
+    /// it walks, and finding a root costs a dozen stats per level.
+    roots: Mutex<HashMap<PathBuf, (PathBuf, bool)>>,
 }
 
 impl<'p> Projects<'p> {
@@ -42,12 +45,28 @@ impl<'p> Projects<'p> {
         Projects {
             sources,
             indexes: FrozenMap::new(),
+            roots: Mutex::new(HashMap::new()),
         }
     }
 
     /// The index of the project holding `file`.
     pub(crate) fn for_file(&self, file: &Path) -> &Index<'p> {
-        let (root, marked) = root_or_folder(file);
+        // The root depends on the file's folder only.
+        let folder = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let known = self
+            .roots
+            .lock()
+            .expect("no panics while held")
+            .get(&folder)
+            .cloned();
+        let (root, marked) = known.unwrap_or_else(|| {
+            let found = root_or_folder(file);
+            self.roots
+                .lock()
+                .expect("no panics while held")
+                .insert(folder, found.clone());
+            found
+        });
         if let Some(found) = self.indexes.get(&root) {
             return found;
         }
@@ -84,6 +103,9 @@ pub(crate) struct Index<'p> {
     pub(crate) classes: Mutex<HashMap<resolve::Def, Option<Arc<classes::ClassInfo>>>>,
     summaries: Mutex<HashMap<effects::FnKey, Arc<effects::Summary>>>,
     caches: cashews::Caches,
+    exporters: OnceLock<(Vec<cashews::Exporter>, cashews::Needles)>,
+    /// Tags the project's `delete_tags(...)` calls delete (lint CA501).
+    pub(crate) deleted_tags: crate::lint::rules::ca501::DeletedTags,
     managed: OnceLock<std::collections::BTreeMap<String, PathBuf>>,
 }
 
@@ -106,6 +128,8 @@ impl<'p> Index<'p> {
             classes: Mutex::new(HashMap::new()),
             summaries: Mutex::new(HashMap::new()),
             caches: OnceLock::new(),
+            exporters: OnceLock::new(),
+            deleted_tags: OnceLock::new(),
             managed: OnceLock::new(),
         }
     }

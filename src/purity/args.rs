@@ -19,6 +19,8 @@ pub(crate) struct Args<'s, 't> {
     pub(crate) splats: Vec<Node<'t>>,
     /// For `path.open("w")` the mode is the first argument, for `open(p, "w")` the second.
     is_method: bool,
+    /// What is called (`client.post`).
+    callee: Option<Node<'t>>,
 }
 
 static WRITE_SQL: LazyLock<Regex> = LazyLock::new(|| {
@@ -40,6 +42,9 @@ static BUILDER_READ: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(Query|Table)\s*\.\s*from_\s*\(|\.\s*select\s*\(").unwrap());
 static READ_SQL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?is)^\s*(select|with|show|explain|values)\b").unwrap());
+/// What names a query endpoint or client: `/graphql`, `search_url`, `gql_client`.
+static QUERY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(graphql|gql|search|query)").unwrap());
 static URL_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)(url|endpoint|path|uri|href|link|route)").unwrap());
 
@@ -72,6 +77,7 @@ impl<'s, 't> Args<'s, 't> {
             keywords,
             splats,
             is_method,
+            callee: call.child_by_field_name("function"),
         }
     }
 
@@ -93,7 +99,42 @@ impl<'s, 't> Args<'s, 't> {
             When::VariableVerb => self.verb_node(locals).is_some() && self.verb(locals).is_none(),
             When::HasArgs => !self.positional.is_empty() || !self.keywords.is_empty(),
             When::UrlArg => self.positional.first().is_some_and(|a| self.url_like(*a)),
+            When::Query => self.is_query(locals),
+            When::NotQuery => !self.is_query(locals),
         }
+    }
+
+    /// Whether a POST sends a query (GraphQL, a search) rather than a
+    /// write: its URL, the client it goes through, or a
+    /// `json={"query": ...}` body say so.
+    fn is_query(&self, locals: &BTreeMap<String, Vec<Node<'t>>>) -> bool {
+        let client = self
+            .callee
+            .and_then(|c| c.child_by_field_name("object"))
+            .is_some_and(|o| QUERY.is_match(self.src.text_of(o)));
+        let url = self
+            .keywords
+            .get("url")
+            .copied()
+            .or_else(|| self.positional.first().copied());
+        let url_says = url.is_some_and(|u| {
+            let names = |n: Node| QUERY.is_match(self.src.text_of(n));
+            match u.kind() {
+                "identifier" => {
+                    names(u)
+                        || locals
+                            .get(self.src.text_of(u))
+                            .is_some_and(|values| values.iter().any(|v| names(*v)))
+                }
+                _ => names(u),
+            }
+        });
+        let body_says = ["json", "data"].iter().any(|k| {
+            self.keywords.get(*k).is_some_and(|d| {
+                d.kind() == "dictionary" && dict_value(self.src, *d, "query").is_some()
+            })
+        });
+        client || url_says || body_says
     }
 
     fn mode_node(&self) -> Option<Node<'t>> {

@@ -68,6 +68,9 @@ pub(crate) struct Scope<'s, 't> {
     src: &'s SourceFile,
     module: BTreeSet<String>,
     params: BTreeSet<String>,
+    /// `*args` and `**kwargs`: a tuple and a dict made fresh for each call,
+    /// so changing them changes nothing the caller sees.
+    fresh: BTreeSet<String>,
     pub(crate) receiver: Option<String>,
     pub(crate) locals: BTreeMap<String, Node<'t>>,
     /// Every value assigned to each local, in order (`stmt = select(U)`, `stmt = stmt.where(...)`).
@@ -82,6 +85,12 @@ impl<'s, 't> Scope<'s, 't> {
             .params
             .iter()
             .filter(|p| p.kind != ParamKind::Receiver)
+            .map(|p| p.name.clone())
+            .collect();
+        let fresh = f
+            .params
+            .iter()
+            .filter(|p| matches!(p.kind, ParamKind::Args | ParamKind::Kwargs))
             .map(|p| p.name.clone())
             .collect();
         let receiver = f.receiver().map(|p| p.name.clone());
@@ -116,6 +125,7 @@ impl<'s, 't> Scope<'s, 't> {
             src,
             module: module_names(src),
             params,
+            fresh,
             receiver,
             locals,
             assigned,
@@ -155,6 +165,8 @@ impl<'s, 't> Scope<'s, 't> {
         let name = self.src.text_of(root);
         if self.receiver.as_deref() == Some(name) {
             Some(Ok(Holder::Receiver))
+        } else if self.fresh.contains(name) {
+            None
         } else if self.params.contains(name) {
             Some(Ok(Holder::Param(name.to_string())))
         } else if self.is_module_state(name) {

@@ -19,10 +19,14 @@ declare_rule! {
     /// just wrong.
     ///
     /// An input used only through an attribute or an index (`{user.id}`,
-    /// `{filters[page]}`) counts as present. Handles are never inputs: a
-    /// database session, an HTTP client, a logger, `Request`, a
-    /// `Depends(...)` value (the same exclusions `cashews-add` uses when it
-    /// designs a key). A parameter the body never reads cannot change the
+    /// `{filters[page]}`) counts as present, and so does a surrogate: another
+    /// parameter named after it that says which one it is (`{grid_version}`
+    /// for `grid`, `{stats_key}` for `stats`, `{user_id}` for `user`).
+    /// Handles are never inputs: a database session, an HTTP client, a
+    /// logger, `Request`, a `Depends(...)` resource, an `Annotated[...,
+    /// Depends(...)]` alias of one (decided by the function `cashews-add`
+    /// uses when it designs a key). A parameter the body never reads, or
+    /// whose name starts with `_` (unused by convention), cannot change the
     /// result and is not reported.
     ///
     /// ## Example
@@ -44,17 +48,35 @@ declare_rule! {
     /// `--fix --unsafe-fixes` appends the missing placeholders to the key (`:{page}`;
     /// `{name:hash}` for a secret-like name, `{__args__}` / `{__kwargs__:hash}` (keyword arguments may carry a secret) for
     /// `*args` / `**kwargs`). Keys change, so the first calls after the fix
-    /// miss the cache. A key computed at run time (an f-string, a variable)
-    /// is not checked, and a key with a placeholder that names no parameter
+    /// miss the cache. A key with a placeholder that names no parameter
     /// (CA102) is reported without a fix: the missing input may be that
     /// placeholder misspelt.
+    ///
+    /// Keys that are not inline literals are read too: a module constant
+    /// (`key=USER_KEY`, imported from another module or not), an implicit
+    /// concatenation (`key=("a:{x}" ":{y}")`, comments between the parts),
+    /// an f-string (`f"{VERSION}:{{user_id}}"`: the interpolation is fixed at
+    /// import, the doubled braces are the placeholders). Those are reported
+    /// without a fix. A key computed by a call is not checked; `prefix=` does
+    /// not change what the key must hold.
     pub(crate) const DOC;
 }
 
-pub(crate) fn check(ck: &mut Checker, c: &Cached) {
+/// A placeholder that stands for `input`: another parameter named after it
+/// (`{grid_version}` for `grid`, `{user_id}` for `user`), which the caller
+/// passes to say which `input` it is.
+fn surrogate<'p>(input: &str, placeholders: &'p [crate::cashews::Placeholder]) -> Option<&'p str> {
+    let prefix = format!("{input}_");
+    placeholders
+        .iter()
+        .find(|p| p.root.starts_with(&prefix) && p.root.len() > prefix.len())
+        .map(|p| p.root.as_str())
+}
+
+pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
     let src = ck.src();
     for deco in c.caching() {
-        let KeyArg::Template(key) = deco.key(src) else {
+        let KeyArg::Template(key) = deco.key(ck) else {
             continue;
         };
         let Ok(placeholders) = crate::cashews::parse_template(&key.value) else {
@@ -63,6 +85,8 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
         let missing: Vec<String> = missing_inputs(&c.f, &c.key, &key.value)
             .into_iter()
             .filter(|input| !input.contains('.') && body_reads(src, &c.f, input))
+            .filter(|input| !input.starts_with('_'))
+            .filter(|input| surrogate(input, &placeholders).is_none())
             .collect();
         if missing.is_empty() {
             continue;
@@ -101,8 +125,7 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
         );
         // A placeholder naming no parameter (CA102) may be the missing input
         // misspelt: that key needs a person, not an addition.
-        let fix = unknown_placeholders(ck, &c.f, &placeholders)
-            .is_empty()
+        let fix = (key.editable && unknown_placeholders(ck, &c.f, &placeholders).is_empty())
             .then(|| vec![Edit::insert(key.append_at, addition)]);
         ck.report(Rule::CA101, key.node, &c.noqa, message, fix);
     }

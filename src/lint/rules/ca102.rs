@@ -37,10 +37,9 @@ declare_rule! {
     pub(crate) const DOC;
 }
 
-pub(crate) fn check(ck: &mut Checker, c: &Cached) {
-    let src = ck.src();
+pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
     for deco in &c.decos {
-        let KeyArg::Template(key) = deco.key(src) else {
+        let KeyArg::Template(key) = deco.key(ck) else {
             continue;
         };
         let placeholders = match parse_template(&key.value) {

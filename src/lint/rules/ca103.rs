@@ -6,13 +6,21 @@ use crate::lint::rules::{Cached, Checker, KeyArg, Rule};
 declare_rule! {
     /// ## What it does
     /// Finds keys that hold an object whose `str()` is its address:
-    /// - the default key (no `key=`) on a method whose class, and every base
-    ///   class defined in the project, has no `__str__` (nor `__repr__`):
-    ///   cashews' default key holds `self`;
+    /// - the default key (no `key=`) on a method whose class has no
+    ///   `__str__` (nor `__repr__`) along its whole MRO, base classes in
+    ///   other modules of the project included: cashews' default key holds
+    ///   `self`;
     /// - a handle in the key: a database session, a connection, an HTTP
-    ///   client, `Request`, a logger (by annotation or by name, the same
-    ///   handles `cashews-add` leaves out of the keys it designs), written
-    ///   `{session}` in an explicit key or held by the default key.
+    ///   client, `Request`, a logger, a dependency-injected resource
+    ///   (`db: AsyncSession = Depends(get_session)`, or an alias such as
+    ///   `SessionDep = Annotated[AsyncSession, Depends(get_session)]`),
+    ///   written `{session}` in an explicit key or held by the default key;
+    /// - an object of a project class with no `__str__` written whole in an
+    ///   explicit key (`{project}` for `project: Project`) or held by the
+    ///   default key.
+    ///
+    /// What is a handle is decided by the same function `cashews-add` uses
+    /// when it designs a key, so the two never disagree.
     ///
     /// ## Why is this bad?
     /// `str()` of such an object is `<AsyncSession object at 0x7f…>`: a new
@@ -48,13 +56,12 @@ declare_rule! {
     pub(crate) const DOC;
 }
 
-pub(crate) fn check(ck: &mut Checker, c: &Cached) {
+pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
     if !ck.enabled(Rule::CA103) {
         return; // base classes may be looked up across the project
     }
-    let src = ck.src();
     for deco in c.caching() {
-        match deco.key(src) {
+        match deco.key(ck) {
             KeyArg::Template(key) => {
                 let Ok(placeholders) = crate::cashews::parse_template(&key.value) else {
                     continue;
@@ -68,8 +75,8 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
                             continue;
                         }
                         format!("`{}` has no __str__", class_name(ck, c))
-                    } else if let Some(reason) = ck.settings.handles.resource_reason(param) {
-                        reason
+                    } else if let Some(reason) = address(c, &param.name) {
+                        reason.to_string()
                     } else {
                         continue;
                     };
@@ -94,7 +101,7 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
                     ));
                 }
                 for p in c.f.params.iter().filter(|p| p.kind == ParamKind::Plain) {
-                    if let Some(reason) = ck.settings.handles.resource_reason(p) {
+                    if let Some(reason) = address(c, &p.name) {
                         held.push(format!("`{}` ({reason})", p.name));
                     }
                 }
@@ -110,6 +117,16 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
             KeyArg::Unknown => {}
         }
     }
+}
+
+/// Why the parameter's `str()` is an object address, as the key designer
+/// decided it (`key::param_key`: handles, carriers, objects without `__str__`).
+fn address<'c>(c: &'c Cached, name: &str) -> Option<&'c str> {
+    c.key
+        .addresses
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| a.reason.as_str())
 }
 
 fn class_name(ck: &Checker, c: &Cached) -> String {

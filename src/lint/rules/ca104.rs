@@ -44,11 +44,10 @@ declare_rule! {
     pub(crate) const DOC;
 }
 
-pub(crate) fn check(ck: &mut Checker, c: &Cached) {
-    let src = ck.src();
+pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
     let rules = &ck.settings.handles;
     for deco in c.caching() {
-        match deco.key(src) {
+        match deco.key(ck) {
             KeyArg::Template(key) => {
                 let Ok(placeholders) = crate::cashews::parse_template(&key.value) else {
                     continue;
@@ -66,7 +65,7 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
                     if hidden || !secret || p.root == "@" {
                         continue;
                     }
-                    let fix = match (key.verbatim_at, &p.format) {
+                    let fix = match (key.verbatim_at.filter(|_| key.editable), &p.format) {
                         (Some(at), None) => Some(vec![Edit::insert(at + p.span.end - 1, ":hash")]),
                         _ => None,
                     };

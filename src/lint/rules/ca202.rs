@@ -14,6 +14,12 @@ declare_rule! {
     /// catalogue, `extra-side-effects` included), following calls into
     /// helpers of the same module one level deep.
     ///
+    /// Only real writes count: a POST that sends a query (its URL, the
+    /// client it goes through, or a `json={"query": ...}` body names
+    /// graphql, gql, search or query) is a read, and changing `*args` or
+    /// `**kwargs` changes nothing the caller sees (they are made fresh for
+    /// each call).
+    ///
     /// ## Why is this bad?
     /// On a cache hit the body does not run, so the effect silently happens
     /// once per TTL instead of once per call: the order is not saved, the

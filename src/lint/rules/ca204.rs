@@ -14,7 +14,11 @@ declare_rule! {
     /// Decorators apply bottom-up. The route decorator runs first and
     /// registers the function it receives, the uncached one; the cache
     /// decorator then wraps a function no request ever calls. The endpoint
-    /// is served uncached and nothing says so.
+    /// is served uncached and nothing says so. The same holds for every
+    /// cashews decorator: `@cache.rate_limit` or `@cache.locked` above the
+    /// route limits or locks nothing. Cashews decorators stacked below the
+    /// route (`@cache` over `@cache.locked`) are fine, and so is a
+    /// `@classmethod` or `@staticmethod` above them.
     ///
     /// ## Example
     /// ```python
@@ -115,8 +119,13 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
         )
         .split_whitespace()
         .collect::<String>();
+    let what = if first.spec.caches_result {
+        "the uncached function"
+    } else {
+        "the function without it (no limit, no lock)"
+    };
     let message = format!(
-        "{} is above @{route_label}: decorators apply bottom-up, so the route registers the uncached function; move it below",
+        "{} is above @{route_label}: decorators apply bottom-up, so the route registers {what}; move it below",
         first.label(src)
     );
     ck.report(Rule::CA204, first.node, &c.noqa, message, fix);

@@ -1,7 +1,7 @@
 //! CA301: a TTL that is missing or malformed.
 
-use crate::lint::literal::{Ttl, ttl};
-use crate::lint::rules::{Cached, Checker, Rule};
+use crate::lint::literal::Ttl;
+use crate::lint::rules::{Cached, Checker, Rule, ttl_of};
 
 declare_rule! {
     /// ## What it does
@@ -47,7 +47,7 @@ const TTL_ARGS: &[&str] = &[
     "time_condition",
 ];
 
-pub(crate) fn check(ck: &mut Checker, c: &Cached) {
+pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
     let src = ck.src();
     for deco in &c.decos {
         let spec = deco.spec;
@@ -86,7 +86,7 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
             }
         }
         for (name, node) in nodes {
-            if let Ttl::Malformed(reason) = ttl(src, &ck.module.imports, node) {
+            if let Ttl::Malformed(reason) = ttl_of(ck, node) {
                 let message = if name == "ttl" {
                     reason
                 } else {

@@ -1,7 +1,7 @@
 //! CA302: early_ttl / soft_ttl not below ttl.
 
-use crate::lint::literal::{show_seconds, ttl};
-use crate::lint::rules::{Cached, Checker, Rule};
+use crate::lint::literal::show_seconds;
+use crate::lint::rules::{Cached, Checker, Rule, ttl_of};
 
 declare_rule! {
     /// ## What it does
@@ -35,9 +35,8 @@ declare_rule! {
     pub(crate) const DOC;
 }
 
-pub(crate) fn check(ck: &mut Checker, c: &Cached) {
+pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
     let src = ck.src();
-    let imports = &ck.module.imports;
     let mut found = Vec::new();
     for deco in &c.decos {
         let Some((name, pos)) = deco.spec.second_ttl else {
@@ -50,8 +49,8 @@ pub(crate) fn check(ck: &mut Checker, c: &Cached) {
             continue;
         };
         let (Some(t), Some(s)) = (
-            ttl(src, imports, ttl_node).seconds(),
-            ttl(src, imports, second_node).seconds(),
+            ttl_of(ck, ttl_node).seconds(),
+            ttl_of(ck, second_node).seconds(),
         ) else {
             continue;
         };

@@ -45,7 +45,7 @@ pub(crate) fn check(ck: &mut Checker) {
     let module = ck.module;
     let src = module.src;
     let mut found = Vec::new();
-    for call in setup_calls(module) {
+    for call in setup_calls(module, ck.index.cashews(module)) {
         if call.directory_keyword {
             continue; // `setup("disk://…", directory=…)`: the keyword wins
         }

@@ -61,7 +61,11 @@ pub(crate) struct SetupCall<'t> {
 }
 
 /// Every `cache.setup(...)` (`setup_tags_backend(...)`, `init(url)`) call in the module.
-pub(crate) fn setup_calls<'t>(module: &Module<'t>) -> Vec<SetupCall<'t>> {
+/// `names`: the module's cashews names through the project (`Index::cashews`).
+pub(crate) fn setup_calls<'t>(
+    module: &Module<'t>,
+    names: &crate::cashews::CashewsNames,
+) -> Vec<SetupCall<'t>> {
     let src = module.src;
     let mut out = Vec::new();
     for call in crate::lint::rules::calls_named(src, &["setup", "setup_tags_backend", "init"]) {
@@ -87,7 +91,8 @@ pub(crate) fn setup_calls<'t>(module: &Module<'t>) -> Vec<SetupCall<'t>> {
                 let method = src.text_of(attr);
                 let wanted = matches!(method, "setup" | "setup_tags_backend")
                     || (method == "init" && !children.is_empty());
-                wanted && (is_cache_object(module, object) || is_setup_function(module, callee))
+                wanted
+                    && (is_cache_object(module, names, object) || is_setup_function(module, callee))
             }
             "identifier" => is_setup_function(module, callee),
             _ => false,
@@ -131,10 +136,10 @@ fn is_setup_function(module: &Module, callee: Node) -> bool {
 }
 
 /// A cashews cache, or anything whose name says it is a cache.
-fn is_cache_object(module: &Module, object: Node) -> bool {
+fn is_cache_object(module: &Module, names: &crate::cashews::CashewsNames, object: Node) -> bool {
     let src = module.src;
     if let Some(name) = dotted_name(src, object)
-        && module.cashews.is_cache(&name)
+        && names.is_cache(&name)
     {
         return true;
     }

@@ -42,6 +42,7 @@ pub(crate) mod ca301;
 pub(crate) mod ca302;
 pub(crate) mod ca401;
 pub(crate) mod ca402;
+pub(crate) mod ca501;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Rule {
@@ -58,10 +59,11 @@ pub(crate) enum Rule {
     CA302,
     CA401,
     CA402,
+    CA501,
 }
 
 impl Rule {
-    pub(crate) const ALL: [Rule; 13] = [
+    pub(crate) const ALL: [Rule; 14] = [
         Rule::CA001,
         Rule::CA101,
         Rule::CA102,
@@ -75,6 +77,7 @@ impl Rule {
         Rule::CA302,
         Rule::CA401,
         Rule::CA402,
+        Rule::CA501,
     ];
 
     pub(crate) fn code(self) -> &'static str {
@@ -92,6 +95,7 @@ impl Rule {
             Rule::CA302 => "CA302",
             Rule::CA401 => "CA401",
             Rule::CA402 => "CA402",
+            Rule::CA501 => "CA501",
         }
     }
 
@@ -111,6 +115,7 @@ impl Rule {
             Rule::CA302 => "second-ttl-not-below-ttl",
             Rule::CA401 => "disk-url-path-ignored",
             Rule::CA402 => "cache-never-set-up",
+            Rule::CA501 => "deleted-tag-never-registered",
         }
     }
 
@@ -138,6 +143,9 @@ impl Rule {
             Rule::CA302 => "early_ttl / soft_ttl not below ttl",
             Rule::CA401 => "disk:///path setup URL: cashews ignores the path",
             Rule::CA402 => "cached functions but no cache.setup( in the project",
+            Rule::CA501 => {
+                "the project deletes a tag of a cached function that its decorator never registers"
+            }
         }
     }
 
@@ -156,6 +164,7 @@ impl Rule {
             Rule::CA302 => ca302::DOC,
             Rule::CA401 => ca401::DOC,
             Rule::CA402 => ca402::DOC,
+            Rule::CA501 => ca501::DOC,
         }
     }
 
@@ -317,7 +326,11 @@ impl<'t> Deco<'t> {
             .any(|a| matches!(a.kind(), "list_splat" | "dictionary_splat"))
     }
 
-    pub(crate) fn key(&self, src: &SourceFile) -> KeyArg<'t> {
+    /// The key: a literal, an f-string (its interpolations fixed at
+    /// import), or a module constant (resolved through the project, then
+    /// reported at the argument and never edited).
+    pub(crate) fn key(&self, ck: &Checker<'_, 't>) -> KeyArg<'t> {
+        let src = ck.src();
         if self.cashews.call.is_none() {
             return KeyArg::Unknown; // a bare `@cache` is broken in other ways (CA301)
         }
@@ -325,7 +338,26 @@ impl<'t> Deco<'t> {
             None if self.has_star_args() => KeyArg::Unknown,
             None => KeyArg::Default,
             Some(n) if n.kind() == "none" => KeyArg::Default,
-            Some(n) => literal::string(src, n).map_or(KeyArg::Unknown, KeyArg::Template),
+            Some(n) => {
+                if let Some(t) = literal::template(src, n) {
+                    return KeyArg::Template(t);
+                }
+                match constant(ck.index, ck.module, n) {
+                    Some((_, value)) if value.kind() == "none" => KeyArg::Default,
+                    Some((module, value)) => {
+                        literal::template(module.src, value).map_or(KeyArg::Unknown, |t| {
+                            KeyArg::Template(Str {
+                                node: n,
+                                verbatim_at: None,
+                                append_at: n.end_byte(),
+                                editable: false,
+                                value: t.value,
+                            })
+                        })
+                    }
+                    None => KeyArg::Unknown,
+                }
+            }
         }
     }
 
@@ -339,6 +371,53 @@ impl<'t> Deco<'t> {
         };
         let text: String = src.text_of(callee).split_whitespace().collect();
         format!("@{text}")
+    }
+}
+
+/// The value a module constant names (`KEY`, `settings_module.KEY`,
+/// imported or not), with the module it is assigned in, followed through
+/// constants assigned to constants. None for anything computed.
+pub(crate) fn constant<'i, 'p>(
+    index: &'i Index<'p>,
+    module: &'i Module<'p>,
+    node: Node<'p>,
+) -> Option<(&'i Module<'p>, Node<'p>)> {
+    let mut module = module;
+    let mut node = node;
+    for _ in 0..8 {
+        if !matches!(node.kind(), "identifier" | "attribute") {
+            return Some((module, node));
+        }
+        let crate::project::resolve::Symbol::Data(def) = index.resolve_node(module, node) else {
+            // A plain local name the index does not see as data.
+            let name = module.src.text_of(node);
+            let value = module.variables.get(name)?;
+            if value.kind() == "identifier" && module.src.text_of(*value) == name {
+                return None;
+            }
+            node = *value;
+            continue;
+        };
+        let defining = index.module(&def.path)?;
+        node = *defining.variables.get(&def.qualname)?;
+        module = defining;
+    }
+    None
+}
+
+/// A TTL argument's value, a module constant followed to its literal
+/// (`ttl=CACHE_TTL`, `ttl=config.TTL`); Unknown for what only the run
+/// knows (a settings object's attribute, an f-string, a call).
+pub(crate) fn ttl_of<'t>(ck: &Checker<'_, 't>, node: Node<'t>) -> literal::Ttl {
+    let here = literal::ttl(ck.src(), &ck.module.imports, node);
+    if here != literal::Ttl::Unknown {
+        return here;
+    }
+    match constant(ck.index, ck.module, node) {
+        Some((module, value)) if value.id() != node.id() => {
+            literal::ttl(module.src, &module.imports, value)
+        }
+        _ => literal::Ttl::Unknown,
     }
 }
 
@@ -574,6 +653,7 @@ pub(crate) fn check_module<'t>(ck: &mut Checker<'_, 't>, cached: &[Cached<'t>]) 
         ca204::check(ck, c);
         ca301::check(ck, c);
         ca302::check(ck, c);
+        ca501::check(ck, c);
     }
     ca401::check(ck);
 }
