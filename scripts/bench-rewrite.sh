@@ -11,4 +11,4 @@ if [ ! -x "$venv/bin/ruff" ] || [ ! -d "$venv/lib/python3.11/site-packages/libcs
     "$venv/bin/pip" install -q ruff==0.17.6 libcst==1.9.0
 fi
 corpus=$(scripts/corpus.sh | tail -1)
-exec "$venv/bin/python" bench/rewrite.py target/release/cashews-add "$venv/bin" "$corpus/sqlalchemy-2.1.9"
+exec "$venv/bin/python" bench/rewrite.py target/release/cashews-add "$venv/bin" "$corpus/sqlalchemy-2.1.9" "$corpus"
