@@ -665,7 +665,8 @@ fn is_test_file(name: &str) -> bool {
 enum Read {
     /// Already parsed by the rewrite.
     Parsed(SourceFile),
-    Text(Vec<u8>),
+    /// Checked as UTF-8 once, here.
+    Text(String),
     Unread(Unscanned),
     /// Not UTF-8: not parseable either; skipped quietly like a syntax error.
     Skip,
@@ -721,8 +722,7 @@ fn read_for_scan(path: &Path, module: &str, cached_files: &[Cached]) -> Read {
         return Read::Parsed(src);
     }
     match crate::file::read(path) {
-        Ok(bytes) if std::str::from_utf8(&bytes).is_ok() => Read::Text(bytes),
-        Ok(_) => Read::Skip,
+        Ok(bytes) => String::from_utf8(bytes).map_or(Read::Skip, Read::Text),
         Err(why) => Read::Unread(Unscanned {
             path: path.to_path_buf(),
             why: why.0,
@@ -744,12 +744,8 @@ fn parse_where(
         .map(|((path, module), read)| {
             let src = match read {
                 Read::Parsed(src) if wanted(&src.text, module) => src.clone(),
-                Read::Text(bytes) => {
-                    let text = std::str::from_utf8(bytes).ok()?;
-                    if !wanted(text, module) {
-                        return None;
-                    }
-                    SourceFile::parse(path, bytes.clone()).ok()?
+                Read::Text(text) if wanted(text, module) => {
+                    SourceFile::parse(path, text.clone().into_bytes()).ok()?
                 }
                 _ => return None,
             };

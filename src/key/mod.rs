@@ -176,6 +176,14 @@ impl HandleRules {
     }
 }
 
+/// The type names an annotation holds, each by its last dotted part:
+/// `Optional[pydantic.SecretStr]` gives `Optional`, `SecretStr`.
+pub(crate) fn type_names(annotation: &str) -> impl Iterator<Item = &str> {
+    annotation
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+        .filter_map(|part| part.rsplit('.').next())
+}
+
 /// Designs the key for one function. `prefix` is `module:qualname`.
 pub(crate) fn design<'p>(
     index: &Index<'p>,

@@ -277,11 +277,7 @@ fn annotated_alias<'i, 'p>(
 /// returning `repr(query)` is keyed `{query}`, never `{query.from_user.id}`.
 fn is_carrier(p: &Param, reads_fields: impl FnOnce() -> bool) -> bool {
     let annotation = p.annotation.as_deref().unwrap_or("");
-    let typed = annotation
-        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-        .filter_map(|w| w.rsplit('.').next())
-        .any(|w| CARRIER_TYPES.contains(&w));
-    if typed {
+    if crate::key::type_names(annotation).any(|w| CARRIER_TYPES.contains(&w)) {
         return true;
     }
     let untyped = annotation.is_empty() || annotation.contains("Context");

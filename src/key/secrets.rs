@@ -82,10 +82,7 @@ pub(crate) fn is_carrier_name(name: &str) -> bool {
 /// The secret kind of an annotation's type, by its last dotted part
 /// (`pydantic.SecretStr`, `Optional[SecretStr]`, `SecretStr | None`).
 pub(crate) fn secret_type(annotation: &str) -> Option<TypeKind> {
-    annotation
-        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-        .filter_map(|part| part.rsplit('.').next())
-        .find_map(|name| CATALOGUE.types.get(name).copied())
+    super::type_names(annotation).find_map(|name| CATALOGUE.types.get(name).copied())
 }
 
 #[cfg(test)]

@@ -93,14 +93,11 @@ pub(crate) fn analyse<'p>(
         .iter()
         .find(|p| f.name.trim_start_matches('_').starts_with(*p))
     {
-        effects.push(Effect {
-            category: "unknown".to_string(),
-            severity: Severity::Warn.as_str(),
-            line: f.line,
-            code: format!("def {}", f.name),
-            note: format!("the name ({prefix}…) suggests a write"),
-            via: Vec::new(),
-        });
+        effects.push(warn_on_def(
+            f,
+            "unknown",
+            format!("the name ({prefix}…) suggests a write"),
+        ));
     }
     effects.extend(closure_reads(module, f));
     // A credential passed on to an outside API only says who is asking (it
@@ -196,14 +193,19 @@ fn credential_check(f: &Function, outgoing: bool) -> Option<Effect> {
         ),
         (None, None) => return None,
     };
-    Some(Effect {
-        category: "auth".to_string(),
+    Some(warn_on_def(f, "auth", note))
+}
+
+/// A `warn` whose evidence is the function itself (its name, its signature).
+fn warn_on_def(f: &Function, category: &str, note: String) -> Effect {
+    Effect {
+        category: category.to_string(),
         severity: Severity::Warn.as_str(),
         line: f.line,
         code: format!("def {}", f.name),
         note,
         via: Vec::new(),
-    })
+    }
 }
 
 /// Words of a qualified name that say the function checks a ban. (Measured
@@ -224,16 +226,13 @@ const GATE_WORDS: &[&str] = &[
 fn access_gate(f: &Function) -> Option<Effect> {
     let words = crate::key::secrets::words(&f.qualname);
     let word = words.iter().find(|w| GATE_WORDS.contains(&w.as_str()))?;
-    Some(Effect {
-        category: "auth".to_string(),
-        severity: Severity::Warn.as_str(),
-        line: f.line,
-        code: format!("def {}", f.name),
-        note: format!(
+    Some(warn_on_def(
+        f,
+        "auth",
+        format!(
             "checks a ban (`{word}` in its name): a cached answer lets a user banned since then through for the TTL"
         ),
-        via: Vec::new(),
-    })
+    ))
 }
 
 /// A function defined inside another reads the enclosing function's
