@@ -1,13 +1,16 @@
 """Measures cashews-add on the labelled real-world set (fixtures/real/).
 
-    measure_real.py DIR BINARY [--only functions|keys|lint] [--repo NAME]
+    measure_real.py DIR BINARY [--only functions|keys|lint|scan] [--repo NAME]
 
 DIR holds one checkout per repository of repos.tsv (scripts/real-checkouts.sh).
 For functions.tsv it runs the rewrite on every labelled function (a dry run:
 nothing is written) and compares the status with the label; for SAFE
 functions that are changed it checks the key: every labelled input is held,
 no labelled handle is. For lint.tsv it lints each repository and compares
-the findings on each labelled function with the expected codes. Prints the
+the findings on each labelled function with the expected codes. For scan it
+runs `scan` over each repository and compares its verdict on every labelled
+function with the rewrite's status, and counts the SAFE functions that do
+I/O (a db_read, http_read or file_read label) listed as worth caching. Prints the
 agreement per label and every disagreement; exits 0 (the figures are the
 result, not a pass/fail).
 """
@@ -218,6 +221,72 @@ def measure_lint(directory, binary, only_repo):
         print(f"- false {c}: {repo} {target}: {msg[:300]}")
 
 
+
+VERDICT_OF_STATUS = {
+    "changed": ("worth", "trivial"),
+    "unchanged": ("cached",),
+    "refused": ("unsafe",),
+    "review": ("review",),
+}
+IO = ("db_read", "http_read", "file_read")
+
+
+def measure_scan(directory, binary, only_repo):
+    labelled = [r for r in rows("functions.tsv") if not only_repo or r["repo"] == only_repo]
+    verdicts, skipped = {}, set()
+    for repo in sorted({r["repo"] for r in labelled}):
+        cwd = os.path.join(directory, repo)
+        if not os.path.isdir(cwd):
+            continue
+        code, out, err = run(binary, cwd, ["scan", "--format", "json", "."])
+        if code != 0:
+            print(f"scan failed in {repo}: {err.strip()[-300:]}")
+            continue
+        doc = json.loads(out)
+        for r in doc["results"]:
+            verdicts[(repo, os.path.normpath(r["target"]).replace(".<locals>", ""))] = r
+        for s in doc["skipped"]:
+            skipped.add((repo, os.path.normpath(s["path"])))
+    same = differ = 0
+    io_total = io_worth = 0
+    compute = Counter()
+    mismatches, io_missed = [], []
+    for row in labelled:
+        repo = row["repo"]
+        if not os.path.isdir(os.path.join(directory, repo)):
+            continue
+        code, out, err = run(binary, os.path.join(directory, repo), [row["target"], "--format", "json", "--no-setup"])
+        status = "error" if code == 2 else json.loads(out)["results"][0]["status"]
+        path, qual = row["target"].split("::")
+        got = verdicts.get((repo, os.path.normpath(path) + "::" + qual))
+        verdict = got["verdict"] if got else "not listed"
+        if not got and (repo, os.path.normpath(path)) in skipped:
+            verdict = "skipped"  # a file neither can read: the rewrite exits 2 on it
+        if verdict in VERDICT_OF_STATUS.get(status, ()) or (status, verdict) == ("error", "skipped"):
+            same += 1
+        else:
+            differ += 1
+            mismatches.append((repo, row["target"], status, verdict))
+        effects = split(row["effects"])
+        if row["label"] == "SAFE" and row["storable"] != "no" and any(e in IO for e in effects):
+            io_total += 1
+            io_worth += verdict == "worth"
+            if verdict != "worth":
+                io_missed.append((repo, row["target"], verdict, (got or {}).get("reason", "")))
+        elif row["label"] == "SAFE" and effects and all(e in ("compute", "auth") for e in effects):
+            compute[verdict] += 1
+    total = same + differ
+    print(f"## Scan (functions.tsv): scan's verdict equals the rewrite's status on {same} of {total}\n")
+    for repo, target, status, verdict in mismatches:
+        print(f"- {repo} {target}: rewrite {status}, scan {verdict}")
+    pct = f"{100 * io_worth / io_total:.0f}%" if io_total else "-"
+    print(f"\nSAFE (and storable) functions that do I/O listed as worth caching: {io_worth} of {io_total} ({pct})\n")
+    for repo, target, verdict, reason in io_missed:
+        print(f"- {repo} {target}: {verdict}: {reason[:300]}")
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(compute.items()))
+    print(f"\nSAFE functions that only compute: {shown}")
+
+
 def main():
     args = sys.argv[1:]
     if len(args) < 2:
@@ -230,6 +299,9 @@ def main():
     if only in (None, "lint"):
         print()
         measure_lint(directory, binary, repo)
+    if only in (None, "scan"):
+        print()
+        measure_scan(directory, binary, repo)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ mod purity;
 mod queries;
 mod render;
 mod rewrite;
+mod scan;
 mod setup;
 mod source;
 mod storable;
@@ -114,6 +115,8 @@ struct Cli {
 enum Command {
     Lint(lint::LintArgs),
     Rule(lint::RuleArgs),
+    /// What in this project is worth caching, what to review, what must never be.
+    Scan(scan::ScanArgs),
 }
 
 /// Runs the command line; the testable entry point behind `main`.
@@ -158,6 +161,7 @@ pub fn run_with(
     let result = match &cli.command {
         Some(Command::Lint(args)) => lint::run(args, out, err, colour),
         Some(Command::Rule(args)) => lint::rule(args, out),
+        Some(Command::Scan(args)) => scan::run(args, out, err, colour),
         None => add(&cli, out, err, colour),
     };
     match result {

@@ -128,6 +128,43 @@ pub(crate) fn find<'t>(
 /// A function defined inside another: `outer.inner` or Python's own
 /// `outer.<locals>.inner` (a dependency built by a factory, a check made by
 /// a decorator). Its qualified name is Python's.
+/// The functions defined in a function's body (under its blocks too, not
+/// inside their own bodies), named as Python's `__qualname__` names them.
+pub(crate) fn nested_functions<'t>(
+    src: &SourceFile,
+    parent: &FunctionSite<'t>,
+) -> Vec<FunctionSite<'t>> {
+    let mut out = Vec::new();
+    let Some(body) = parent.node.child_by_field_name("body") else {
+        return out;
+    };
+    let mut stack = vec![body];
+    while let Some(node) = stack.pop() {
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "function_definition" => out.push(FunctionSite {
+                    node: child,
+                    class: None,
+                    qualname: format!("{}.<locals>.{}", parent.qualname, name_of(src, child)),
+                }),
+                "decorated_definition"
+                | "if_statement"
+                | "elif_clause"
+                | "else_clause"
+                | "try_statement"
+                | "except_clause"
+                | "finally_clause"
+                | "with_statement"
+                | "block" => stack.push(child),
+                _ => {}
+            }
+        }
+    }
+    out.sort_by_key(|s| s.node.start_byte());
+    out
+}
+
 fn find_nested<'t>(
     src: &SourceFile,
     all: &[FunctionSite<'t>],

@@ -401,9 +401,9 @@ pub(crate) fn plan_file<'p>(
     Ok((results, import_edits, decorator_edits))
 }
 
-type Edits = Option<(Vec<Edit>, Edit)>;
+pub(crate) type Edits = Option<(Vec<Edit>, Edit)>;
 
-fn plan_target<'p>(
+pub(crate) fn plan_target<'p>(
     index: &Index<'p>,
     module: &Module<'p>,
     f: &Function<'p>,

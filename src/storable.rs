@@ -151,7 +151,9 @@ pub(crate) fn storability<'p>(
 ) -> Storability {
     let mut out = Storability::default();
     if f.is_generator {
-        return out; // cache.iterator stores the items one by one
+        // cache.iterator stores the items one by one: each must be data.
+        out.problem = yielded_resource(module, f);
+        return out;
     }
     for class in returned_classes(index, module, f, 0) {
         judge(index, &class, &mut out);
@@ -390,6 +392,23 @@ fn assigned<'t>(f: &Function<'t>, src: &crate::source::SourceFile, name: &str) -
         .find_map(|(t, _)| t.parent()?.child_by_field_name("right"))
 }
 
+/// `async with SessionLocal() as session: yield session`: a generator that
+/// hands out what its `with` opens (a FastAPI dependency) is a resource
+/// provider, and a cached item would be a closed session or connection.
+fn yielded_resource<'p>(module: &Module<'p>, f: &Function<'p>) -> Option<String> {
+    let src = module.src;
+    f.body.yields.iter().find_map(|y| {
+        let value = y.named_child(0).filter(|v| v.kind() == "identifier")?;
+        let name = src.text_of(value);
+        let opened = with_alias(f, src, name)?;
+        Some(format!(
+            "yields `{name}`, which `with {}` opens (line {}): it hands out a resource that is closed once the caller is done, so a cached item is a closed resource; cache the function that reads with it instead",
+            src.text_of(opened),
+            crate::source::line_of(*y)
+        ))
+    })
+}
+
 /// `async with session.get(url) as resp`: the call `resp` names.
 fn with_alias<'t>(
     f: &Function<'t>,
@@ -455,5 +474,19 @@ mod tests {
         );
         assert!(of(&files, "account").secret.unwrap().contains("`cookies`"));
         assert!(of(&files, "user").warning.unwrap().contains("detached"));
+    }
+
+    #[test]
+    fn a_generator_handing_out_what_it_opens_is_not_stored() {
+        let files = [
+            ("app/__init__.py", ""),
+            (
+                "app/m.py",
+                "async def session_dep(maker):\n    async with maker() as session:\n        yield session\n\nasync def rows(db):\n    async with db.stream('q') as stream:\n        async for row in stream:\n            yield dict(row)\n",
+            ),
+        ];
+        let problem = of(&files, "session_dep").problem.unwrap();
+        assert!(problem.contains("yields `session`"), "{problem}");
+        assert_eq!(of(&files, "rows"), Storability::default());
     }
 }

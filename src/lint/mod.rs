@@ -851,6 +851,22 @@ pub(crate) fn lint_text(src: &SourceFile) -> Result<Linted, String> {
     Ok((findings, fixed.new_text.map(|(_, new)| new)))
 }
 
+/// The lint's findings in one module with the rules `rules` enables, each
+/// as (rule, start byte, message): what `scan` shows beside a cached function.
+pub(crate) fn module_findings<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    config: &crate::config::Config,
+    rules: RuleSet,
+) -> Vec<(Rule, usize, String)> {
+    let settings = Settings::new(&Request::default(), config);
+    check(index, module, &settings, rules)
+        .findings
+        .into_iter()
+        .map(|f| (f.rule, f.start, f.message))
+        .collect()
+}
+
 struct Checked {
     findings: Vec<Finding>,
     cached: bool,

@@ -192,3 +192,17 @@ for path in open(sys.argv[1], encoding="utf-8").read().splitlines():
         .map(str::to_string)
         .collect()
 }
+
+/// Copies a folder tree (a fixture project into a temporary folder).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
