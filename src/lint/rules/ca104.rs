@@ -15,7 +15,8 @@ declare_rule! {
     /// `{jwt}`, `{session_id}`, a value that may carry one keyed whole
     /// (`{headers}`, `{cookies}`, `{__kwargs__}`, a `HTTPBasicCredentials`),
     /// or such a parameter under the default key, which holds every
-    /// parameter as is.
+    /// parameter as is (a `**kwargs` there only when the function reads a
+    /// secret-named keyword from it, `kwargs["token"]`: most carry options).
     ///
     /// ## Why is this bad?
     /// Cache keys are not secret: they show up in `redis-cli --scan`, in
@@ -77,18 +78,23 @@ pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
                 }
             }
             KeyArg::Default => {
-                let secrets: Vec<String> = c
-                    .f
-                    .params
-                    .iter()
-                    .filter(|p| {
-                        p.kind == ParamKind::Kwargs
-                            || (p.kind == ParamKind::Plain
-                                && (rules.is_secret(&p.name) || carries_secret(&p.name, Some(p))))
-                    })
-                    .filter(|p| rules.resource_reason(p).is_none())
-                    .map(|p| format!("`{}`", p.name))
-                    .collect();
+                let body = ck.module.src.text_of(c.f.site.node);
+                let secrets: Vec<String> =
+                    c.f.params
+                        .iter()
+                        .filter(|p| rules.resource_reason(p).is_none())
+                        .filter_map(|p| match p.kind {
+                            // Only with evidence: most `**kwargs` carry options.
+                            ParamKind::Kwargs => secret_keyword_read(body, &p.name, rules)
+                                .map(|k| format!("`**{}` (it reads `{k}` from it)", p.name)),
+                            ParamKind::Plain
+                                if rules.is_secret(&p.name) || carries_secret(&p.name, Some(p)) =>
+                            {
+                                Some(format!("`{}`", p.name))
+                            }
+                            _ => None,
+                        })
+                        .collect();
                 if secrets.is_empty() {
                     continue;
                 }
@@ -101,6 +107,25 @@ pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
             KeyArg::Unknown => {}
         }
     }
+}
+
+/// A secret-named keyword the function reads from its `**kwargs`:
+/// `kwargs["token"]`, `kwargs.get("password")`, `"api_key" in kwargs`.
+fn secret_keyword_read(
+    body: &str,
+    kwargs: &str,
+    rules: &crate::key::HandleRules,
+) -> Option<String> {
+    let name = regex::escape(kwargs);
+    let read = regex::Regex::new(&format!(
+        r#"\b{name}\s*(?:\[\s*|\.(?:get|pop|setdefault)\(\s*)['"]([A-Za-z_]\w*)['"]|['"]([A-Za-z_]\w*)['"]\s+in\s+{name}\b"#
+    ))
+    .ok()?;
+    read.captures_iter(body)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| m.as_str())
+        .find(|k| rules.is_secret(k))
+        .map(str::to_string)
 }
 
 /// A value keyed whole that may hold a secret: headers or cookies (one may
