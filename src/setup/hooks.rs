@@ -446,19 +446,20 @@ pub(super) fn write_litestar(w: &mut Writer, app: &App, file: &str) -> Written {
         return Some((Place::Lifespan, setup, message));
     }
     let (setup, start, stop) = new_handlers(w, call, "")?;
+    let mut lists = Vec::new();
     let mut added = Vec::new();
     match startup {
-        Some(list) => w.body.push(list_edit(w, list, &start, true)?),
+        Some(list) => lists.push(list_edit(w, list, &start, true)?),
         None => added.push(format!("on_startup=[{start}]")),
     }
     match shutdown {
-        Some(list) => w.body.push(list_edit(w, list, &stop, false)?),
+        Some(list) => lists.push(list_edit(w, list, &stop, false)?),
         None => added.push(format!("on_shutdown=[{stop}]")),
     }
-    if !added.is_empty() {
-        let added: Vec<&str> = added.iter().map(String::as_str).collect();
-        let edit = keyword_edit(w.src, call, &added, w.width, &w.unit)?;
-        w.body.push(edit);
+    if added.is_empty() {
+        w.body.extend(lists);
+    } else {
+        w.body.push(arguments_edit(w, call, lists, &added)?);
     }
     let message = format!(
         "cache.setup(...) in a new startup hook `{start}` and cache.close() in a new shutdown hook `{stop}`, passed to {} in {file}",
@@ -706,4 +707,29 @@ pub(super) fn new_close_registered(
     })?;
     after_statement(w, register, &line(&close))?;
     Some(close)
+}
+
+/// The edits inside a call's arguments (`lists`) and new keywords, as one
+/// edit of the argument list: a call too long for its line is rewritten
+/// whole, which would overlap the edits inside it.
+fn arguments_edit(w: &Writer, call: Node, lists: Vec<Edit>, added: &[String]) -> Option<Edit> {
+    let args = call.child_by_field_name("arguments")?;
+    let (start, end) = (args.start_byte(), args.end_byte());
+    let grown: usize = lists.iter().map(|e| e.content.len()).sum();
+    let shrunk: usize = lists.iter().map(|e| e.end - e.start).sum();
+    let text = crate::edit::apply(&w.src.text, &lists).ok()?;
+    let inner = SourceFile::parse(&w.src.path, text.clone().into_bytes()).ok()?;
+    let new_call = inner
+        .tree
+        .root_node()
+        .descendant_for_byte_range(start, start)
+        .and_then(|n| ancestor_or_self(n, "argument_list"))
+        .filter(|a| a.start_byte() == start)?
+        .parent()?;
+    let added: Vec<&str> = added.iter().map(String::as_str).collect();
+    let kw = keyword_edit(&inner, new_call, &added, w.width, &w.unit)?;
+    let kw_delta = kw.content.len() - (kw.end - kw.start);
+    let text = crate::edit::apply(&text, &[kw]).ok()?;
+    let new_end = end + grown - shrunk + kw_delta;
+    Some(Edit::replace(start, end, text[start..new_end].to_string()))
 }
