@@ -33,6 +33,9 @@ use crate::wrap::{Arg, Call, indent_unit};
 /// The environment variable the generated setup reads the backend URL from.
 pub(crate) const ENV_VAR: &str = "CACHE_URL";
 
+/// What the setup search looks for, for the message when it finds none.
+const LOOKED_FOR: &str = "a FastAPI, Starlette, Litestar or aiohttp app, an aiogram Dispatcher, a discord.py Bot or Client, a script with `if __name__ == \"__main__\":` or `asyncio.run(...)` importing it";
+
 /// Files scanned at most; a bigger tree is searched only this far.
 const MAX_FILES: usize = 20_000;
 /// What an existing setup call holds, searched for in a file too big to parse.
@@ -470,7 +473,7 @@ pub(crate) fn plan(
         None => SourceFile::read(&first.path)?,
     };
     let warning = format!(
-        "no FastAPI/Starlette app and no script entry point imports {}: cache.setup(...) runs when {} is imported; call it once at your application's startup instead (or choose the module with --setup-in FILE)",
+        "no app or entry point found for {} (looked for {LOOKED_FOR}): cache.setup(...) is put at module level of {}, so it runs whenever that module is imported and cache.close() is never called; move it into the startup hook of whatever starts your application, or rerun with --setup-in FILE naming that module",
         first.module,
         shown(&first.path)
     );

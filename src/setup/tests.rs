@@ -774,3 +774,27 @@ fn event_handlers_registered_by_call() {
         "{after}"
     );
 }
+
+/// No app and no entry point: the warning says where the setup went, why
+/// that is a stopgap, what was looked for, and how to choose the module.
+#[test]
+fn no_app_found_says_what_was_looked_for() {
+    let dir = project(&[("pkg/__init__.py", ""), ("pkg/svc.py", TARGET)]);
+    let out = run(&dir, &["pkg/svc.py"], None, false);
+    assert_eq!(out.report.place, Some(Place::Module));
+    let warning = out.report.warnings.join("\n");
+    for part in [
+        "no app or entry point found for pkg.svc",
+        "FastAPI",
+        "Litestar",
+        "aiohttp",
+        "aiogram",
+        "discord.py",
+        "asyncio.run",
+        "module level of",
+        "cache.close() is never called",
+        "--setup-in FILE",
+    ] {
+        assert!(warning.contains(part), "{part:?} not in {warning}");
+    }
+}
