@@ -621,6 +621,21 @@ struct App {
     kind: Framework,
 }
 
+impl Framework {
+    /// Which app of a file starts the process: a web server runs a bot's
+    /// dispatcher by webhook (its own startup event never fires); a bot
+    /// class with hooks is where a bot starts; a bare bot instance is
+    /// started by a script, if any.
+    fn rank(self) -> u8 {
+        match self {
+            Framework::Asgi | Framework::Litestar | Framework::Aiohttp => 0,
+            Framework::DiscordClass => 1,
+            Framework::Aiogram => 2,
+            Framework::Discord => 3,
+        }
+    }
+}
+
 /// The frameworks whose startup hooks the setup goes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Framework {
@@ -949,11 +964,8 @@ fn facts_of(src: &SourceFile, module: &str) -> Facts {
     }
     if apps {
         facts.apps.extend(hooks::bot_classes(src, &binds));
-        // A class with its own hooks is where a bot starts; a bare
-        // instance is started by a script, if any.
-        facts
-            .apps
-            .sort_by_key(|a| a.kind != Framework::DiscordClass);
+        // The app that starts the process first (see `Framework::rank`).
+        facts.apps.sort_by_key(|a| a.kind.rank());
     }
     facts.script = main_guard(src).is_some() || module_level_run(src, &binds).is_some();
     facts
@@ -1733,7 +1745,7 @@ fn extend_lifespan(w: &mut Writer, value: Node) -> Result<(String, String), Stri
     }
     let def = hooks::local_hook(src, value)
         .ok_or_else(|| format!("`{}` is not defined in this module", src.text_of(value)))?;
-    extend_def(w, def)
+    extend_def(w, hooks::delegate(src, def).unwrap_or(def))
 }
 
 /// Setup first in a lifespan-like async generator, close after its `yield`

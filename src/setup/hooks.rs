@@ -324,11 +324,19 @@ pub(super) fn bot_classes(src: &SourceFile, binds: &Bindings) -> Vec<App> {
                 return false;
             };
             let mut c = bases.walk();
-            bases.named_children(&mut c).any(|b| {
+            let direct = bases.named_children(&mut c).any(|b| {
                 dotted_name(src, b)
                     .and_then(|d| app_class(&binds.resolve(&d)))
                     .is_some_and(|k| k == Framework::Discord)
-            })
+            });
+            // A base from another package (a bot toolkit over discord.py):
+            // its own `setup_hook` says which hook starts it.
+            let toolkit = src.text.contains("discord")
+                && class
+                    .child_by_field_name("body")
+                    .and_then(|b| def_in_block(src, b, "setup_hook", usize::MAX))
+                    .is_some_and(is_async);
+            direct || toolkit
         })
         .map(|class| App {
             call: (class.start_byte(), class.end_byte()),
@@ -732,4 +740,39 @@ fn arguments_edit(w: &Writer, call: Node, lists: Vec<Edit>, added: &[String]) ->
     let text = crate::edit::apply(&text, &[kw]).ok()?;
     let new_end = end + grown - shrunk + kw_delta;
     Some(Edit::replace(start, end, text[start..new_end].to_string()))
+}
+
+/// The context manager a lifespan hands its whole work to: a body that is
+/// only `async with other(...):` around the `yield`, `other` an async def of
+/// this file with one `yield` of its own.
+pub(super) fn delegate<'t>(src: &'t SourceFile, def: Node<'t>) -> Option<Node<'t>> {
+    let body = def.child_by_field_name("body")?;
+    let mut cursor = body.walk();
+    let stmts: Vec<Node> = body
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment" && !crate::imports::is_docstring(*n))
+        .collect();
+    let [with] = stmts.as_slice() else {
+        return None;
+    };
+    if with.kind() != "with_statement" || with.child(0).is_none_or(|c| c.kind() != "async") {
+        return None;
+    }
+    let clause = with.named_child(0).filter(|c| c.kind() == "with_clause")?;
+    let items = clause_items(clause);
+    let [item] = items.as_slice() else {
+        return None;
+    };
+    let call = item.named_child(0).filter(|v| v.kind() == "call")?;
+    let other = local_hook(src, call.child_by_field_name("function")?)?;
+    let yields = crate::function::BodyFacts::collect(src, other).yields.len();
+    (is_async(other) && yields == 1 && other.id() != def.id()).then_some(other)
+}
+
+fn clause_items(clause: Node) -> Vec<Node> {
+    let mut cursor = clause.walk();
+    clause
+        .named_children(&mut cursor)
+        .filter(|c| c.kind() == "with_item")
+        .collect()
 }

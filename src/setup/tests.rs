@@ -798,3 +798,49 @@ fn no_app_found_says_what_was_looked_for() {
         assert!(warning.contains(part), "{part:?} not in {warning}");
     }
 }
+
+/// A lifespan that only hands over to another context manager of the file
+/// (`async with lifespan_context(app, settings): yield`) gets the setup in
+/// that one; a web app beats a bot dispatcher in the same file (a webhook
+/// bot's dispatcher never emits its startup event); a bot class over a
+/// toolkit base is known by its `setup_hook`.
+#[test]
+fn delegating_lifespan_webhook_bot_and_toolkit_bot() {
+    let delegating = "from contextlib import asynccontextmanager\n\nfrom fastapi import FastAPI\n\nfrom pkg import svc\n\n\n@asynccontextmanager\nasync def lifespan_context(app, settings):\n    await connect(settings)\n    yield\n\n\ndef create(settings):\n    async def lifespan(app):\n        async with lifespan_context(app, settings):\n            yield\n\n    return FastAPI(lifespan=lifespan)\n";
+    let webhook = "from aiogram import Dispatcher\nfrom fastapi import FastAPI\n\nfrom pkg import svc\n\ndp = Dispatcher()\n\n\nasync def lifespan(app):\n    yield\n\n\napp = FastAPI(lifespan=lifespan)\n";
+    let toolkit = "import discord\nfrom toolkit import BotBase\n\n\nclass Bot(BotBase):\n    async def setup_hook(self):\n        await super().setup_hook()\n";
+    for (text, place, holds) in [
+        (
+            delegating,
+            Place::Lifespan,
+            format!(
+                "async def lifespan_context(app, settings):\n    {SETUP}\n    await connect(settings)\n    yield\n    await cache.close()\n"
+            ),
+        ),
+        (
+            webhook,
+            Place::Lifespan,
+            format!("async def lifespan(app):\n    {SETUP}\n    yield\n    await cache.close()\n"),
+        ),
+        (
+            toolkit,
+            Place::SetupHook,
+            format!(
+                "    async def setup_hook(self):\n        {SETUP}\n        await super().setup_hook()\n"
+            ),
+        ),
+    ] {
+        let dir = project(&[
+            ("pkg/__init__.py", ""),
+            ("pkg/main.py", text),
+            ("pkg/svc.py", TARGET),
+        ]);
+        let out = run(&dir, &["pkg/svc.py"], None, false);
+        let (file, after) = out.edited.unwrap();
+        assert_eq!(
+            (file.as_str(), out.report.place),
+            ("pkg/main.py", Some(place))
+        );
+        assert!(after.contains(&holds), "{after}");
+    }
+}
