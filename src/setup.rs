@@ -33,6 +33,9 @@ use crate::wrap::{Arg, Call, indent_unit};
 /// The environment variable the generated setup reads the backend URL from.
 pub(crate) const ENV_VAR: &str = "CACHE_URL";
 
+/// What the setup search looks for, for the message when it finds none.
+const LOOKED_FOR: &str = "a FastAPI, Starlette, Litestar or aiohttp app, an aiogram Dispatcher, a discord.py Bot or Client, a script with `if __name__ == \"__main__\":` or `asyncio.run(...)` importing it";
+
 /// Files scanned at most; a bigger tree is searched only this far.
 const MAX_FILES: usize = 20_000;
 /// What an existing setup call holds, searched for in a file too big to parse.
@@ -75,6 +78,11 @@ pub(crate) enum Place {
     Lifespan,
     /// The app's `@app.on_event("startup")` handler.
     OnEvent,
+    /// A startup hook of the framework (Litestar, aiohttp, aiogram), the
+    /// app's own or a new one registered with it.
+    OnStartup,
+    /// A discord.py bot's `setup_hook`.
+    SetupHook,
     /// The start of `if __name__ == "__main__":`.
     MainBlock,
     /// Just before a module-level `asyncio.run(...)`.
@@ -451,6 +459,9 @@ pub(crate) fn plan(
     if let Some(i) = app {
         let f = project.swap_remove(i);
         let app = f.facts.apps[0].clone();
+        if let Some((other, hook)) = hooks::follow(root, &f.src, &f.module, &app) {
+            return emit(other, Choice::Hook(hook), opts, notes);
+        }
         return emit(f.src, Choice::App(app), opts, notes);
     }
     if let Some(i) = script {
@@ -462,7 +473,7 @@ pub(crate) fn plan(
         None => SourceFile::read(&first.path)?,
     };
     let warning = format!(
-        "no FastAPI/Starlette app and no script entry point imports {}: cache.setup(...) runs when {} is imported; call it once at your application's startup instead (or choose the module with --setup-in FILE)",
+        "no app or entry point found for {} (looked for {LOOKED_FOR}): cache.setup(...) is put at module level of {}, so it runs whenever that module is imported and cache.close() is never called; move it into the startup hook of whatever starts your application, or rerun with --setup-in FILE naming that module",
         first.module,
         shown(&first.path)
     );
@@ -605,8 +616,38 @@ struct Facts {
 
 #[derive(Debug, Clone)]
 struct App {
-    /// Byte range of the constructor call.
+    /// Byte range of the constructor call (of the class, for a subclass).
     call: (usize, usize),
+    kind: Framework,
+}
+
+impl Framework {
+    /// Which app of a file starts the process: a web server runs a bot's
+    /// dispatcher by webhook (its own startup event never fires); a bot
+    /// class with hooks is where a bot starts; a bare bot instance is
+    /// started by a script, if any.
+    fn rank(self) -> u8 {
+        match self {
+            Framework::Asgi | Framework::Litestar | Framework::Aiohttp => 0,
+            Framework::DiscordClass => 1,
+            Framework::Aiogram => 2,
+            Framework::Discord => 3,
+        }
+    }
+}
+
+/// The frameworks whose startup hooks the setup goes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framework {
+    /// FastAPI or Starlette: a lifespan or `on_event` handlers.
+    Asgi,
+    Litestar,
+    Aiohttp,
+    Aiogram,
+    /// A `commands.Bot` / `discord.Client` built directly.
+    Discord,
+    /// A class deriving from one: its `setup_hook` and `close`.
+    DiscordClass,
 }
 
 /// Python files of the project, in path order. Skips hidden folders,
@@ -764,9 +805,19 @@ fn parse_where(
 /// imports a cached module, or a setup of an object the project exports.
 fn worth_parsing(text: &str, module: &str, cached: &[&str], exported: &[String]) -> bool {
     // An app is built by calling its class, possibly under an alias.
-    let apps = ["FastAPI(", "Starlette(", "FastAPI as ", "Starlette as "]
-        .iter()
-        .any(|n| text.contains(n));
+    let apps = [
+        "FastAPI(",
+        "Starlette(",
+        "FastAPI as ",
+        "Starlette as ",
+        "Litestar",
+        "web.Application(",
+        "Application as ",
+        "Dispatcher",
+        "discord",
+    ]
+    .iter()
+    .any(|n| text.contains(n));
     let script = text.contains("__main__") || text.contains("asyncio");
     let entry_point = script
         && cached
@@ -827,11 +878,42 @@ fn existing_setup(project: &[Scanned]) -> Option<Vec<(usize, usize)>> {
     (!found.is_empty()).then_some(found)
 }
 
-const APP_CLASSES: &[&str] = &[
-    "fastapi.FastAPI",
-    "fastapi.applications.FastAPI",
-    "starlette.applications.Starlette",
+const APP_CLASSES: &[(&str, Framework)] = &[
+    ("fastapi.FastAPI", Framework::Asgi),
+    ("fastapi.applications.FastAPI", Framework::Asgi),
+    ("starlette.applications.Starlette", Framework::Asgi),
+    ("litestar.Litestar", Framework::Litestar),
+    ("litestar.app.Litestar", Framework::Litestar),
+    ("aiohttp.web.Application", Framework::Aiohttp),
+    ("aiohttp.web_app.Application", Framework::Aiohttp),
+    ("aiogram.Dispatcher", Framework::Aiogram),
+    (
+        "aiogram.dispatcher.dispatcher.Dispatcher",
+        Framework::Aiogram,
+    ),
+    ("discord.Client", Framework::Discord),
+    ("discord.AutoShardedClient", Framework::Discord),
+    ("discord.ext.commands.Bot", Framework::Discord),
+    ("discord.ext.commands.AutoShardedBot", Framework::Discord),
 ];
+
+/// What a file building one of `APP_CLASSES` holds, in a call or a base class.
+const APP_NEEDLES: &[&str] = &[
+    "FastAPI",
+    "Starlette",
+    "Litestar",
+    "Application",
+    "Dispatcher",
+    "Bot",
+    "Client",
+];
+
+fn app_class(resolved: &str) -> Option<Framework> {
+    APP_CLASSES
+        .iter()
+        .find(|(class, _)| *class == resolved)
+        .map(|(_, kind)| *kind)
+}
 
 fn facts_of(src: &SourceFile, module: &str) -> Facts {
     let text = &src.text;
@@ -849,28 +931,26 @@ fn facts_of(src: &SourceFile, module: &str) -> Facts {
         imported: binds.imported.clone(),
         ..Facts::default()
     };
-    let apps = text.contains("FastAPI") || text.contains("Starlette");
+    let apps = APP_NEEDLES.iter().any(|n| text.contains(n));
     let setups = [".setup(", "setup_tags_backend", ".init("]
         .iter()
         .any(|n| text.contains(n));
     if apps || setups {
-        let needles: &[&str] = &[
-            ".setup(",
-            "setup_tags_backend",
-            ".init(",
-            "FastAPI",
-            "Starlette",
-        ];
-        for call in calls_in_statements_mentioning(src, needles) {
+        let needles: Vec<&str> = [".setup(", "setup_tags_backend", ".init("]
+            .into_iter()
+            .chain(APP_NEEDLES.iter().copied())
+            .collect();
+        for call in calls_in_statements_mentioning(src, &needles) {
             let Some(function) = call.child_by_field_name("function") else {
                 continue;
             };
             if apps
                 && let Some(callee) = dotted_name(src, function)
-                && APP_CLASSES.contains(&binds.resolve(&callee).as_str())
+                && let Some(kind) = app_class(&binds.resolve(&callee))
             {
                 facts.apps.push(App {
                     call: (call.start_byte(), call.end_byte()),
+                    kind,
                 });
             }
             if setups && let Some((receiver, line)) = setup_receiver(src, call, function) {
@@ -881,6 +961,11 @@ fn facts_of(src: &SourceFile, module: &str) -> Facts {
                 }
             }
         }
+    }
+    if apps {
+        facts.apps.extend(hooks::bot_classes(src, &binds));
+        // The app that starts the process first (see `Framework::rank`).
+        facts.apps.sort_by_key(|a| a.kind.rank());
     }
     facts.script = main_guard(src).is_some() || module_level_run(src, &binds).is_some();
     facts
@@ -1059,6 +1144,8 @@ fn module_level_run<'t>(src: &'t SourceFile, binds: &Bindings) -> Option<Node<'t
 
 enum Choice {
     App(App),
+    /// A hook the app imports from this file.
+    Hook(hooks::Hook),
     Script,
     Module,
 }
@@ -1113,6 +1200,11 @@ impl<'a> Writer<'a> {
         };
         self.imports.extend(edit);
         (cache, os, extra)
+    }
+
+    /// The local name of the cache object, imported when needed.
+    fn cache_name(&mut self, before: usize) -> String {
+        self.names(before, None).0
     }
 
     /// A new line `INDENT CONTENT` at `at`: a line start, or the end of a
@@ -1194,10 +1286,14 @@ fn emit(
     let file = shown(&src.path);
     let (place, call, message) = match choice {
         Choice::App(app) => write_app(&mut w, app, &file, &mut warnings),
+        Choice::Hook(hook) => write_hook(&mut w, hook, &file),
         Choice::Script => write_script(&mut w, &file),
         Choice::Module => None,
     }
     .unwrap_or_else(|| {
+        // A writer that gave up may have made some edits: none of them stay.
+        w.imports.clear();
+        w.body.clear();
         let (call, message) = write_module_level(&mut w, &file);
         (Place::Module, call, message)
     });
@@ -1339,6 +1435,54 @@ fn write_app(
     file: &str,
     warnings: &mut Vec<String>,
 ) -> Option<(Place, String, String)> {
+    match app.kind {
+        Framework::Asgi => write_asgi(w, app, file, warnings),
+        Framework::Litestar => hooks::write_litestar(w, &app, file),
+        Framework::Aiohttp => hooks::write_aiohttp(w, &app, file),
+        Framework::Aiogram => hooks::write_aiogram(w, &app, file),
+        Framework::DiscordClass => hooks::write_discord_class(w, &app, file),
+        // A bot built directly is started by a script: its entry point.
+        Framework::Discord => write_script(w, file),
+    }
+}
+
+/// A hook followed from the app into this file.
+fn write_hook(w: &mut Writer, hook: hooks::Hook, file: &str) -> Option<(Place, String, String)> {
+    match hook {
+        hooks::Hook::Lifespan(range) => {
+            let def = hooks::def_at(w.src, range)?;
+            let (setup, name) = extend_def(w, def).ok()?;
+            let message = format!(
+                "cache.setup(...) at the start of lifespan `{name}` in {file}; cache.close() after its yield"
+            );
+            Some((Place::Lifespan, setup, message))
+        }
+        hooks::Hook::Startup(start, stop) => {
+            let src = w.src;
+            let start = hooks::def_at(src, start)?;
+            let stop = stop.and_then(|r| hooks::def_at(src, r));
+            let setup = hooks::start_of(w, start, stop)?;
+            let name = crate::locate::name_of(src, start);
+            let close = match stop {
+                Some(s) => format!(
+                    "cache.close() in the shutdown handler `{}`",
+                    crate::locate::name_of(src, s)
+                ),
+                None => "no shutdown handler here: call cache.close() at shutdown".to_string(),
+            };
+            let message =
+                format!("cache.setup(...) in the startup handler `{name}` in {file}; {close}");
+            Some((Place::OnEvent, setup, message))
+        }
+    }
+}
+
+fn write_asgi(
+    w: &mut Writer,
+    app: App,
+    file: &str,
+    warnings: &mut Vec<String>,
+) -> Option<(Place, String, String)> {
     let src = w.src;
     let call = src
         .tree
@@ -1358,8 +1502,13 @@ fn write_app(
         return Some(done);
     }
     let kwargs = keyword_args(src, call);
-    if let Some((_, value)) = kwargs.iter().find(|(k, _)| k == "lifespan") {
-        match extend_lifespan(w, *value, call) {
+    let lifespan = kwargs
+        .iter()
+        .find(|(k, _)| k == "lifespan")
+        .map(|(_, v)| *v)
+        .or_else(|| var.as_deref().and_then(|v| hooks::lifespan_context(src, v)));
+    if let Some(value) = lifespan {
+        match extend_lifespan(w, value) {
             Ok((setup, name)) => {
                 let message = format!(
                     "cache.setup(...) at the start of lifespan `{name}` in {file}; cache.close() after its yield"
@@ -1484,7 +1633,13 @@ fn new_lifespan(w: &mut Writer, call: Node) -> Option<String> {
     let stmt = top_statement(call);
     let at = above_comments(text, own_line(text, stmt)?.0);
     let name = w.free_name("lifespan");
-    let kwarg = keyword_edit(w.src, call, &format!("lifespan={name}"), w.width, &w.unit)?;
+    let kwarg = keyword_edit(
+        w.src,
+        call,
+        &[&format!("lifespan={name}")],
+        w.width,
+        &w.unit,
+    )?;
     let (cache, os, acm) = w.names(at, Some(("contextlib", "asynccontextmanager")));
     let setup = w.setup_call(&cache, &os, &w.unit);
     let (eol, u) = (w.eol, w.unit.clone());
@@ -1503,12 +1658,23 @@ fn new_lifespan(w: &mut Writer, call: Node) -> Option<String> {
     Some(setup)
 }
 
-/// Adds `kw` as the last argument of a call, in its layout; a one-line
+/// Adds `kws` as the last arguments of a call, in its layout; a one-line
 /// call that would pass the line length gets one argument a line.
-fn keyword_edit(src: &SourceFile, call: Node, kw: &str, width: usize, unit: &str) -> Option<Edit> {
+fn keyword_edit(
+    src: &SourceFile,
+    call: Node,
+    kws: &[&str],
+    width: usize,
+    unit: &str,
+) -> Option<Edit> {
+    let kw = kws.join(", ");
     let text = &src.text;
-    let args = call.child_by_field_name("arguments")?;
-    if args.kind() != "argument_list" {
+    // A list literal takes the new item like a call takes an argument.
+    let args = match call.kind() {
+        "list" => call,
+        _ => call.child_by_field_name("arguments")?,
+    };
+    if !matches!(args.kind(), "argument_list" | "list") {
         return None;
     }
     let mut cursor = args.walk();
@@ -1519,6 +1685,7 @@ fn keyword_edit(src: &SourceFile, call: Node, kw: &str, width: usize, unit: &str
     let Some(last) = last else {
         return Some(Edit::insert(args.start_byte() + 1, kw));
     };
+    let eol = file_line_ending(text);
     let close = args.end_byte() - 1;
     let between = &text[last.end_byte()..close];
     let trailing_comma = between.trim_start().starts_with(',');
@@ -1527,16 +1694,16 @@ fn keyword_edit(src: &SourceFile, call: Node, kw: &str, width: usize, unit: &str
         .is_some_and(|nl| nl > last.end_byte() && text[nl + 1..close].trim().is_empty());
     if trailing_comma && close_on_own_line {
         let (_, indent) = own_line(text, last)?;
-        let eol = file_line_ending(text);
         // After the trailing comma's line (it may sit on a line of its own).
         let comma = last.end_byte() + between.find(',')?;
         let at = line_end(text, comma);
-        return Some(Edit::insert(at, format!("{indent}{kw},{eol}")));
+        let lines: String = kws.iter().map(|k| format!("{indent}{k},{eol}")).collect();
+        return Some(Edit::insert(at, lines));
     }
     let line = &text[own_line_start(text, args.start_byte())..line_end(text, close)];
     let longer = crate::wrap::line_width(line.trim_end_matches(['\n', '\r'])) + kw.len() + 2;
     if longer > width && !text[args.byte_range()].contains('\n') {
-        return Some(exploded_arguments(src, args, kw, unit));
+        return Some(exploded_arguments(src, args, kws, unit));
     }
     Some(Edit::insert(last.end_byte(), format!(", {kw}")))
 }
@@ -1547,7 +1714,7 @@ fn own_line_start(text: &str, at: usize) -> usize {
 
 /// A one-line argument list, plus `kw`, one argument a line with a magic
 /// trailing comma, as ruff-format writes a call that does not fit.
-fn exploded_arguments(src: &SourceFile, args: Node, kw: &str, unit: &str) -> Edit {
+fn exploded_arguments(src: &SourceFile, args: Node, kws: &[&str], unit: &str) -> Edit {
     let text = &src.text;
     let start = own_line_start(text, args.start_byte());
     let indent: String = text[start..]
@@ -1560,7 +1727,7 @@ fn exploded_arguments(src: &SourceFile, args: Node, kw: &str, unit: &str) -> Edi
     for arg in args
         .named_children(&mut cursor)
         .map(|a| src.text_of(a))
-        .chain([kw])
+        .chain(kws.iter().copied())
     {
         body.push_str(&format!("{eol}{indent}{unit}{arg},"));
     }
@@ -1568,27 +1735,25 @@ fn exploded_arguments(src: &SourceFile, args: Node, kw: &str, unit: &str) -> Edi
     Edit::replace(args.start_byte() + 1, args.end_byte() - 1, body)
 }
 
-/// Setup first in the app's lifespan, close after its `yield` (or at the end
-/// of the `finally:` around it). Returns the setup call and the lifespan's name.
-fn extend_lifespan(
-    w: &mut Writer,
-    value: Node,
-    app_call: Node,
-) -> Result<(String, String), String> {
+/// Setup first in the app's lifespan (a def of this file, or the one a
+/// factory of this file returns), close after its `yield`. Returns the setup
+/// call and the lifespan's name.
+fn extend_lifespan(w: &mut Writer, value: Node) -> Result<(String, String), String> {
     let src = w.src;
-    if value.kind() != "identifier" {
+    if hooks::hook_name(src, value).is_none() {
         return Err(format!("`{}` is not a plain name", src.text_of(value)));
     }
-    let name = src.text_of(value).to_string();
-    let def = w
-        .module
-        .functions
-        .iter()
-        .rev()
-        .map(|site| site.node)
-        .find(|n| crate::locate::name_of(src, *n) == name && n.start_byte() < app_call.start_byte())
-        .ok_or_else(|| format!("`{name}` is not defined in this module"))?;
-    if def.child(0).is_none_or(|c| c.kind() != "async") {
+    let def = hooks::local_hook(src, value)
+        .ok_or_else(|| format!("`{}` is not defined in this module", src.text_of(value)))?;
+    extend_def(w, hooks::delegate(src, def).unwrap_or(def))
+}
+
+/// Setup first in a lifespan-like async generator, close after its `yield`
+/// (or at the end of the `finally:` around it).
+fn extend_def(w: &mut Writer, def: Node) -> Result<(String, String), String> {
+    let src = w.src;
+    let name = crate::locate::name_of(src, def).to_string();
+    if !hooks::is_async(def) {
         return Err(format!("`{name}` is not an async def"));
     }
     let body = BodyFacts::collect(src, def);
@@ -1667,8 +1832,10 @@ fn write_on_event(w: &mut Writer, var: &str, file: &str) -> Option<(Place, Strin
             })
         })
     };
-    let startup = handler("startup")?;
-    let shutdown = handler("shutdown");
+    let registered =
+        |event: &str| hooks::event_handler(src, var, event).and_then(|e| hooks::local_hook(src, e));
+    let startup = handler("startup").or_else(|| registered("startup"))?;
+    let shutdown = handler("shutdown").or_else(|| registered("shutdown"));
     let (at, indent) = block_start(src, startup.child_by_field_name("body")?)?;
     let (cache, os, _) = w.names(at, None);
     let setup = w.setup_call(&cache, &os, &indent);
@@ -1685,6 +1852,12 @@ fn write_on_event(w: &mut Writer, var: &str, file: &str) -> Option<(Place, Strin
             let (sat, sindent) = block_start(src, s.child_by_field_name("body")?)?;
             w.insert_line(sat, &sindent, &format!("await {cache}.close()"));
             crate::locate::name_of(src, s).to_string()
+        }
+        (None, _) if !is_decorated(startup) => {
+            let register = hooks::event_handler(src, var, "startup")?;
+            hooks::new_close_registered(w, register, "", register, |c| {
+                format!("{var}.add_event_handler(\"shutdown\", {c})")
+            })?
         }
         (None, _) => {
             let decorated = startup.parent()?;
@@ -1718,6 +1891,11 @@ fn write_on_event(w: &mut Writer, var: &str, file: &str) -> Option<(Place, Strin
     Some((Place::OnEvent, setup, message))
 }
 
+fn is_decorated(def: Node) -> bool {
+    def.parent()
+        .is_some_and(|p| p.kind() == "decorated_definition")
+}
+
 fn is_on_event(src: &SourceFile, decorator: Node, var: &str, event: &str) -> bool {
     let Some(call) = decorator.named_child(0).filter(|c| c.kind() == "call") else {
         return false;
@@ -1734,5 +1912,6 @@ fn is_on_event(src: &SourceFile, decorator: Node, var: &str, event: &str) -> boo
         .is_some_and(|s| src.text_of(s).trim_matches(['"', '\'']) == event)
 }
 
+mod hooks;
 #[cfg(test)]
 mod tests;

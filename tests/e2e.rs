@@ -670,3 +670,117 @@ fn stored_keys_hold_no_secret() {
         );
     }
 }
+
+/// Starts a rewritten framework fixture through its own startup hooks
+/// (`tests/e2e/hooks.py`) and calls the cached function once per arg.
+fn start_hooks(tmp: &Path, dir: &Path, framework: &str, counted: &str, args: &[&str]) -> Value {
+    let out = Command::new(python())
+        .arg(repo().join("tests/e2e/hooks.py"))
+        .args([framework, dir.to_str().unwrap(), counted])
+        .args(args)
+        .env("HOME", tmp.join("home"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONWARNINGS", "ignore")
+        .env_remove("CACHE_URL")
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "hooks.py {framework} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    serde_json::from_str(&last).unwrap_or_else(|e| panic!("not JSON ({e}): {last}"))
+}
+
+/// Issue 14: the setup goes in each framework's startup hook. For each
+/// fixture: `--write` puts it there (a second run changes nothing: see
+/// `rewrite`), then the app really starts through that hook: the cache is
+/// not set up before, is while it runs (the first call would raise
+/// NotConfiguredError otherwise), a repeated argument is a hit, and the
+/// shutdown hook closes the cache once.
+#[test]
+fn setup_runs_in_each_framework_startup_hook() {
+    // (fixture, target, setup file, place, framework, counted helper, args)
+    let table = [
+        (
+            "hooks_fastapi",
+            "shop/prices.py::price_of",
+            "shop/core/setup.py",
+            "lifespan",
+            "fastapi",
+            "shop.prices:compute_price",
+            ["a1", "a1", "b22"],
+        ),
+        (
+            "hooks_litestar",
+            "menu/dishes.py::dish",
+            "menu/app.py",
+            "on_startup",
+            "litestar",
+            "menu.dishes:compute_dish",
+            ["soup", "soup", "pie"],
+        ),
+        (
+            "hooks_aiohttp",
+            "names/lookup.py::describe",
+            "names/server.py",
+            "new_lifespan",
+            "aiohttp",
+            "names.lookup:compute_name",
+            ["ann", "ann", "bo"],
+        ),
+        (
+            "hooks_aiogram",
+            "tipbot/tips.py::tip_for",
+            "tipbot/bot.py",
+            "on_startup",
+            "aiogram",
+            "tipbot.tips:compute_tip",
+            ["3", "3", "4"],
+        ),
+        (
+            "hooks_discord",
+            "jokebot/jokes.py::joke_about",
+            "jokebot/bot.py",
+            "setup_hook",
+            "discord",
+            "jokebot.jokes:compute_joke",
+            ["cat", "cat", "dog"],
+        ),
+    ];
+    for (fixture, target, file, place, framework, counted, args) in table {
+        let (tmp, dir) = project(fixture);
+        let report = rewrite(&dir, target);
+        assert_eq!(report["setup"]["file"], file, "{fixture}: {report:#}");
+        assert_eq!(report["setup"]["place"], place, "{fixture}: {report:#}");
+        assert!(
+            report["setup"]["warnings"].as_array().unwrap().is_empty(),
+            "{fixture}: {report:#}"
+        );
+        for f in [file, target.split("::").next().unwrap()] {
+            common::python_parses(&dir.join(f)).unwrap_or_else(|e| panic!("{fixture}: {f}: {e}"));
+        }
+        let facts = start_hooks(tmp.path(), &dir, framework, counted, &args);
+        assert_eq!(facts["setup_before_start"], false, "{fixture}: {facts:#}");
+        assert_eq!(facts["setup_while_running"], true, "{fixture}: {facts:#}");
+        let calls: Vec<String> = calls(&facts);
+        assert_eq!(
+            calls,
+            [args[0], args[2]],
+            "{fixture}: the repeat is a hit: {facts:#}"
+        );
+        let r = &facts["results"];
+        assert_eq!(r[0], r[1], "{fixture}");
+        assert_ne!(r[0], r[2], "{fixture}: another argument, another value");
+        assert_eq!(
+            facts["closed"], 1,
+            "{fixture}: the shutdown hook closes the cache"
+        );
+    }
+}

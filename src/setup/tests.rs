@@ -518,3 +518,329 @@ fn a_constructor_too_long_for_the_lifespan_gets_one_argument_a_line() {
         "{after}"
     );
 }
+
+/// Each framework fixture, alone in a project with its own function cached:
+/// the setup goes in the framework's hook, the close in its shutdown, and a
+/// second run finds the setup and adds nothing.
+#[test]
+fn framework_hooks() {
+    // (fixture, place, lines the result holds, in order)
+    let table: &[(&str, Place, &[&str])] = &[
+        (
+            "lifespan_factory.py",
+            Place::Lifespan,
+            &[
+                "    async def lifespan(app: FastAPI):",
+                &format!("        {SETUP}"),
+                "            app.state.greeting = None",
+                "            await cache.close()",
+                "    return lifespan",
+            ],
+        ),
+        (
+            "litestar_hooks.py",
+            Place::OnStartup,
+            &[
+                "async def setup_cache():",
+                &format!("    {SETUP}"),
+                "async def close_cache():",
+                "    await cache.close()",
+                "app = Litestar(",
+                "    on_startup=[setup_cache, open_pool],",
+                "    on_shutdown=[close_pool, close_cache],",
+            ],
+        ),
+        (
+            "litestar_plain.py",
+            Place::OnStartup,
+            &[
+                "app = Litestar(",
+                "    [forecast],",
+                "    debug=True,",
+                "    on_startup=[setup_cache],",
+                "    on_shutdown=[close_cache],",
+                ")",
+            ],
+        ),
+        (
+            "aiohttp_app.py",
+            Place::NewLifespan,
+            &[
+                "async def cache_context(app):",
+                &format!("    {SETUP}"),
+                "    yield",
+                "    await cache.close()",
+                "def build_app() -> web.Application:",
+                "    app = web.Application()",
+                "    app.cleanup_ctx.append(cache_context)",
+                "    app.router.add_get(\"/names/{name}\", handle)",
+            ],
+        ),
+        (
+            "aiohttp_cleanup_ctx.py",
+            Place::Lifespan,
+            &[
+                "async def resources(app: web.Application):",
+                &format!("    {SETUP}"),
+                "    yield",
+                "    await cache.close()",
+                "    app[\"ready\"] = False",
+            ],
+        ),
+        (
+            "aiogram_bot.py",
+            Place::OnStartup,
+            &[
+                "async def setup_cache():",
+                "async def close_cache():",
+                "async def main(token: str) -> None:",
+                "    dp = Dispatcher()",
+                "    dp.startup.register(setup_cache)",
+                "    dp.shutdown.register(close_cache)",
+                "    await dp.start_polling(bot)",
+            ],
+        ),
+        (
+            "aiogram_startup.py",
+            Place::OnStartup,
+            &[
+                "async def close_cache():",
+                "dp = Dispatcher()",
+                "dp.shutdown.register(close_cache)",
+                "async def announce() -> None:",
+                &format!("    {SETUP}"),
+                "    print(\"bot is up\")",
+            ],
+        ),
+        (
+            "discord_bot.py",
+            Place::SetupHook,
+            &[
+                "    async def setup_hook(self) -> None:",
+                &format!("        {SETUP}"),
+                "        await self.load_extension(\"cogs.fun\")",
+                "",
+                "    async def close(self) -> None:",
+                "        await cache.close()",
+                "        await super().close()",
+                "async def joke(topic: str) -> str:",
+            ],
+        ),
+        (
+            "discord_client.py",
+            Place::SetupHook,
+            &[
+                "        print(\"ready\")",
+                "",
+                "    async def setup_hook(self) -> None:",
+                &format!("        {SETUP}"),
+                "        await super().setup_hook()",
+                "",
+                "    async def close(self) -> None:",
+            ],
+        ),
+    ];
+    for (fixture, place, lines) in table {
+        let text = std::fs::read_to_string(format!("fixtures/setup/{fixture}")).unwrap();
+        let dir = project(&[("app.py", &text)]);
+        let out = run(&dir, &["app.py"], None, false);
+        assert_eq!(
+            out.report.place,
+            Some(*place),
+            "{fixture}: {:?}",
+            out.report
+        );
+        let (_, after) = out.edited.unwrap();
+        let mut rest = after.as_str();
+        for line in *lines {
+            let want = format!("{line}\n");
+            let at = rest.find(&want).unwrap_or_else(|| {
+                panic!("{fixture}: {line:?} missing or out of order in\n{after}")
+            });
+            rest = &rest[at + want.len()..];
+        }
+        std::fs::write(dir.path().join("app.py"), &after).unwrap();
+        let again = run(&dir, &["app.py"], None, false);
+        assert_eq!(
+            again.report.status,
+            SetupStatus::Present,
+            "{fixture}: {after}"
+        );
+    }
+}
+
+/// The lifespan or startup handler comes from another module, possibly
+/// through a factory: the setup goes there, in that module.
+#[test]
+fn hooks_followed_into_another_module() {
+    let factory = "from contextlib import asynccontextmanager\n\n\ndef lifespan_factory(settings):\n    @asynccontextmanager\n    async def lifespan(app):\n        app.state.settings = settings\n        yield\n\n    return lifespan\n";
+    let main = "from fastapi import FastAPI\n\nfrom pkg import svc\nfrom pkg.core.setup import lifespan_factory\n\nsettings = {}\napp = FastAPI(lifespan=lifespan_factory(settings))\n";
+    let dir = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/core/__init__.py", ""),
+        ("pkg/core/setup.py", factory),
+        ("pkg/main.py", main),
+        ("pkg/svc.py", TARGET),
+    ]);
+    let out = run(&dir, &["pkg/svc.py"], None, false);
+    assert_eq!(out.report.place, Some(Place::Lifespan), "{:?}", out.report);
+    assert!(out.report.warnings.is_empty(), "{:?}", out.report);
+    let (file, after) = out.edited.unwrap();
+    assert_eq!(file, "pkg/core/setup.py");
+    assert!(
+        after.contains(&format!("    async def lifespan(app):\n        {SETUP}\n        app.state.settings = settings\n        yield\n        await cache.close()\n\n    return lifespan\n")),
+        "{after}"
+    );
+    std::fs::write(dir.path().join(&file), &after).unwrap();
+    let again = run(&dir, &["pkg/svc.py"], None, false);
+    assert_eq!(again.report.status, SetupStatus::Present);
+
+    // A plain lifespan imported from its own module; `router.lifespan_context`.
+    let lifespan = "async def lifespan(app):\n    yield\n";
+    for (main, file) in [
+        (
+            "from fastapi import FastAPI\nfrom pkg.life import lifespan\nfrom pkg import svc\n\napp = FastAPI(lifespan=lifespan)\n",
+            "pkg/life.py",
+        ),
+        (
+            "from fastapi import FastAPI\nfrom pkg.life import lifespan\nfrom pkg import svc\n\napp = FastAPI()\napp.router.lifespan_context = lifespan\n",
+            "pkg/life.py",
+        ),
+    ] {
+        let dir = project(&[
+            ("pkg/__init__.py", ""),
+            ("pkg/life.py", lifespan),
+            ("pkg/main.py", main),
+            ("pkg/svc.py", TARGET),
+        ]);
+        let out = run(&dir, &["pkg/svc.py"], None, false);
+        let (edited, after) = out.edited.unwrap();
+        assert_eq!(
+            (edited.as_str(), out.report.place),
+            (file, Some(Place::Lifespan))
+        );
+        assert!(
+            after.ends_with(&format!(
+                "async def lifespan(app):\n    {SETUP}\n    yield\n    await cache.close()\n"
+            )),
+            "{after}"
+        );
+    }
+
+    // `add_event_handler("startup", make_start(app))` with the factories elsewhere.
+    let events = "def make_start(app):\n    async def start():\n        await connect(app)\n\n    return start\n\n\ndef make_stop(app):\n    async def stop():\n        await disconnect(app)\n\n    return stop\n";
+    let main = "from fastapi import FastAPI\n\nfrom pkg import svc\nfrom pkg.events import make_start, make_stop\n\n\ndef build():\n    application = FastAPI()\n    application.add_event_handler(\"startup\", make_start(application))\n    application.add_event_handler(\"shutdown\", make_stop(application))\n    return application\n";
+    let dir = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/events.py", events),
+        ("pkg/main.py", main),
+        ("pkg/svc.py", TARGET),
+    ]);
+    let out = run(&dir, &["pkg/svc.py"], None, false);
+    let (edited, after) = out.edited.unwrap();
+    assert_eq!(
+        (edited.as_str(), out.report.place),
+        ("pkg/events.py", Some(Place::OnEvent))
+    );
+    assert!(
+        after.contains(&format!(
+            "    async def start():\n        {SETUP}\n        await connect(app)\n"
+        )),
+        "{after}"
+    );
+    assert!(
+        after.contains(
+            "    async def stop():\n        await cache.close()\n        await disconnect(app)\n"
+        ),
+        "{after}"
+    );
+}
+
+/// `add_event_handler` with handlers of this file; no shutdown handler: one
+/// is added and registered the same way.
+#[test]
+fn event_handlers_registered_by_call() {
+    let main = "from fastapi import FastAPI\n\nfrom pkg import svc\n\n\nasync def warm():\n    pass\n\n\napp = FastAPI()\napp.add_event_handler(\"startup\", warm)\n";
+    let dir = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/main.py", main),
+        ("pkg/svc.py", TARGET),
+    ]);
+    let out = run(&dir, &["pkg/svc.py"], None, false);
+    assert_eq!(out.report.place, Some(Place::OnEvent));
+    let (_, after) = out.edited.unwrap();
+    assert!(
+        after.ends_with(&format!("async def warm():\n    {SETUP}\n    pass\n\n\napp = FastAPI()\n\n\nasync def close_cache():\n    await cache.close()\n\n\napp.add_event_handler(\"startup\", warm)\napp.add_event_handler(\"shutdown\", close_cache)\n")),
+        "{after}"
+    );
+}
+
+/// No app and no entry point: the warning says where the setup went, why
+/// that is a stopgap, what was looked for, and how to choose the module.
+#[test]
+fn no_app_found_says_what_was_looked_for() {
+    let dir = project(&[("pkg/__init__.py", ""), ("pkg/svc.py", TARGET)]);
+    let out = run(&dir, &["pkg/svc.py"], None, false);
+    assert_eq!(out.report.place, Some(Place::Module));
+    let warning = out.report.warnings.join("\n");
+    for part in [
+        "no app or entry point found for pkg.svc",
+        "FastAPI",
+        "Litestar",
+        "aiohttp",
+        "aiogram",
+        "discord.py",
+        "asyncio.run",
+        "module level of",
+        "cache.close() is never called",
+        "--setup-in FILE",
+    ] {
+        assert!(warning.contains(part), "{part:?} not in {warning}");
+    }
+}
+
+/// A lifespan that only hands over to another context manager of the file
+/// (`async with lifespan_context(app, settings): yield`) gets the setup in
+/// that one; a web app beats a bot dispatcher in the same file (a webhook
+/// bot's dispatcher never emits its startup event); a bot class over a
+/// toolkit base is known by its `setup_hook`.
+#[test]
+fn delegating_lifespan_webhook_bot_and_toolkit_bot() {
+    let delegating = "from contextlib import asynccontextmanager\n\nfrom fastapi import FastAPI\n\nfrom pkg import svc\n\n\n@asynccontextmanager\nasync def lifespan_context(app, settings):\n    await connect(settings)\n    yield\n\n\ndef create(settings):\n    async def lifespan(app):\n        async with lifespan_context(app, settings):\n            yield\n\n    return FastAPI(lifespan=lifespan)\n";
+    let webhook = "from aiogram import Dispatcher\nfrom fastapi import FastAPI\n\nfrom pkg import svc\n\ndp = Dispatcher()\n\n\nasync def lifespan(app):\n    yield\n\n\napp = FastAPI(lifespan=lifespan)\n";
+    let toolkit = "import discord\nfrom toolkit import BotBase\n\n\nclass Bot(BotBase):\n    async def setup_hook(self):\n        await super().setup_hook()\n";
+    for (text, place, holds) in [
+        (
+            delegating,
+            Place::Lifespan,
+            format!(
+                "async def lifespan_context(app, settings):\n    {SETUP}\n    await connect(settings)\n    yield\n    await cache.close()\n"
+            ),
+        ),
+        (
+            webhook,
+            Place::Lifespan,
+            format!("async def lifespan(app):\n    {SETUP}\n    yield\n    await cache.close()\n"),
+        ),
+        (
+            toolkit,
+            Place::SetupHook,
+            format!(
+                "    async def setup_hook(self):\n        {SETUP}\n        await super().setup_hook()\n"
+            ),
+        ),
+    ] {
+        let dir = project(&[
+            ("pkg/__init__.py", ""),
+            ("pkg/main.py", text),
+            ("pkg/svc.py", TARGET),
+        ]);
+        let out = run(&dir, &["pkg/svc.py"], None, false);
+        let (file, after) = out.edited.unwrap();
+        assert_eq!(
+            (file.as_str(), out.report.place),
+            ("pkg/main.py", Some(place))
+        );
+        assert!(after.contains(&holds), "{after}");
+    }
+}
