@@ -411,6 +411,9 @@ fn print_text(
     for w in &setup.warnings {
         let _ = writeln!(err, "  warning: {w}");
     }
+    if let Some(disk) = &setup.disk {
+        let _ = writeln!(err, "  note: {}", disk.note);
+    }
     let dep = &report.dependency;
     let update = match (cli.write, cli.check) {
         (true, _) => "updated",

@@ -241,6 +241,7 @@ fn plan_project(
         ));
     };
     let (root, recursive) = crate::project::root_or_folder(&first.src.path);
+    let is_default = options.backend_url.is_none() && first.config.options.backend_url.is_none();
     let url = match (&options.backend_url, &first.config.options.backend_url) {
         (Some(url), _) => {
             crate::setup::check_url(url, "--backend-url")?;
@@ -273,6 +274,9 @@ fn plan_project(
         cache,
     };
     let mut setup = crate::setup::plan(&root, recursive, &modules, &opts)?;
+    if setup.report.status == crate::setup::SetupStatus::Added {
+        setup.report.disk = crate::setup::disk::note(&root, &url, is_default);
+    }
     for p in others {
         setup.report.warnings.push(format!(
             "{} is in another project: set that one up with its own cashews-add run",

@@ -318,8 +318,9 @@ fn fastapi_app_without_lifespan_gets_one() {
     assert_eq!(r[0]["body"], r[1]["body"]);
     assert_ne!(r[0]["body"], r[2]["body"], "another id, another value");
     assert!(
-        home.join(".cache/cashews/plain-shop/cache.db").is_file(),
-        "the default directory is ~/.cache/cashews/<project>"
+        home.join(".cache/cashews/plain-shop-0.1.0/cache.db")
+            .is_file(),
+        "the default directory is ~/.cache/cashews/<project>-<version>"
     );
     let restarted = app(&home, None, &["/items/1", "/items/2"]);
     check_requests(&restarted, &[false, false]);
