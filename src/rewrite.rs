@@ -19,6 +19,7 @@ use crate::module::Module;
 use crate::plan::{Spelling, decorator_edit, decorator_lines, http_exception};
 use crate::project::{Index, Projects, Sources};
 use crate::purity::{Purity, analyse};
+use crate::setup::conftest::{TestsPlan, TestsReport};
 use crate::setup::{Cached, SetupOptions, SetupPlan, SetupReport};
 use crate::source::{BadInput, SourceFile, first_error};
 
@@ -130,6 +131,7 @@ pub(crate) struct Report {
     pub(crate) changes: Vec<FileChange>,
     pub(crate) setup: SetupReport,
     pub(crate) dependency: DependencyReport,
+    pub(crate) tests: TestsReport,
 }
 
 /// Project-wide choices: the startup setup and the backend it uses.
@@ -188,7 +190,7 @@ pub(crate) fn plan(
         });
     }
     let origin = results.iter().find_map(|r| r.cache_origin.as_ref());
-    let (mut setup, dependency) = plan_project(&projects, origin, &planned, project)?;
+    let (mut setup, dependency, tests) = plan_project(&projects, origin, &planned, project)?;
     let mut setup_edits = setup.edits.take();
     let mut changes = Vec::new();
     for p in planned {
@@ -211,21 +213,23 @@ pub(crate) fn plan(
         changes.extend(change);
     }
     changes.extend(dependency.change);
+    changes.extend(tests.change);
     Ok(Report {
         results,
         changes,
         setup: setup.report,
         dependency: dependency.report,
+        tests: tests.report,
     })
 }
 
-/// Setup and dependency for the project of the first cached target.
+/// Setup, dependency and test settings for the project of the first cached target.
 fn plan_project(
     projects: &Projects,
     origin: Option<&(String, String)>,
     planned: &[Planned],
     options: &ProjectOptions,
-) -> Result<(SetupPlan, DependencyPlan), BadInput> {
+) -> Result<(SetupPlan, DependencyPlan, TestsPlan), BadInput> {
     let cached: Vec<&Planned> = planned.iter().filter(|p| p.cached).collect();
     let Some(first) = cached.first() else {
         let why = "no function is cached: nothing to set up";
@@ -236,6 +240,10 @@ fn plan_project(
             },
             DependencyPlan {
                 report: DependencyReport::skipped(why),
+                change: None,
+            },
+            TestsPlan {
+                report: TestsReport::skipped(why),
                 change: None,
             },
         ));
@@ -284,7 +292,38 @@ fn plan_project(
         ));
     }
     let dependency = crate::deps::plan(&root, crate::setup::extra_for(&url))?;
-    Ok((setup, dependency))
+    let tests = tests_plan(&root, &setup.report, &opts);
+    Ok((setup, dependency, tests))
+}
+
+/// The test run's fresh cache, for a setup that reads `CACHE_URL`: the
+/// one the tool adds, or one already there that reads it.
+fn tests_plan(root: &Path, setup: &SetupReport, opts: &SetupOptions) -> TestsPlan {
+    use crate::setup::SetupStatus;
+    let skip = |why: &str| TestsPlan {
+        report: TestsReport::skipped(why),
+        change: None,
+    };
+    let reads_env = || {
+        setup
+            .file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .is_some_and(|t| t.contains(crate::setup::ENV_VAR))
+    };
+    match setup.status {
+        SetupStatus::Skipped => skip(&format!("no setup: {}", setup.message)),
+        SetupStatus::Present if !reads_env() => skip(
+            "the project's own setup does not read CACHE_URL: make the test run use a fresh cache (mem://) yourself",
+        ),
+        _ => {
+            let wanted = crate::setup::conftest::Wanted {
+                env_var: crate::setup::ENV_VAR,
+                cache: &opts.cache,
+            };
+            crate::setup::conftest::plan(root, &wanted)
+        }
+    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

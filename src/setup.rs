@@ -30,6 +30,7 @@ use crate::plan::{file_line_ending, py_str};
 use crate::source::{BadInput, SourceFile, line_of};
 use crate::wrap::{Arg, Call, indent_unit};
 
+pub(crate) mod conftest;
 pub(crate) mod disk;
 
 /// The environment variable the generated setup reads the backend URL from.

@@ -671,3 +671,91 @@ fn stored_keys_hold_no_secret() {
         );
     }
 }
+
+/// Runs the project's own pytest suite (`files` only, when given) with the
+/// default disk cache under `home`; the exit code and the output.
+fn pytest(dir: &Path, home: &Path, files: &[&str]) -> (i32, String) {
+    let out = Command::new(python())
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .args(files)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("CACHE_URL")
+        .env_remove("XDG_CACHE_HOME")
+        .output()
+        .expect("pytest runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Issue 14: a project's tests failed on their second run, served the
+/// first run's values from the persistent disk default. After `--write`
+/// the project's own suite passes twice in a row; with the tests' conftest
+/// left as it was, the second run fails (so the check can fail).
+#[test]
+fn the_projects_own_tests_pass_twice_after_write() {
+    let (tmp, dir) = project("tested_app");
+    let out = tool(
+        &dir,
+        &["stock/api.py::units_on_hand", "--write", "--format", "json"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    assert_eq!(report["setup"]["status"], "added", "{report:#}");
+    assert_eq!(report["tests"]["status"], "added", "{report:#}");
+    assert_eq!(report["tests"]["file"], "tests/conftest.py");
+    let conftest = read(&dir, "tests/conftest.py");
+    let env = conftest
+        .find("os.environ.setdefault(\"CACHE_URL\", \"mem://\")")
+        .unwrap();
+    assert!(
+        env < conftest.find("from stock.api import app").unwrap(),
+        "{conftest}"
+    );
+    assert!(
+        conftest.contains("def client():"),
+        "the project's fixture is kept"
+    );
+    let again = json_of(&tool(
+        &dir,
+        &["stock/api.py::units_on_hand", "--write", "--format", "json"],
+    ));
+    assert_eq!(again["diff"], "", "{again:#}");
+    assert_eq!(again["tests"]["status"], "present", "{again:#}");
+
+    let home = tmp.path().join("home");
+    for run in ["first", "second"] {
+        let (code, text) = pytest(&dir, &home, &[]);
+        assert_eq!(code, 0, "{run} run:\n{text}");
+        assert!(text.contains("3 passed"), "{run} run:\n{text}");
+    }
+
+    // The control: the same rewrite with the tests' own conftest put back.
+    let (tmp, dir) = project("tested_app");
+    let out = tool(&dir, &["stock/api.py::units_on_hand", "--write"]);
+    assert_eq!(out.status.code(), Some(0));
+    std::fs::copy(
+        repo().join("fixtures/e2e/tested_app/tests/conftest.py"),
+        dir.join("tests/conftest.py"),
+    )
+    .unwrap();
+    let home = tmp.path().join("home");
+    let (code, text) = pytest(&dir, &home, &["tests/test_api.py"]);
+    assert_eq!(code, 0, "first run without the conftest change:\n{text}");
+    let (code, text) = pytest(&dir, &home, &["tests/test_api.py"]);
+    assert_eq!(
+        code, 1,
+        "the second run is served the first run's value:\n{text}"
+    );
+    assert!(text.contains("1 failed"), "{text}");
+}
