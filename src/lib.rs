@@ -406,6 +406,7 @@ fn print_text(
     let setup = &report.setup;
     let word = due(setup.status == setup::SetupStatus::Added).unwrap_or(match setup.status {
         setup::SetupStatus::Present => "present",
+        setup::SetupStatus::Library => "library",
         _ => "skipped",
     });
     let _ = writeln!(err, "setup: {word}: {}", setup.message);

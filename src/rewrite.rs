@@ -99,6 +99,9 @@ pub(crate) struct Settings<'a> {
     pub(crate) request: Request,
     pub(crate) handles: HandleRules,
     pub(crate) patterns: Vec<&'a Pattern>,
+    /// In a library: its own instance (`pkg._cache`, `pkg_cache`), used
+    /// instead of cashews' global cache (`setup/library.rs`).
+    pub(crate) library_cache: Option<(String, String)>,
 }
 
 impl<'a> Settings<'a> {
@@ -122,6 +125,7 @@ impl<'a> Settings<'a> {
             request,
             handles,
             patterns,
+            library_cache: None,
         }
     }
 }
@@ -172,7 +176,8 @@ pub(crate) fn plan(
     for (path, targets) in files {
         let src = SourceFile::read(path)?;
         let config = crate::config::load_for(path)?;
-        let settings = Settings::new(request, &config);
+        let mut settings = Settings::new(request, &config);
+        settings.library_cache = library_of(path).map(|l| l.cache());
         let index = projects.for_file(path);
         let module = index.insert(src);
         let src = module.src;
@@ -190,7 +195,8 @@ pub(crate) fn plan(
         });
     }
     let origin = results.iter().find_map(|r| r.cache_origin.as_ref());
-    let (mut setup, dependency, tests) = plan_project(&projects, origin, &planned, project)?;
+    let (mut setup, dependency, tests, module) =
+        plan_project(&projects, origin, &planned, project)?;
     let mut setup_edits = setup.edits.take();
     let mut changes = Vec::new();
     for p in planned {
@@ -214,6 +220,7 @@ pub(crate) fn plan(
     }
     changes.extend(dependency.change);
     changes.extend(tests.change);
+    changes.extend(module);
     Ok(Report {
         results,
         changes,
@@ -229,7 +236,7 @@ fn plan_project(
     origin: Option<&(String, String)>,
     planned: &[Planned],
     options: &ProjectOptions,
-) -> Result<(SetupPlan, DependencyPlan, TestsPlan), BadInput> {
+) -> Result<ProjectPlan, BadInput> {
     let cached: Vec<&Planned> = planned.iter().filter(|p| p.cached).collect();
     let Some(first) = cached.first() else {
         let why = "no function is cached: nothing to set up";
@@ -246,6 +253,7 @@ fn plan_project(
                 report: TestsReport::skipped(why),
                 change: None,
             },
+            None,
         ));
     };
     let (root, recursive) = crate::project::root_or_folder(&first.src.path);
@@ -270,6 +278,10 @@ fn plan_project(
         })
         .collect();
     let index = projects.for_file(&first.src.path);
+    if let Some(lib) = library_of(&first.src.path) {
+        let cache = origin.cloned().unwrap_or_else(|| lib.cache());
+        return plan_library(&root, &lib, &cache, options);
+    }
     let cache = match (origin, index.project_caches().first()) {
         (Some(origin), _) => origin.clone(),
         (None, Some(own)) => (own.module.clone(), own.name.clone()),
@@ -293,7 +305,90 @@ fn plan_project(
     }
     let dependency = crate::deps::plan(&root, crate::setup::extra_for(&url))?;
     let tests = tests_plan(&root, &setup.report, &opts);
-    Ok((setup, dependency, tests))
+    Ok((setup, dependency, tests, None))
+}
+
+/// Setup, dependency, tests, and a new module a library's decorators import.
+type ProjectPlan = (SetupPlan, DependencyPlan, TestsPlan, Option<FileChange>);
+
+/// The library of the project holding `file`, if it is one.
+fn library_of(file: &Path) -> Option<crate::setup::library::Library> {
+    crate::setup::library::detect(&crate::project::root_or_folder(file).0)
+}
+
+/// A library: no global setup; the decorators' instance (its `_cache.py`,
+/// added when the decorators use it) is left for the host app to set up,
+/// and cashews is an optional extra.
+fn plan_library(
+    root: &Path,
+    lib: &crate::setup::library::Library,
+    cache: &(String, String),
+    options: &ProjectOptions,
+) -> Result<ProjectPlan, BadInput> {
+    use crate::setup::library;
+    let ours = *cache == lib.cache();
+    let module = if ours {
+        library::cache_module(lib)
+    } else {
+        None
+    };
+    let rel = format!("{}.py", cache.0.replace('.', "/"));
+    let file = [root.join(&rel), root.join("src").join(&rel)]
+        .into_iter()
+        .find(|f| f.is_file())
+        .unwrap_or_else(|| lib.dir.join("_cache.py"));
+    let (module_name, name) = cache;
+    let host = format!("from {module_name} import {name}; {name}.setup(\"redis://HOST:6379/0\")");
+    let default = if ours {
+        format!(
+            " It caches in process memory until then ({}=redis://... in the environment also points it elsewhere); without the `cache` extra installed the functions run uncached.",
+            lib.env_var()
+        )
+    } else {
+        String::new()
+    };
+    let report = SetupReport {
+        status: crate::setup::SetupStatus::Library,
+        file: Some(crate::render::diff_path(&file)),
+        line: None,
+        place: None,
+        url: None,
+        message: format!(
+            "{}, so it must not configure cashews' global cache (that would override the settings of every application importing it): the decorators use its own `{name}` from {module_name}, which the host application sets up at its startup: `{host}`.{default}",
+            lib.why
+        ),
+        warnings: Vec::new(),
+        disk: None,
+    };
+    let setup = SetupPlan {
+        report,
+        edits: None,
+    };
+    let extra = options
+        .backend_url
+        .as_deref()
+        .and_then(crate::setup::extra_for);
+    let mut dependency = crate::deps::optional::plan(root, extra)?;
+    if dependency.report.status == crate::deps::DepStatus::Added {
+        dependency.report.message.push_str(&format!(
+            "; an optional extra (`pip install '{}[cache]'`), never a hard requirement, since the applications using a library choose their own cache",
+            lib.dist
+        ));
+    }
+    let var = lib.env_var();
+    let wanted = crate::setup::conftest::Wanted {
+        env_var: &var,
+        cache,
+    };
+    let tests = if options.no_setup {
+        TestsPlan {
+            report: TestsReport::skipped("--no-setup: no conftest.py change"),
+            change: None,
+        }
+    } else {
+        crate::setup::conftest::plan(root, &wanted)
+    };
+    Ok((setup, dependency, tests, module))
 }
 
 /// The test run's fresh cache, for a setup that reads `CACHE_URL`: the
@@ -541,7 +636,7 @@ fn plan_target<'p>(
         Outcome::Decorate(d) => d,
     };
     let def_start = f.site.node.start_byte();
-    let choice = cache_object(index, module, def_start);
+    let choice = cache_object(index, module, def_start, settings.library_cache.as_ref());
     let (cache_name, cache_import) = (choice.local, choice.import);
     result.cache_origin = Some(choice.origin);
     let (exceptions, exc_import) = if decision.strategy == crate::decide::Strategy::Failover {
@@ -585,7 +680,12 @@ pub(crate) struct CacheChoice {
 /// (cashews' own, or the project's), an instance the file builds and sets
 /// up, the one the project's modules import from the project
 /// (`from app.caching import cache`), else cashews' own.
-fn cache_object<'p>(index: &Index<'p>, module: &Module<'p>, at: usize) -> CacheChoice {
+fn cache_object<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    at: usize,
+    library: Option<&(String, String)>,
+) -> CacheChoice {
     let src = module.src;
     let here = index.module_name(&src.path);
     let names = index.cashews(module);
@@ -627,6 +727,9 @@ fn cache_object<'p>(index: &Index<'p>, module: &Module<'p>, at: usize) -> CacheC
             })
             .map(|n| (n.to_string(), (here.clone(), n.to_string())))
     };
+    // A library decorates with its own instance, not cashews' global one.
+    let global = |o: &(String, String)| o.0 == "cashews";
+    let imported = imported.filter(|(_, o)| library.is_none() || !global(o));
     if let Some((local, origin)) = imported.or_else(built_here) {
         return CacheChoice {
             local,
@@ -643,9 +746,10 @@ fn cache_object<'p>(index: &Index<'p>, module: &Module<'p>, at: usize) -> CacheC
                 Some(crate::project::ModuleRef::File(_))
             )
     });
-    let (from, name) = match own {
-        Some(own) => (own.module.clone(), own.name.clone()),
-        None => ("cashews".to_string(), "cache".to_string()),
+    let (from, name) = match (own, library) {
+        (Some(own), _) => (own.module.clone(), own.name.clone()),
+        (None, Some(lib)) => lib.clone(),
+        (None, None) => ("cashews".to_string(), "cache".to_string()),
     };
     let (local, import) = module.imports.ensure(src, &from, &name, at);
     CacheChoice {

@@ -32,6 +32,7 @@ use crate::wrap::{Arg, Call, indent_unit};
 
 pub(crate) mod conftest;
 pub(crate) mod disk;
+pub(crate) mod library;
 
 /// The environment variable the generated setup reads the backend URL from.
 pub(crate) const ENV_VAR: &str = "CACHE_URL";
@@ -66,6 +67,8 @@ pub(crate) enum SetupStatus {
     Added,
     Present,
     Skipped,
+    /// A library: no global setup; its own instance is left to the host app (`library.rs`).
+    Library,
 }
 
 /// Where the setup goes.
