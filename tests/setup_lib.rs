@@ -126,3 +126,94 @@ fn a_dynamic_version_is_said_to_be_why_the_folder_has_none() {
         "{setup}"
     );
 }
+
+const LOOKUP: &str = "async def units_for(sku: str) -> int:\n    return len(sku)\n";
+
+fn library(pyproject: &str, extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let mut files = vec![
+        ("stock_client/__init__.py", ""),
+        ("stock_client/lookups.py", LOOKUP),
+    ];
+    files.extend_from_slice(extra);
+    let dir = common::project(&files);
+    std::fs::write(dir.path().join("pyproject.toml"), pyproject).unwrap();
+    dir
+}
+
+#[test]
+fn a_poetry_library_gets_an_optional_cashews_and_an_extras_group() {
+    let dir = library(
+        "[tool.poetry]\nname = \"stock-client\"\nversion = \"1.0.0\"\n\n[tool.poetry.dependencies]\npython = \"^3.10\"\n",
+        &[],
+    );
+    let target = "stock_client/lookups.py::units_for";
+    let out = run_env(dir.path(), &[target, "--write", "--format", "json"], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["setup"]["status"], "library", "{doc:#}");
+    let pyproject = std::fs::read_to_string(dir.path().join("pyproject.toml")).unwrap();
+    assert!(
+        pyproject.contains("cashews = { version = \">=7.0\", optional = true }\n"),
+        "{pyproject}"
+    );
+    assert!(
+        pyproject.ends_with("[tool.poetry.extras]\ncache = [\"cashews\"]\n"),
+        "{pyproject}"
+    );
+    let again = json(&run_env(dir.path(), &[target, "--format", "json"], &[]));
+    assert_eq!(again["diff"], "", "{again:#}");
+}
+
+#[test]
+fn a_librarys_tests_get_its_own_variable_and_instance() {
+    let dir = library(
+        "[project]\nname = \"stock-client\"\nversion = \"1.0.0\"\n",
+        &[("tests/test_lookups.py", "def test_nothing():\n    pass\n")],
+    );
+    let target = "stock_client/lookups.py::units_for";
+    let out = run_env(dir.path(), &[target, "--write", "--format", "json"], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["tests"]["status"], "added", "{doc:#}");
+    assert_eq!(doc["tests"]["file"], "tests/conftest.py");
+    let conftest = std::fs::read_to_string(dir.path().join("tests/conftest.py")).unwrap();
+    assert!(
+        conftest.contains("os.environ.setdefault(\"STOCK_CLIENT_CACHE_URL\", \"mem://\")"),
+        "{conftest}"
+    );
+    assert!(
+        conftest.contains("from stock_client._cache import stock_client_cache as cache"),
+        "{conftest}"
+    );
+    let again = json(&run_env(dir.path(), &[target, "--format", "json"], &[]));
+    assert_eq!(again["tests"]["status"], "present", "{again:#}");
+    assert_eq!(again["diff"], "");
+}
+
+#[test]
+fn an_application_is_not_a_library() {
+    // The same package with a FastAPI app in it: the global setup, a hard dependency.
+    let dir = library(
+        "[project]\nname = \"stock-client\"\nversion = \"1.0.0\"\ndependencies = []\n",
+        &[(
+            "stock_client/main.py",
+            APP.replace("shop.items", "stock_client.lookups")
+                .replace("get_item", "units_for")
+                .as_str(),
+        )],
+    );
+    let out = run_env(
+        dir.path(),
+        &["stock_client/lookups.py::units_for", "--format", "json"],
+        &[],
+    );
+    let doc = json(&out);
+    assert_eq!(doc["setup"]["status"], "added", "{doc:#}");
+    assert_eq!(doc["dependency"]["requirement"], "cashews[diskcache]>=7.0");
+    assert!(
+        !doc["diff"]
+            .as_str()
+            .unwrap()
+            .contains("optional-dependencies")
+    );
+}
