@@ -154,6 +154,8 @@ struct Planned<'a> {
     /// Some target in it ends up cached (changed, or cached already).
     cached: bool,
     config: Config,
+    /// The library its project is, if it is one.
+    library: Option<crate::setup::library::Library>,
 }
 
 /// Plans every target; any bad input fails the whole run before anything is written.
@@ -171,13 +173,24 @@ pub(crate) fn plan(
     }
     let mut results = Vec::new();
     let mut planned = Vec::new();
+    let mut libraries: Vec<(PathBuf, Option<crate::setup::library::Library>)> = Vec::new();
     let sources = Sources::default();
     let projects = Projects::new(&sources);
     for (path, targets) in files {
         let src = SourceFile::read(path)?;
         let config = crate::config::load_for(path)?;
         let mut settings = Settings::new(request, &config);
-        settings.library_cache = library_of(path).map(|l| l.cache());
+        // Once per project: detection reads the package's files.
+        let root = crate::project::root_or_folder(path).0;
+        let library = match libraries.iter().find(|(r, _)| *r == root) {
+            Some((_, lib)) => lib.clone(),
+            None => {
+                let lib = crate::setup::library::detect(&root);
+                libraries.push((root, lib.clone()));
+                lib
+            }
+        };
+        settings.library_cache = library.as_ref().map(|l| l.cache());
         let index = projects.for_file(path);
         let module = index.insert(src);
         let src = module.src;
@@ -192,6 +205,7 @@ pub(crate) fn plan(
             decorators,
             cached,
             config,
+            library,
         });
     }
     let origin = results.iter().find_map(|r| r.cache_origin.as_ref());
@@ -278,9 +292,9 @@ fn plan_project(
         })
         .collect();
     let index = projects.for_file(&first.src.path);
-    if let Some(lib) = library_of(&first.src.path) {
+    if let Some(lib) = &first.library {
         let cache = origin.cloned().unwrap_or_else(|| lib.cache());
-        return plan_library(&root, &lib, &cache, options);
+        return plan_library(&root, lib, &cache, options);
     }
     let cache = match (origin, index.project_caches().first()) {
         (Some(origin), _) => origin.clone(),
@@ -310,11 +324,6 @@ fn plan_project(
 
 /// Setup, dependency, tests, and a new module a library's decorators import.
 type ProjectPlan = (SetupPlan, DependencyPlan, TestsPlan, Option<FileChange>);
-
-/// The library of the project holding `file`, if it is one.
-fn library_of(file: &Path) -> Option<crate::setup::library::Library> {
-    crate::setup::library::detect(&crate::project::root_or_folder(file).0)
-}
 
 /// A library: no global setup; the decorators' instance (its `_cache.py`,
 /// added when the decorators use it) is left for the host app to set up,
