@@ -412,7 +412,7 @@ fn tests_plan(root: &Path, setup: &SetupReport, opts: &SetupOptions) -> TestsPla
         setup
             .file
             .as_ref()
-            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|f| crate::file::read_text(Path::new(f)).ok())
             .is_some_and(|t| t.contains(crate::setup::ENV_VAR))
     };
     match setup.status {

@@ -124,7 +124,7 @@ fn skipped(message: &str) -> TestsPlan {
 
 /// Pytest config, a `tests/` or `test/` folder, or a conftest.py at the root.
 pub(crate) fn has_tests(root: &Path) -> bool {
-    let text = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
+    let text = |name: &str| crate::file::read_text(&root.join(name)).unwrap_or_default();
     root.join("pytest.ini").is_file()
         || root.join("conftest.py").is_file()
         || root.join("tests").is_dir()
@@ -152,7 +152,7 @@ fn conftest_path(root: &Path) -> PathBuf {
 
 /// `[tool.pytest.ini_options] testpaths` from pyproject.toml.
 fn testpaths(root: &Path) -> Vec<String> {
-    let Ok(table) = std::fs::read_to_string(root.join("pyproject.toml"))
+    let Ok(table) = crate::file::read_text(&root.join("pyproject.toml"))
         .unwrap_or_default()
         .parse::<toml::Table>()
     else {

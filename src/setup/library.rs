@@ -66,7 +66,7 @@ impl Library {
 
 /// The library at `root`, if the project is one.
 pub(crate) fn detect(root: &Path) -> Option<Library> {
-    let text = std::fs::read_to_string(root.join("pyproject.toml")).ok()?;
+    let text = crate::file::read_text(&root.join("pyproject.toml")).ok()?;
     let table = text.parse::<toml::Table>().ok()?;
     let project = table.get("project");
     let poetry = table.get("tool").and_then(|t| t.get("poetry"));
@@ -179,7 +179,8 @@ fn python_files(dir: &Path) -> Vec<(PathBuf, String)> {
         for e in entries.filter_map(Result::ok) {
             let name = e.file_name().to_string_lossy().into_owned();
             let path = e.path();
-            if path.is_dir() {
+            // Symlinked folders are not followed: a link loop must not hang the run.
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
                 if !name.starts_with('.')
                     && !matches!(name.as_str(), "tests" | "test" | "__pycache__")
                 {
@@ -188,7 +189,7 @@ fn python_files(dir: &Path) -> Vec<(PathBuf, String)> {
             } else if name.ends_with(".py")
                 && !name.starts_with("test_")
                 && name != "conftest.py"
-                && let Ok(text) = std::fs::read_to_string(&path)
+                && let Ok(text) = crate::file::read_text(&path)
             {
                 out.push((path, text));
             }
@@ -210,7 +211,7 @@ fn root_files(root: &Path) -> Vec<(PathBuf, String)> {
             p.file_name()
                 .is_some_and(|n| n != "conftest.py" && n != "setup.py" && n != "noxfile.py")
         })
-        .filter_map(|p| Some((p.clone(), std::fs::read_to_string(&p).ok()?)))
+        .filter_map(|p| Some((p.clone(), crate::file::read_text(&p).ok()?)))
         .collect()
 }
 
