@@ -737,7 +737,7 @@ fn the_projects_own_tests_pass_twice_after_write() {
     for run in ["first", "second"] {
         let (code, text) = pytest(&dir, &home, &[]);
         assert_eq!(code, 0, "{run} run:\n{text}");
-        assert!(text.contains("3 passed"), "{run} run:\n{text}");
+        assert!(text.contains("4 passed"), "{run} run:\n{text}");
     }
 
     // The control: the same rewrite with the tests' own conftest put back.
