@@ -18,6 +18,8 @@ use crate::plan::file_line_ending;
 use crate::rewrite::FileChange;
 use crate::source::{BadInput, io_reason};
 
+pub(crate) mod optional;
+
 /// The lower bound on cashews' current major version: the emitted code
 /// (decorator arguments, `disk://?directory=` URLs) is checked against 7.x.
 pub(crate) const LOWER_BOUND: &str = ">=7.0";

@@ -282,6 +282,7 @@ fn settings(force: bool) -> Settings<'static> {
         },
         handles: HandleRules::default(),
         patterns: catalogue::builtin().iter().collect(),
+        library_cache: None,
     }
 }
 

@@ -298,7 +298,7 @@ fn add(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> Res
                 new: c.new.as_bytes(),
             })
             .collect();
-        write::write_all(&writes, &lock.roots[0])?;
+        write::write_all_creating(&writes, &lock.roots[0])?;
         if report.setup.status == setup::SetupStatus::Added
             && let Some(url) = &report.setup.url
             && let Some(warning) = setup::prepare_disk_folder(url)
@@ -358,6 +358,7 @@ fn print_json(report: &Report, diff: &str, out: &mut dyn Write) {
         "results": report.results,
         "setup": report.setup,
         "dependency": report.dependency,
+        "tests": report.tests,
         "diff": diff,
     });
     let _ = writeln!(
@@ -409,11 +410,15 @@ fn print_text(
     let setup = &report.setup;
     let word = due(setup.status == setup::SetupStatus::Added).unwrap_or(match setup.status {
         setup::SetupStatus::Present => "present",
+        setup::SetupStatus::Library => "library",
         _ => "skipped",
     });
     let _ = writeln!(err, "setup: {word}: {}", setup.message);
     for w in &setup.warnings {
         let _ = writeln!(err, "  warning: {w}");
+    }
+    if let Some(disk) = &setup.disk {
+        let _ = writeln!(err, "  note: {}", disk.note);
     }
     let dep = &report.dependency;
     let update = match (cli.write, cli.check) {
@@ -428,4 +433,13 @@ fn print_text(
         _ => "skipped",
     });
     let _ = writeln!(err, "dependency: {word}: {}", dep.message);
+    let tests = &report.tests;
+    let word =
+        due(tests.status == setup::conftest::TestsStatus::Added).unwrap_or(match tests.status {
+            setup::conftest::TestsStatus::Present => "present",
+            _ => "skipped",
+        });
+    if tests.status != setup::conftest::TestsStatus::Skipped || tests.file.is_some() {
+        let _ = writeln!(err, "tests: {word}: {}", tests.message);
+    }
 }

@@ -58,7 +58,13 @@ pub(crate) fn unified_diff_in(base: Option<&Path>, path: &Path, old: &str, new: 
         None => diff_path(path),
     };
     let diff = TextDiff::from_lines(old, new);
-    let mut out = format!("--- a/{name}\n+++ b/{name}\n");
+    // A new file: `git apply` makes it only from /dev/null.
+    let from = if old.is_empty() && !path.exists() {
+        "/dev/null".to_string()
+    } else {
+        format!("a/{name}")
+    };
+    let mut out = format!("--- {from}\n+++ b/{name}\n");
     for group in diff.grouped_ops(3) {
         let hunk = similar::udiff::UnifiedDiffHunk::new(group.clone(), &diff, true);
         out.push_str(&format!("{}\n", hunk.header()));

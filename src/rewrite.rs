@@ -19,6 +19,7 @@ use crate::module::Module;
 use crate::plan::{Spelling, decorator_edit, decorator_lines, http_exception};
 use crate::project::{Index, Projects, Sources};
 use crate::purity::{Purity, analyse};
+use crate::setup::conftest::{TestsPlan, TestsReport};
 use crate::setup::{Cached, SetupOptions, SetupPlan, SetupReport};
 use crate::source::{BadInput, SourceFile, first_error};
 
@@ -98,6 +99,9 @@ pub(crate) struct Settings<'a> {
     pub(crate) request: Request,
     pub(crate) handles: HandleRules,
     pub(crate) patterns: Vec<&'a Pattern>,
+    /// In a library: its own instance (`pkg._cache`, `pkg_cache`), used
+    /// instead of cashews' global cache (`setup/library.rs`).
+    pub(crate) library_cache: Option<(String, String)>,
 }
 
 impl<'a> Settings<'a> {
@@ -121,6 +125,7 @@ impl<'a> Settings<'a> {
             request,
             handles,
             patterns,
+            library_cache: None,
         }
     }
 }
@@ -130,6 +135,7 @@ pub(crate) struct Report {
     pub(crate) changes: Vec<FileChange>,
     pub(crate) setup: SetupReport,
     pub(crate) dependency: DependencyReport,
+    pub(crate) tests: TestsReport,
 }
 
 /// Project-wide choices: the startup setup and the backend it uses.
@@ -148,6 +154,8 @@ struct Planned<'a> {
     /// Some target in it ends up cached (changed, or cached already).
     cached: bool,
     config: Config,
+    /// The library its project is, if it is one.
+    library: Option<crate::setup::library::Library>,
 }
 
 /// Plans every target; any bad input fails the whole run before anything is written.
@@ -165,12 +173,24 @@ pub(crate) fn plan(
     }
     let mut results = Vec::new();
     let mut planned = Vec::new();
+    let mut libraries: Vec<(PathBuf, Option<crate::setup::library::Library>)> = Vec::new();
     let sources = Sources::default();
     let projects = Projects::new(&sources);
     for (path, targets) in files {
         let src = SourceFile::read(path)?;
         let config = crate::config::load_for(path)?;
-        let settings = Settings::new(request, &config);
+        let mut settings = Settings::new(request, &config);
+        // Once per project: detection reads the package's files.
+        let root = crate::project::root_or_folder(path).0;
+        let library = match libraries.iter().find(|(r, _)| *r == root) {
+            Some((_, lib)) => lib.clone(),
+            None => {
+                let lib = crate::setup::library::detect(&root);
+                libraries.push((root, lib.clone()));
+                lib
+            }
+        };
+        settings.library_cache = library.as_ref().map(|l| l.cache());
         let index = projects.for_file(path);
         let module = index.insert(src);
         let src = module.src;
@@ -185,10 +205,12 @@ pub(crate) fn plan(
             decorators,
             cached,
             config,
+            library,
         });
     }
     let origin = results.iter().find_map(|r| r.cache_origin.as_ref());
-    let (mut setup, dependency) = plan_project(&projects, origin, &planned, project)?;
+    let (mut setup, dependency, tests, module) =
+        plan_project(&projects, origin, &planned, project)?;
     let mut setup_edits = setup.edits.take();
     let mut changes = Vec::new();
     for p in planned {
@@ -211,21 +233,24 @@ pub(crate) fn plan(
         changes.extend(change);
     }
     changes.extend(dependency.change);
+    changes.extend(tests.change);
+    changes.extend(module);
     Ok(Report {
         results,
         changes,
         setup: setup.report,
         dependency: dependency.report,
+        tests: tests.report,
     })
 }
 
-/// Setup and dependency for the project of the first cached target.
+/// Setup, dependency and test settings for the project of the first cached target.
 fn plan_project(
     projects: &Projects,
     origin: Option<&(String, String)>,
     planned: &[Planned],
     options: &ProjectOptions,
-) -> Result<(SetupPlan, DependencyPlan), BadInput> {
+) -> Result<ProjectPlan, BadInput> {
     let cached: Vec<&Planned> = planned.iter().filter(|p| p.cached).collect();
     let Some(first) = cached.first() else {
         let why = "no function is cached: nothing to set up";
@@ -238,9 +263,15 @@ fn plan_project(
                 report: DependencyReport::skipped(why),
                 change: None,
             },
+            TestsPlan {
+                report: TestsReport::skipped(why),
+                change: None,
+            },
+            None,
         ));
     };
     let (root, recursive) = crate::project::root_or_folder(&first.src.path);
+    let is_default = options.backend_url.is_none() && first.config.options.backend_url.is_none();
     let url = match (&options.backend_url, &first.config.options.backend_url) {
         (Some(url), _) => {
             crate::setup::check_url(url, "--backend-url")?;
@@ -261,6 +292,10 @@ fn plan_project(
         })
         .collect();
     let index = projects.for_file(&first.src.path);
+    if let Some(lib) = &first.library {
+        let cache = origin.cloned().unwrap_or_else(|| lib.cache());
+        return plan_library(&root, lib, &cache, options);
+    }
     let cache = match (origin, index.project_caches().first()) {
         (Some(origin), _) => origin.clone(),
         (None, Some(own)) => (own.module.clone(), own.name.clone()),
@@ -273,6 +308,9 @@ fn plan_project(
         cache,
     };
     let mut setup = crate::setup::plan(&root, recursive, &modules, &opts)?;
+    if setup.report.status == crate::setup::SetupStatus::Added {
+        setup.report.disk = crate::setup::disk::note(&root, &url, is_default);
+    }
     for p in others {
         setup.report.warnings.push(format!(
             "{} is in another project: set that one up with its own cashews-add run",
@@ -280,7 +318,116 @@ fn plan_project(
         ));
     }
     let dependency = crate::deps::plan(&root, crate::setup::extra_for(&url))?;
-    Ok((setup, dependency))
+    let tests = tests_plan(&root, &setup.report, &opts);
+    Ok((setup, dependency, tests, None))
+}
+
+/// Setup, dependency, tests, and a new module a library's decorators import.
+type ProjectPlan = (SetupPlan, DependencyPlan, TestsPlan, Option<FileChange>);
+
+/// A library: no global setup; the decorators' instance (its `_cache.py`,
+/// added when the decorators use it) is left for the host app to set up,
+/// and cashews is an optional extra.
+fn plan_library(
+    root: &Path,
+    lib: &crate::setup::library::Library,
+    cache: &(String, String),
+    options: &ProjectOptions,
+) -> Result<ProjectPlan, BadInput> {
+    use crate::setup::library;
+    let ours = *cache == lib.cache();
+    let module = if ours {
+        library::cache_module(lib)
+    } else {
+        None
+    };
+    let rel = format!("{}.py", cache.0.replace('.', "/"));
+    let file = [root.join(&rel), root.join("src").join(&rel)]
+        .into_iter()
+        .find(|f| f.is_file())
+        .unwrap_or_else(|| lib.dir.join("_cache.py"));
+    let (module_name, name) = cache;
+    let host = format!("from {module_name} import {name}; {name}.setup(\"redis://HOST:6379/0\")");
+    let default = if ours {
+        format!(
+            " It caches in process memory until then ({}=redis://... in the environment also points it elsewhere); without the `cache` extra installed the functions run uncached.",
+            lib.env_var()
+        )
+    } else {
+        String::new()
+    };
+    let report = SetupReport {
+        status: crate::setup::SetupStatus::Library,
+        file: Some(crate::render::diff_path(&file)),
+        line: None,
+        place: None,
+        url: None,
+        message: format!(
+            "{}, so it must not configure cashews' global cache (that would override the settings of every application importing it): the decorators use its own `{name}` from {module_name}, which the host application sets up at its startup: `{host}`.{default}",
+            lib.why
+        ),
+        warnings: Vec::new(),
+        disk: None,
+    };
+    let setup = SetupPlan {
+        report,
+        edits: None,
+    };
+    let extra = options
+        .backend_url
+        .as_deref()
+        .and_then(crate::setup::extra_for);
+    let mut dependency = crate::deps::optional::plan(root, extra)?;
+    if dependency.report.status == crate::deps::DepStatus::Added {
+        dependency.report.message.push_str(&format!(
+            "; an optional extra (`pip install '{}[cache]'`), never a hard requirement, since the applications using a library choose their own cache",
+            lib.dist
+        ));
+    }
+    let var = lib.env_var();
+    let wanted = crate::setup::conftest::Wanted {
+        env_var: &var,
+        cache,
+    };
+    let tests = if options.no_setup {
+        TestsPlan {
+            report: TestsReport::skipped("--no-setup: no conftest.py change"),
+            change: None,
+        }
+    } else {
+        crate::setup::conftest::plan(root, &wanted)
+    };
+    Ok((setup, dependency, tests, module))
+}
+
+/// The test run's fresh cache, for a setup that reads `CACHE_URL`: the
+/// one the tool adds, or one already there that reads it.
+fn tests_plan(root: &Path, setup: &SetupReport, opts: &SetupOptions) -> TestsPlan {
+    use crate::setup::SetupStatus;
+    let skip = |why: &str| TestsPlan {
+        report: TestsReport::skipped(why),
+        change: None,
+    };
+    let reads_env = || {
+        setup
+            .file
+            .as_ref()
+            .and_then(|f| crate::file::read_text(Path::new(f)).ok())
+            .is_some_and(|t| t.contains(crate::setup::ENV_VAR))
+    };
+    match setup.status {
+        SetupStatus::Skipped => skip(&format!("no setup: {}", setup.message)),
+        SetupStatus::Present if !reads_env() => skip(
+            "the project's own setup does not read CACHE_URL: make the test run use a fresh cache (mem://) yourself",
+        ),
+        _ => {
+            let wanted = crate::setup::conftest::Wanted {
+                env_var: crate::setup::ENV_VAR,
+                cache: &opts.cache,
+            };
+            crate::setup::conftest::plan(root, &wanted)
+        }
+    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -498,7 +645,7 @@ pub(crate) fn plan_target<'p>(
         Outcome::Decorate(d) => d,
     };
     let def_start = f.site.node.start_byte();
-    let choice = cache_object(index, module, def_start);
+    let choice = cache_object(index, module, def_start, settings.library_cache.as_ref());
     let (cache_name, cache_import) = (choice.local, choice.import);
     result.cache_origin = Some(choice.origin);
     let (exceptions, exc_import) = if decision.strategy == crate::decide::Strategy::Failover {
@@ -542,7 +689,12 @@ pub(crate) struct CacheChoice {
 /// (cashews' own, or the project's), an instance the file builds and sets
 /// up, the one the project's modules import from the project
 /// (`from app.caching import cache`), else cashews' own.
-fn cache_object<'p>(index: &Index<'p>, module: &Module<'p>, at: usize) -> CacheChoice {
+fn cache_object<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    at: usize,
+    library: Option<&(String, String)>,
+) -> CacheChoice {
     let src = module.src;
     let here = index.module_name(&src.path);
     let names = index.cashews(module);
@@ -584,6 +736,9 @@ fn cache_object<'p>(index: &Index<'p>, module: &Module<'p>, at: usize) -> CacheC
             })
             .map(|n| (n.to_string(), (here.clone(), n.to_string())))
     };
+    // A library decorates with its own instance, not cashews' global one.
+    let global = |o: &(String, String)| o.0 == "cashews";
+    let imported = imported.filter(|(_, o)| library.is_none() || !global(o));
     if let Some((local, origin)) = imported.or_else(built_here) {
         return CacheChoice {
             local,
@@ -600,9 +755,10 @@ fn cache_object<'p>(index: &Index<'p>, module: &Module<'p>, at: usize) -> CacheC
                 Some(crate::project::ModuleRef::File(_))
             )
     });
-    let (from, name) = match own {
-        Some(own) => (own.module.clone(), own.name.clone()),
-        None => ("cashews".to_string(), "cache".to_string()),
+    let (from, name) = match (own, library) {
+        (Some(own), _) => (own.module.clone(), own.name.clone()),
+        (None, Some(lib)) => lib.clone(),
+        (None, None) => ("cashews".to_string(), "cache".to_string()),
     };
     let (local, import) = module.imports.ensure(src, &from, &name, at);
     CacheChoice {

@@ -30,6 +30,10 @@ use crate::plan::{file_line_ending, py_str};
 use crate::source::{BadInput, SourceFile, line_of};
 use crate::wrap::{Arg, Call, indent_unit};
 
+pub(crate) mod conftest;
+pub(crate) mod disk;
+pub(crate) mod library;
+
 /// The environment variable the generated setup reads the backend URL from.
 pub(crate) const ENV_VAR: &str = "CACHE_URL";
 
@@ -66,6 +70,8 @@ pub(crate) enum SetupStatus {
     Added,
     Present,
     Skipped,
+    /// A library: no global setup; its own instance is left to the host app (`library.rs`).
+    Library,
 }
 
 /// Where the setup goes.
@@ -101,6 +107,9 @@ pub(crate) struct SetupReport {
     pub(crate) url: Option<String>,
     pub(crate) message: String,
     pub(crate) warnings: Vec<String>,
+    /// Where an added disk cache lives and what that means (`disk.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) disk: Option<disk::DiskNote>,
 }
 
 impl SetupReport {
@@ -113,6 +122,7 @@ impl SetupReport {
             url: None,
             message: message.to_string(),
             warnings: Vec::new(),
+            disk: None,
         }
     }
 }
@@ -133,16 +143,14 @@ pub(crate) struct SetupPlan {
     pub(crate) edits: Option<FileEdits>,
 }
 
-/// `disk://?directory=~/.cache/cashews/NAME&shards=0`: a per-project folder
-/// in the user's cache directory. diskcache expands `~` itself, so the URL
-/// stays a literal that works from any working directory and on any machine;
-/// `shards=0` keeps one SQLite file, the layout where cashews' `scan`,
-/// `get_match` and `delete_match` (tag and pattern invalidation) work.
+/// `disk://?directory=~/.cache/cashews/NAME-VERSION&shards=0`: a per-project
+/// folder in the user's cache directory (`disk.rs`). diskcache expands `~`
+/// itself, so the URL stays a literal that works from any working directory
+/// and on any machine; `shards=0` keeps one SQLite file, the layout where
+/// cashews' `scan`, `get_match` and `delete_match` (tag and pattern
+/// invalidation) work.
 pub(crate) fn default_url(root: &Path) -> String {
-    format!(
-        "disk://?directory=~/.cache/cashews/{}&shards=0",
-        project_slug(root)
-    )
+    disk::default_url(root, &project_slug(root))
 }
 
 /// The project's name from pyproject.toml, else its folder's, made safe for a URL.
@@ -576,6 +584,7 @@ fn present(project: &[Scanned], found: Vec<(usize, usize)>) -> SetupPlan {
                 shown(path)
             ),
             warnings: Vec::new(),
+            disk: None,
         },
         edits: None,
     }
@@ -1307,6 +1316,7 @@ fn emit(
             url: Some(opts.url.clone()),
             message,
             warnings,
+            disk: None,
         },
         edits: Some(FileEdits {
             src,

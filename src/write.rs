@@ -79,6 +79,43 @@ pub(crate) fn write_all(files: &[FileWrite], journal_dir: &Path) -> Result<(), B
     result
 }
 
+/// `write_all`, also for files that do not exist yet (a new `conftest.py`,
+/// a library's `_cache.py`): each is made empty first, so the checks and
+/// the journal treat it as any other file (its old bytes are none), and is
+/// removed again when the write fails. A run killed midway may leave such
+/// a file empty, which imports nothing and breaks nothing.
+pub(crate) fn write_all_creating(files: &[FileWrite], journal_dir: &Path) -> Result<(), BadInput> {
+    let mut made: Vec<&Path> = Vec::new();
+    let remove = |made: &[&Path]| {
+        for p in made {
+            let _ = fs::remove_file(p);
+        }
+    };
+    for f in files
+        .iter()
+        .filter(|f| f.old.is_empty() && !f.path.exists())
+    {
+        let created = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(f.path);
+        if let Err(e) = created {
+            remove(&made);
+            return Err(BadInput(format!(
+                "{}: cannot create: {}; nothing written",
+                f.path.display(),
+                io_reason(&e)
+            )));
+        }
+        made.push(f.path);
+    }
+    let result = write_all(files, journal_dir);
+    if result.is_err() {
+        remove(&made);
+    }
+    result
+}
+
 /// A file ready to be replaced: its real path and what it was when checked.
 struct Checked {
     real: PathBuf,

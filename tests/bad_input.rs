@@ -254,7 +254,7 @@ fn the_cache_folder_is_made_private() {
     };
     let out = write("app.py::get_user");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let folder = home.path().join(".cache/cashews/fx");
+    let folder = home.path().join(".cache/cashews/fx-0.1.0");
     let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
     // An existing folder others can read is named (the setup is added to

@@ -318,8 +318,9 @@ fn fastapi_app_without_lifespan_gets_one() {
     assert_eq!(r[0]["body"], r[1]["body"]);
     assert_ne!(r[0]["body"], r[2]["body"], "another id, another value");
     assert!(
-        home.join(".cache/cashews/plain-shop/cache.db").is_file(),
-        "the default directory is ~/.cache/cashews/<project>"
+        home.join(".cache/cashews/plain-shop-0.1.0/cache.db")
+            .is_file(),
+        "the default directory is ~/.cache/cashews/<project>-<version>"
     );
     let restarted = app(&home, None, &["/items/1", "/items/2"]);
     check_requests(&restarted, &[false, false]);
@@ -783,4 +784,212 @@ fn setup_runs_in_each_framework_startup_hook() {
             "{fixture}: the shutdown hook closes the cache"
         );
     }
+}
+
+/// Runs the project's own pytest suite (`files` only, when given) with the
+/// default disk cache under `home`; the exit code and the output.
+fn pytest(dir: &Path, home: &Path, files: &[&str]) -> (i32, String) {
+    let out = Command::new(python())
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .args(files)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("CACHE_URL")
+        .env_remove("XDG_CACHE_HOME")
+        .output()
+        .expect("pytest runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Issue 14: a project's tests failed on their second run, served the
+/// first run's values from the persistent disk default. After `--write`
+/// the project's own suite passes twice in a row; with the tests' conftest
+/// left as it was, the second run fails (so the check can fail).
+#[test]
+fn the_projects_own_tests_pass_twice_after_write() {
+    let (tmp, dir) = project("tested_app");
+    let out = tool(
+        &dir,
+        &["stock/api.py::units_on_hand", "--write", "--format", "json"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    assert_eq!(report["setup"]["status"], "added", "{report:#}");
+    assert_eq!(report["tests"]["status"], "added", "{report:#}");
+    assert_eq!(report["tests"]["file"], "tests/conftest.py");
+    let conftest = read(&dir, "tests/conftest.py");
+    let env = conftest
+        .find("os.environ.setdefault(\"CACHE_URL\", \"mem://\")")
+        .unwrap();
+    assert!(
+        env < conftest.find("from stock.api import app").unwrap(),
+        "{conftest}"
+    );
+    assert!(
+        conftest.contains("def client():"),
+        "the project's fixture is kept"
+    );
+    let again = json_of(&tool(
+        &dir,
+        &["stock/api.py::units_on_hand", "--write", "--format", "json"],
+    ));
+    assert_eq!(again["diff"], "", "{again:#}");
+    assert_eq!(again["tests"]["status"], "present", "{again:#}");
+
+    let home = tmp.path().join("home");
+    for run in ["first", "second"] {
+        let (code, text) = pytest(&dir, &home, &[]);
+        assert_eq!(code, 0, "{run} run:\n{text}");
+        assert!(text.contains("4 passed"), "{run} run:\n{text}");
+    }
+
+    // The control: the same rewrite with the tests' own conftest put back.
+    let (tmp, dir) = project("tested_app");
+    let out = tool(&dir, &["stock/api.py::units_on_hand", "--write"]);
+    assert_eq!(out.status.code(), Some(0));
+    std::fs::copy(
+        repo().join("fixtures/e2e/tested_app/tests/conftest.py"),
+        dir.join("tests/conftest.py"),
+    )
+    .unwrap();
+    let home = tmp.path().join("home");
+    let (code, text) = pytest(&dir, &home, &["tests/test_api.py"]);
+    assert_eq!(code, 0, "first run without the conftest change:\n{text}");
+    let (code, text) = pytest(&dir, &home, &["tests/test_api.py"]);
+    assert_eq!(
+        code, 1,
+        "the second run is served the first run's value:\n{text}"
+    );
+    assert!(text.contains("1 failed"), "{text}");
+}
+
+/// Issue 14: an API client library got `cache.setup(...)` at import time
+/// and cashews as a hard requirement, overriding every host application's
+/// cache. Now it gets its own instance in `stock_client/_cache.py` (no
+/// global setup), cashews as the optional `cache` extra, and under real
+/// cashews: it caches in memory by default, the host's setup of it wins,
+/// cashews' global cache stays untouched, and without cashews installed
+/// the function runs uncached.
+#[test]
+fn a_library_gets_its_own_cache_and_an_optional_extra() {
+    let (tmp, dir) = project("library");
+    let target = "stock_client/lookups.py::units_for";
+    let out = tool(&dir, &[target, "--write", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    assert_eq!(report["setup"]["status"], "library", "{report:#}");
+    assert_eq!(report["setup"]["file"], "stock_client/_cache.py");
+    let message = report["setup"]["message"].as_str().unwrap();
+    assert!(message.contains("stock_client_cache.setup("), "{message}");
+    assert_eq!(report["dependency"]["status"], "added");
+    let diff = report["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("--- /dev/null\n+++ b/stock_client/_cache.py\n"),
+        "{diff}"
+    );
+    let pyproject = read(&dir, "pyproject.toml");
+    assert!(
+        pyproject.ends_with("\n[project.optional-dependencies]\ncache = [\"cashews>=7.0\"]\n"),
+        "{pyproject}"
+    );
+    assert!(
+        pyproject.contains("dependencies = []\n"),
+        "no hard requirement: {pyproject}"
+    );
+    let lookups = read(&dir, "stock_client/lookups.py");
+    assert!(
+        lookups.contains("from stock_client._cache import stock_client_cache\n"),
+        "{lookups}"
+    );
+    assert!(lookups.contains("@stock_client_cache(ttl="), "{lookups}");
+    assert!(
+        !lookups.contains("cache.setup") && !lookups.contains("from cashews"),
+        "{lookups}"
+    );
+    let again = json_of(&tool(&dir, &[target, "--write", "--format", "json"]));
+    assert_eq!(again["diff"], "", "a second run changes nothing: {again:#}");
+    assert_eq!(again["results"][0]["status"], "unchanged");
+    assert_eq!(again["dependency"]["status"], "present");
+
+    let script = r#"
+import asyncio, json, sys, time
+if sys.argv[1] == "without":
+    sys.modules["cashews"] = None  # as if the extra were not installed
+from stock_client import lookups
+async def timed(sku):
+    start = time.monotonic()
+    value = await lookups.units_for(sku)
+    return [value, time.monotonic() - start >= 0.3]
+async def main():
+    facts = {"default": [await timed("apple"), await timed("apple")]}
+    if sys.argv[1] == "with":
+        import cashews
+        from stock_client._cache import stock_client_cache
+        stock_client_cache.setup("disk://?directory=" + sys.argv[2] + "&shards=0")
+        facts["host"] = [await timed("apple"), await timed("apple")]
+        facts["global_setup"] = cashews.cache.is_setup()
+    print(json.dumps(facts))
+asyncio.run(main())
+"#;
+    let run = |mode: &str| {
+        let out = Command::new(python())
+            .args(["-c", script, mode])
+            .arg(tmp.path().join("host-cache"))
+            .current_dir(&dir)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env_remove("STOCK_CLIENT_CACHE_URL")
+            .output()
+            .expect("python runs");
+        json_of(&out)
+    };
+    let with = run("with");
+    let computed = |facts: &Value, part: &str| -> Vec<bool> {
+        facts[part]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c[1].as_bool().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        computed(&with, "default"),
+        [true, false],
+        "memory by default: {with}"
+    );
+    assert_eq!(
+        computed(&with, "host"),
+        [true, false],
+        "the host's backend: {with}"
+    );
+    assert!(
+        tmp.path().join("host-cache/cache.db").is_file(),
+        "the host's setup wins"
+    );
+    assert_eq!(
+        with["global_setup"], false,
+        "cashews' global cache is left alone"
+    );
+    let without = run("without");
+    assert_eq!(
+        computed(&without, "default"),
+        [true, true],
+        "uncached without cashews: {without}"
+    );
+    assert_eq!(without["default"][1][0], 12);
 }
