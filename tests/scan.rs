@@ -175,7 +175,10 @@ fn apply_caches_the_worth_ones_with_one_setup_and_one_dependency() {
     let out = run(&dir, &["scan", ".", "--apply", "--diff"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let diff = stdout(&out);
-    assert_eq!(diff.matches("cache.setup(").count(), 1, "{diff}");
+    // One setup in the app's lifespan; the project's tests get a fresh
+    // in-memory cache in their conftest.py.
+    assert_eq!(diff.matches("+    cache.setup(\n").count(), 1, "{diff}");
+    assert!(diff.contains("+++ b/tests/conftest.py"), "{diff}");
     assert_eq!(
         diff.matches("+    \"cashews[diskcache]>=").count(),
         1,
