@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the tool over the labelled real-world set and prints the agreement per
-# label and every disagreement: scripts/measure-real.sh DIR [--only functions|lint|scan] [--repo NAME]
+# label and every disagreement: scripts/measure-real.sh DIR [--only functions|lint|scan|writers] [--repo NAME]
 # DIR holds the checkouts (scripts/real-checkouts.sh DIR makes them).
 set -euo pipefail
-dir=${1:?usage: scripts/measure-real.sh DIR [--only functions|lint|scan] [--repo NAME]}
+dir=${1:?usage: scripts/measure-real.sh DIR [--only functions|lint|scan|writers] [--repo NAME]}
 shift
 cd "$(dirname "$0")/.."
 cargo build --release --locked -q

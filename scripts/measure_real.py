@@ -1,6 +1,6 @@
 """Measures cashews-add on the labelled real-world set (fixtures/real/).
 
-    measure_real.py DIR BINARY [--only functions|keys|lint|scan] [--repo NAME]
+    measure_real.py DIR BINARY [--only functions|keys|lint|scan|writers] [--repo NAME]
 
 DIR holds one checkout per repository of repos.tsv (scripts/real-checkouts.sh).
 For functions.tsv it runs the rewrite on every labelled function (a dry run:
@@ -287,6 +287,55 @@ def measure_scan(directory, binary, only_repo):
     print(f"\nSAFE functions that only compute: {shown}")
 
 
+def measure_writers(directory, binary, only_repo):
+    """Writers the rewrite reports (`invalidation.writers`) against the
+    `writers` column, for SAFE functions the tool decorates."""
+    found = labelled = reported = right = 0
+    functions = exact = external = external_noted = 0
+    misses = []
+    for row in rows("functions.tsv"):
+        repo = row["repo"]
+        if row["label"] != "SAFE" or (only_repo and repo != only_repo):
+            continue
+        cwd = os.path.join(directory, repo)
+        if not os.path.isdir(cwd):
+            continue
+        code, out, err = run(binary, cwd, [row["target"], "--format", "json", "--no-setup"])
+        if code == 2:
+            continue
+        result = json.loads(out)["results"][0]
+        if result["status"] != "changed":
+            continue
+        want = {w.strip() for w in row["writers"].split(";") if w.strip() and w.strip() != "-"}
+        outside = want == {"external"}
+        if outside:
+            want = set()  # written outside the project: no writer, and the note says so
+            note = (result.get("invalidation") or {}).get("note") or ""
+            external_noted += "outside API" in note
+        reported_writers = (result.get("invalidation") or {}).get("writers", [])
+        got = {w["target"] for w in reported_writers}
+        # A caller whose write goes through a labelled writer writes the same data.
+        callers = {w["target"] for w in reported_writers if want & set(w.get("through", []))}
+        functions += 1
+        external += outside
+        labelled += len(want)
+        found += len(want & got)
+        reported += len(got)
+        right += len(got & want) + len(callers - want)
+        exact += (want == got) or (bool(want) == bool(got) and len(want & got) >= max(1, len(want) // 2))
+        if want != got:
+            misses.append((repo, row["target"], sorted(want - got), sorted(got - want - callers)))
+    print(f"## Writers (functions.tsv `writers`, SAFE functions the tool decorates: {functions})\n")
+    if labelled:
+        print(f"labelled writers found: {found} of {labelled} ({100 * found / labelled:.0f}%)")
+    if reported:
+        print(f"reported writers in the labels, or writing through a labelled one: {right} of {reported} ({100 * right / reported:.0f}%)")
+    print(f"written outside the project (label `external`): {external}, the note says so on {external_noted}")
+    print(f"functions whose writers are at least half found (and none reported where none): {exact} of {functions}\n")
+    for repo, target, missed, extra in misses:
+        print(f"- {repo} {target}\n    missed: {', '.join(missed[:6])}{' …' if len(missed) > 6 else ''}\n    extra: {', '.join(extra[:6])}")
+
+
 def main():
     args = sys.argv[1:]
     if len(args) < 2:
@@ -299,6 +348,9 @@ def main():
     if only in (None, "lint"):
         print()
         measure_lint(directory, binary, repo)
+    if only in (None, "writers"):
+        print()
+        measure_writers(directory, binary, repo)
     if only in (None, "scan"):
         print()
         measure_scan(directory, binary, repo)

@@ -61,6 +61,8 @@ pub(crate) struct Request {
     pub(crate) strategy: Option<Strategy>,
     pub(crate) tags: Vec<String>,
     pub(crate) force: bool,
+    /// Look for the project's writers of what the target reads.
+    pub(crate) invalidate: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

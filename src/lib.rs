@@ -15,6 +15,7 @@ mod function;
 #[cfg(test)]
 mod fuzz;
 mod imports;
+mod invalidate;
 mod isort;
 mod journal;
 mod key;
@@ -109,6 +110,9 @@ struct Cli {
     /// Default backend URL in the generated setup (CACHE_URL overrides it at run time).
     #[arg(long, value_name = "URL")]
     backend_url: Option<String>,
+    /// Skip the search for the project's functions that write what a target reads.
+    #[arg(long)]
+    no_invalidate: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -258,6 +262,7 @@ fn add(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> Res
             .filter(|t| !t.is_empty())
             .collect(),
         force: cli.force,
+        invalidate: !cli.no_invalidate,
     };
     let project = rewrite::ProjectOptions {
         no_setup: cli.no_setup,
@@ -399,6 +404,18 @@ fn print_text(
         let _ = writeln!(err, "{}: {status}: {}", r.target, r.message);
         for w in &r.warnings {
             let _ = writeln!(err, "  warning: {w}");
+        }
+        if let Some(inv) = &r.invalidation {
+            for w in &inv.writers {
+                let _ = writeln!(
+                    err,
+                    "  writer: {} line {} `{}`{} ({})",
+                    w.target, w.line, w.code, w.via, w.resource
+                );
+            }
+            if let Some(note) = &inv.note {
+                let _ = writeln!(err, "  note: {note}");
+            }
         }
     }
     let due = |added: bool| match (added, cli.write, cli.check) {

@@ -82,6 +82,9 @@ pub(crate) struct TargetResult {
     pub(crate) warnings: Vec<String>,
     /// The decorator lines added, outermost first.
     pub(crate) decorators: Vec<String>,
+    /// Who changes what the target reads (absent with --no-invalidate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) invalidation: Option<crate::invalidate::Invalidation>,
     /// The cache object the decorator uses, `(module, name)`: the setup's.
     #[serde(skip)]
     pub(crate) cache_origin: Option<(String, String)>,
@@ -625,6 +628,7 @@ pub(crate) fn plan_target<'p>(
         tags: req.tags.clone(),
         warnings,
         decorators: Vec::new(),
+        invalidation: None,
         cache_origin: None,
     };
     let decision = match outcome {
@@ -663,6 +667,15 @@ pub(crate) fn plan_target<'p>(
     let edit = decorator_edit(src, f, &decorators)
         .map_err(|e| BadInput(format!("{}: {e}", target.raw)))?;
     let lines: Vec<String> = decorators.iter().map(crate::wrap::Call::flat).collect();
+    if req.invalidate {
+        result.invalidation = Some(crate::invalidate::analyse(
+            index,
+            module,
+            f,
+            &result.purity,
+            &settings.patterns,
+        ));
+    }
     result.status = Status::Changed;
     result.message = format!("{qualname}: add {}", lines.join(" over "));
     result.ttl = Some(format_ttl(decision.ttl));

@@ -37,6 +37,9 @@ pub(crate) struct Step {
     pub(crate) path: String,
     pub(crate) line: usize,
     pub(crate) code: String,
+    /// The qualified name of the function `line` is in (in `path`).
+    #[serde(skip)]
+    pub(crate) function: String,
 }
 
 /// Whose state a mutation changes, in terms the caller can map.
@@ -76,6 +79,9 @@ pub(crate) struct Summary {
     pub(crate) found: Vec<Found>,
     /// Reads (not effects): they steer the decision (failover for HTTP reads).
     pub(crate) reads: Vec<Effect>,
+    /// Every project function the calls reach, helpers of helpers included:
+    /// what the invalidation analysis asks which data they touch.
+    pub(crate) reached: Vec<crate::project::resolve::Def>,
 }
 
 /// Identifies a function across the run: its module (by address: each

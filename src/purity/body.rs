@@ -177,6 +177,7 @@ impl<'p> Analyser<'_, 'p> {
                 followed.found.retain(|x| !diagnostic(x));
                 out.found.extend(followed.found);
                 out.reads.extend(followed.reads);
+                out.reached.extend(followed.reached);
                 continue;
             }
             if let Some((pattern, args)) = self.match_call(module, *call, &scope) {
@@ -235,6 +236,8 @@ impl<'p> Analyser<'_, 'p> {
         }
         out.found.extend(scan_body(module, f, &scope));
         out.found.dedup();
+        out.reached.sort();
+        out.reached.dedup();
         out
     }
 

@@ -74,7 +74,11 @@ impl<'p> Analyser<'_, 'p> {
             step_path: self.shown(&callee_module.src.path),
             callee: &callee.qualname,
         };
-        Some(mapping.apply(&summary))
+        let mut mapped = mapping.apply(&summary);
+        mapped.reached = std::iter::once(def)
+            .chain(summary.reached.iter().cloned())
+            .collect();
+        Some(mapped)
     }
 
     /// A path as effects show it: relative to the project root.
@@ -401,6 +405,7 @@ impl Mapping<'_, '_, '_> {
             path: self.step_path.clone(),
             line: effect.line,
             code: effect.code.clone(),
+            function: self.callee.to_string(),
         }];
         via.extend(effect.via.iter().cloned());
         Effect {

@@ -37,6 +37,9 @@ pub(crate) struct Purity {
     /// Reads (severity read): not effects, but they steer the decision.
     #[serde(skip)]
     pub(crate) reads: Vec<Effect>,
+    /// The project functions its calls reach (see `Summary::reached`).
+    #[serde(skip)]
+    pub(crate) reached: Vec<crate::project::resolve::Def>,
 }
 
 /// Function names that say "I write".
@@ -62,6 +65,12 @@ const WRITE_PREFIXES: &[&str] = &[
     "charge_",
     "refund_",
 ];
+
+/// Whether a function name says it writes (`create_user`, `_save_all`).
+pub(crate) fn names_a_write(name: &str) -> bool {
+    let bare = name.trim_start_matches('_');
+    WRITE_PREFIXES.iter().any(|p| bare.starts_with(p))
+}
 
 /// The purity of `f` in `module`, its calls followed through `index`.
 pub(crate) fn analyse<'p>(
@@ -129,6 +138,7 @@ pub(crate) fn analyse<'p>(
         verdict,
         effects,
         reads: summary.reads.clone(),
+        reached: summary.reached.clone(),
     }
 }
 

@@ -193,6 +193,7 @@ fn apply(
         write: !args.diff,
         check: false,
         force: false,
+        no_invalidate: false,
         format: args.format,
         no_setup: args.no_setup,
         setup_in: args.setup_in.clone(),

@@ -1,0 +1,422 @@
+//! Invalidation: the project functions that change the data a cached read
+//! depends on. A read and a write meet on a resource: an ORM model both
+//! name (SQLAlchemy, SQLModel, Tortoise, Beanie, Django), a table both name
+//! in SQL, or the repository class whose methods do both. Each function's
+//! resources are what its own body and every project function its calls
+//! reach name (`Purity::reached`); a writer is a function with a database
+//! write whose call chain, from it to the write, names a resource the read
+//! names.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tree_sitter::Node;
+
+use crate::catalogue::Pattern;
+use crate::function::Function;
+use crate::module::Module;
+use crate::project::Index;
+use crate::project::effects::Effect;
+use crate::project::resolve::{Def, Symbol};
+use crate::purity::Purity;
+
+/// What the cached read's data is, and who changes it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Invalidation {
+    /// The resources the read names: `model Product`, `table products`,
+    /// `class app/repo.py::ProductRepository`.
+    pub(crate) resources: Vec<String>,
+    pub(crate) writers: Vec<Writer>,
+    /// When no writer is in the project: what bounds staleness.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(crate) struct Writer {
+    /// `path::qualname`, the path relative to the project root.
+    pub(crate) target: String,
+    pub(crate) line: usize,
+    /// The write, as the writer's own line shows it.
+    pub(crate) code: String,
+    /// The chain to the write when it sits in a helper.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) via: String,
+    /// The resource read and write share.
+    pub(crate) resource: String,
+    /// The functions on the way from the writer to the write, as targets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) through: Vec<String>,
+}
+
+/// Base classes (last dotted part) that make a class an ORM model.
+const ORM_BASES: &[&str] = &[
+    "DeclarativeBase",
+    "DeclarativeBaseNoMeta",
+    "SQLModel",
+    "Model",
+    "Document",
+    "AsyncAttrs",
+];
+
+/// Effect categories that change stored data: a write statement, a
+/// transaction (`db_unknown`), or a call of unknown type whose name says it
+/// writes (`queries.create_user(...)`, aiosql's loaded statements).
+fn is_write(e: &Effect) -> bool {
+    match e.category.as_str() {
+        "db_write" | "db_unknown" => true,
+        // `users_service.update(data)`: a library service or repository.
+        "unknown" | "argument_mutation" => {
+            let callee = callee_of(&e.code);
+            crate::purity::names_a_write(callee) || WRITE_VERBS.contains(&callee)
+        }
+        _ => false,
+    }
+}
+
+/// Method names of repositories and services that write.
+const WRITE_VERBS: &[&str] = &[
+    "create",
+    "update",
+    "delete",
+    "remove",
+    "save",
+    "insert",
+    "upsert",
+    "add",
+    "add_many",
+    "create_many",
+    "update_many",
+    "delete_many",
+    "upsert_many",
+    "bulk_create",
+    "bulk_update",
+    "patch",
+    "destroy",
+];
+
+/// `queries.create_user(` -> `create_user`.
+fn callee_of(code: &str) -> &str {
+    let head = code.split('(').next().unwrap_or(code);
+    let head = head.trim().trim_start_matches("await ");
+    head.rsplit('.').next().unwrap_or(head)
+}
+
+pub(crate) fn analyse<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
+    purity: &Purity,
+    patterns: &[&Pattern],
+) -> Invalidation {
+    let mut resources = touched(index, module, f, Side::Read);
+    for def in &purity.reached {
+        if let Some((m, g)) = function_at(index, &def.path, &def.qualname) {
+            resources.extend(touched(index, m, &g, Side::Read));
+        }
+    }
+    let mut out = Invalidation {
+        resources: resources.iter().map(Resource::shown).collect(),
+        ..Invalidation::default()
+    };
+    if !reads_outside(purity) && !resources.is_empty() {
+        out.writers = writers(index, &resources, patterns);
+    }
+    out.writers
+        .retain(|w| w.target != target_name(&module.src.path, &f.qualname));
+    if out.writers.is_empty() {
+        out.note = Some(no_writer_note(purity, &out.resources));
+    }
+    out
+}
+
+/// The result comes from an outside API (and no database): its writers
+/// are elsewhere, whatever else the read's class does.
+fn reads_outside(purity: &Purity) -> bool {
+    let reads = |p: &str| purity.reads.iter().any(|r| r.category.starts_with(p));
+    reads("external_read") && !reads("db")
+}
+
+fn no_writer_note(purity: &Purity, resources: &[String]) -> String {
+    if reads_outside(purity) {
+        "the data comes from an outside API and changes there: the TTL is the only bound on how stale it gets".to_string()
+    } else if resources.is_empty() {
+        "no model, table or repository the read names was found: writers outside the project (or not found) make the TTL the only bound".to_string()
+    } else {
+        format!(
+            "no function of the project writes {}: if another service or a migration does, the TTL is the only bound",
+            resources.join(", ")
+        )
+    }
+}
+
+/// A resource read and written.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Resource {
+    Model(String),
+    Table(String),
+    /// A class whose methods read and write (a repository, a CRUD object).
+    Class(Def),
+}
+
+impl Resource {
+    fn shown(&self) -> String {
+        match self {
+            Resource::Model(m) => format!("model {m}"),
+            Resource::Table(t) => format!("table {t}"),
+            Resource::Class(d) => format!("class {}", target_name(&d.path, &d.qualname)),
+        }
+    }
+
+    /// A word every file that uses the resource contains.
+    fn needle(&self) -> &str {
+        match self {
+            Resource::Model(m) | Resource::Table(m) => m,
+            Resource::Class(d) => d.qualname.rsplit('.').next().unwrap_or(&d.qualname),
+        }
+    }
+}
+
+/// `path::qualname` as a target the user can pass back: the path relative
+/// to the current folder when below it.
+fn target_name(path: &Path, qualname: &str) -> String {
+    format!("{}::{qualname}", crate::lint::shown_path(&Index::key(path)))
+}
+
+fn function_at<'i, 'p>(
+    index: &'i Index<'p>,
+    path: &Path,
+    qualname: &str,
+) -> Option<(&'i Module<'p>, Function<'p>)> {
+    let m = index.module(path)?;
+    let site = m.function(qualname)?;
+    Some((m, Function::new(m.src, site)))
+}
+
+/// The resources one function's own body names: the models among its
+/// capitalised names and annotations, the tables of its SQL strings, and
+/// its class when it is a method of one that is not a model.
+fn touched<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
+    side: Side,
+) -> BTreeSet<Resource> {
+    let src = module.src;
+    let mut out = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let mut names: Vec<Node> = f.body.idents.clone();
+    // A reader's annotated parameters say what it reads; a writer's are
+    // often context (the tenant a user is created in), not what it writes.
+    if side == Side::Read
+        && let Some(params) = f.site.node.child_by_field_name("parameters")
+    {
+        collect_idents(params, &mut names);
+    }
+    for ident in names {
+        let name = src.text_of(ident);
+        if !name.starts_with(|c: char| c.is_ascii_uppercase()) || !seen.insert(name) {
+            continue;
+        }
+        if let Symbol::Class(def) = index.resolve_node(module, ident)
+            && is_model(index, &def)
+        {
+            out.insert(Resource::Model(last(&def.qualname).to_string()));
+        }
+    }
+    if let Some(body) = f.site.node.child_by_field_name("body") {
+        sql_tables(src, body, &mut out);
+    }
+    if let Some(class) = crate::purity::class_of(module, f)
+        && !is_generic(&class)
+        && !is_model(index, &class)
+    {
+        out.insert(Resource::Class(class));
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Read,
+    Write,
+}
+
+fn collect_idents<'t>(node: Node<'t>, out: &mut Vec<Node<'t>>) {
+    if node.kind() == "identifier" {
+        out.push(node);
+    }
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        collect_idents(child, out);
+    }
+}
+
+/// A base every repository of the project extends (`BaseRepository`,
+/// `UUIDRepositoryMixin`, `AbstractCRUD`): its methods serve every model, so
+/// sharing one says nothing about sharing data.
+fn is_generic(class: &Def) -> bool {
+    let name = last(&class.qualname);
+    ["Base", "Abstract", "Generic"]
+        .iter()
+        .any(|w| name.starts_with(w))
+        || name.ends_with("Mixin")
+        || name.ends_with("Base")
+}
+
+fn last(qualname: &str) -> &str {
+    qualname.rsplit('.').next().unwrap_or(qualname)
+}
+
+pub(crate) fn is_model(index: &Index, def: &Def) -> bool {
+    index.mro(def).iter().any(|c| {
+        c.bases.iter().any(|b| {
+            let name = match b {
+                Symbol::External(n) => n.as_str(),
+                Symbol::Instance(of) => match of.as_ref() {
+                    Symbol::External(n) => n.as_str(),
+                    _ => return false,
+                },
+                _ => return false,
+            };
+            ORM_BASES.contains(&last(name))
+        })
+    })
+}
+
+/// `SELECT … FROM users JOIN orders`, `INSERT INTO users`, `UPDATE users`:
+/// the tables of the SQL strings in a body.
+fn sql_tables(src: &crate::source::SourceFile, body: Node, out: &mut BTreeSet<Resource>) {
+    static TABLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?i)\b(?:from|join|into|update)\s+[`"\[]?([A-Za-z_]\w*)"#)
+            .expect("a valid regex")
+    });
+    static STATEMENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\b(select|insert|update|delete)\b").expect("a valid regex")
+    });
+    let mut stack = vec![body];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "string" {
+            let text = src.text_of(node);
+            if STATEMENT.is_match(text) {
+                for c in TABLE.captures_iter(text) {
+                    out.insert(Resource::Table(c[1].to_lowercase()));
+                }
+            }
+            continue;
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+}
+
+/// Every function of the project with a write whose chain names one of
+/// `resources`; only files that mention a resource by name are parsed.
+fn writers<'p>(
+    index: &Index<'p>,
+    resources: &BTreeSet<Resource>,
+    patterns: &[&Pattern],
+) -> Vec<Writer> {
+    let needles: Vec<&str> = resources.iter().map(Resource::needle).collect();
+    let files: Vec<PathBuf> = index
+        .files()
+        .iter()
+        .filter(|p| !is_test_file(p) && mentions_any(p, &needles))
+        .cloned()
+        .collect();
+    index.preload(&files);
+    let mut out = Vec::new();
+    for path in &files {
+        let Some(m) = index.module(path) else {
+            continue;
+        };
+        for site in &m.functions {
+            let g = Function::new(m.src, site.clone());
+            let purity = crate::purity::analyse(index, m, &g, patterns);
+            let write = purity
+                .effects
+                .iter()
+                .filter(|e| is_write(e))
+                .find_map(|e| shared(index, m, &g, e, resources).map(|r| (e, r)));
+            if let Some((e, resource)) = write {
+                out.push(Writer {
+                    target: target_name(&m.src.path, &g.qualname),
+                    line: e.line,
+                    code: e.code.clone(),
+                    via: e.chain(),
+                    resource: resource.shown(),
+                    through: e
+                        .via
+                        .iter()
+                        .map(|s| target_name(&index.root.join(&s.path), &s.function))
+                        .collect(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.target.cmp(&b.target));
+    out.dedup_by(|a, b| a.target == b.target);
+    out
+}
+
+/// A test writes fixture data, not the data a deployed cache serves.
+fn is_test_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name == "conftest.py"
+        || name.starts_with("test_")
+        || name.ends_with("_test.py")
+        || path
+            .components()
+            .any(|c| matches!(c.as_os_str().to_str(), Some("tests" | "test")))
+}
+
+/// `users_service.update(…)` where `users_service: UserService` is a
+/// parameter: the class the write goes through.
+fn receiver_class<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    g: &Function<'p>,
+    code: &str,
+) -> Option<Resource> {
+    let root = code.trim_start_matches("await ").split('.').next()?.trim();
+    let annotation = g.param(root)?.annotation.as_deref()?;
+    match index.annotation_text_class(module, annotation)? {
+        Symbol::Class(def) if !is_generic(&def) && !is_model(index, &def) => {
+            Some(Resource::Class(def))
+        }
+        _ => None,
+    }
+}
+
+fn mentions_any(path: &Path, needles: &[&str]) -> bool {
+    let Ok(bytes) = crate::file::read(path) else {
+        return false;
+    };
+    needles
+        .iter()
+        .any(|n| memchr::memmem::find(&bytes, n.as_bytes()).is_some())
+}
+
+/// The resource a write shares with the read: named by the writer or by
+/// a function on the way from it to the write.
+fn shared<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    g: &Function<'p>,
+    write: &Effect,
+    resources: &BTreeSet<Resource>,
+) -> Option<Resource> {
+    let mut names = touched(index, module, g, Side::Write);
+    names.extend(receiver_class(index, module, g, &write.code));
+    for step in &write.via {
+        let path = index.root.join(&step.path);
+        if let Some((m, h)) = function_at(index, &path, &step.function) {
+            names.extend(touched(index, m, &h, Side::Write));
+        }
+    }
+    names.into_iter().find(|r| resources.contains(r))
+}
