@@ -24,6 +24,7 @@ mod lock;
 mod module;
 mod plan;
 mod project;
+mod prove;
 mod purity;
 mod queries;
 mod render;
@@ -109,6 +110,10 @@ struct Cli {
     /// Default backend URL in the generated setup (CACHE_URL overrides it at run time).
     #[arg(long, value_name = "URL")]
     backend_url: Option<String>,
+    /// Write a pytest file per cached target into the project's tests: a
+    /// repeat call is a hit, another input misses.
+    #[arg(long)]
+    emit_test: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -263,6 +268,7 @@ fn add(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> Res
         no_setup: cli.no_setup,
         setup_in: cli.setup_in.clone(),
         backend_url: cli.backend_url.clone(),
+        emit_test: cli.emit_test,
     };
     let files: Vec<std::path::PathBuf> = targets.iter().map(|t| t.file.clone()).collect();
     // Held from before the first read to after the last write.
@@ -399,6 +405,16 @@ fn print_text(
         let _ = writeln!(err, "{}: {status}: {}", r.target, r.message);
         for w in &r.warnings {
             let _ = writeln!(err, "  warning: {w}");
+        }
+        if let Some(t) = &r.test {
+            let word = match (t.status, cli.write, cli.check) {
+                (setup::conftest::TestsStatus::Added, true, _) => "added",
+                (setup::conftest::TestsStatus::Added, false, true) => "would add",
+                (setup::conftest::TestsStatus::Added, false, false) => "to add",
+                (setup::conftest::TestsStatus::Present, ..) => "present",
+                (setup::conftest::TestsStatus::Skipped, ..) => "skipped",
+            };
+            let _ = writeln!(err, "  test: {word}: {}", t.message);
         }
     }
     let due = |added: bool| match (added, cli.write, cli.check) {
