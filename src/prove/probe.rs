@@ -147,14 +147,26 @@ fn add_param(
         });
         return Ok(());
     }
+    let scalar_value = scalar(
+        param.annotation.as_deref(),
+        param.default.as_deref(),
+        name,
+        &mut p.imports,
+    );
+    if fields == [""]
+        && scalar_value.is_none()
+        && let Some(default) = param.default.as_deref().filter(|d| is_literal(d))
+    {
+        // No value of its type is built, but its default is one: held, not varied.
+        p.args.push(Arg {
+            name: name.clone(),
+            same: default.trim().to_string(),
+            other: None,
+        });
+        return Ok(());
+    }
     let (same, other) = if fields == [""] {
-        scalar(
-            param.annotation.as_deref(),
-            param.default.as_deref(),
-            name,
-            &mut p.imports,
-        )
-        .ok_or_else(|| {
+        scalar_value.ok_or_else(|| {
             format!(
                 "no test value for `{name}: {}`: write the test yourself",
                 param.annotation.as_deref().unwrap_or("?")
@@ -277,15 +289,7 @@ fn add_self(p: &mut Probe, module: &Module, f: &Function, key: &Key) {
         return;
     };
     let prefix = format!("{}.", receiver.name);
-    let mut seen = BTreeSet::new();
-    for node in &f.body.attributes {
-        let text = module.src.text_of(*node);
-        let Some(attr) = text.strip_prefix(&prefix).and_then(|r| r.split('.').next()) else {
-            continue;
-        };
-        if !is_identifier(attr) || !seen.insert(attr.to_string()) {
-            continue;
-        }
+    for attr in self_reads(module, f, &prefix) {
         if key.inputs.iter().any(|i| i == &format!("{prefix}{attr}")) {
             p.self_values.push((attr.to_string(), "\"a\"".to_string()));
         } else {
@@ -299,6 +303,37 @@ fn add_self(p: &mut Probe, module: &Module, f: &Function, key: &Key) {
             names.join(", ")
         ));
     }
+}
+
+/// The `self.NAME`s `f` reads, and those the methods of its class it
+/// calls read (`self._fetch(...)` reads `self.pool`), each once, in order.
+fn self_reads(module: &Module, f: &Function, prefix: &str) -> Vec<String> {
+    let class = f.qualname.rsplit_once('.').map_or("", |(c, _)| c);
+    let mut reads: Vec<String> = Vec::new();
+    let mut visited = vec![f.qualname.clone()];
+    let mut queue = vec![f.site.clone()];
+    while let Some(site) = queue.pop() {
+        let method = Function::new(module.src, site);
+        for node in &method.body.attributes {
+            let text = module.src.text_of(*node);
+            let Some(attr) = text.strip_prefix(prefix).and_then(|r| r.split('.').next()) else {
+                continue;
+            };
+            let qualname = format!("{class}.{attr}");
+            match module.function(&qualname) {
+                Some(callee) if !visited.contains(&qualname) => {
+                    visited.push(qualname);
+                    queue.push(callee);
+                }
+                Some(_) => {}
+                None if is_identifier(attr) && !reads.iter().any(|r| r == attr) => {
+                    reads.push(attr.to_string());
+                }
+                None => {}
+            }
+        }
+    }
+    reads
 }
 
 /// Module-level names whose calls do the I/O: a module variable awaited
