@@ -25,6 +25,7 @@ mod lock;
 mod module;
 mod plan;
 mod project;
+mod prove;
 mod purity;
 mod queries;
 mod render;
@@ -113,6 +114,10 @@ struct Cli {
     /// Skip the search for the project's functions that write what a target reads.
     #[arg(long)]
     no_invalidate: bool,
+    /// Write a pytest file per cached target into the project's tests: a
+    /// repeat call is a hit, another input misses.
+    #[arg(long)]
+    emit_test: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -268,6 +273,7 @@ fn add(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> Res
         no_setup: cli.no_setup,
         setup_in: cli.setup_in.clone(),
         backend_url: cli.backend_url.clone(),
+        emit_test: cli.emit_test,
     };
     let files: Vec<std::path::PathBuf> = targets.iter().map(|t| t.file.clone()).collect();
     // Held from before the first read to after the last write.
@@ -416,6 +422,16 @@ fn print_text(
             if let Some(note) = &inv.note {
                 let _ = writeln!(err, "  note: {note}");
             }
+        }
+        if let Some(t) = &r.test {
+            let word = match (t.status, cli.write, cli.check) {
+                (setup::conftest::TestsStatus::Added, true, _) => "added",
+                (setup::conftest::TestsStatus::Added, false, true) => "would add",
+                (setup::conftest::TestsStatus::Added, false, false) => "to add",
+                (setup::conftest::TestsStatus::Present, ..) => "present",
+                (setup::conftest::TestsStatus::Skipped, ..) => "skipped",
+            };
+            let _ = writeln!(err, "  test: {word}: {}", t.message);
         }
     }
     let due = |added: bool| match (added, cli.write, cli.check) {

@@ -88,6 +88,12 @@ pub(crate) struct TargetResult {
     /// The cache object the decorator uses, `(module, name)`: the setup's.
     #[serde(skip)]
     pub(crate) cache_origin: Option<(String, String)>,
+    /// What `--emit-test` needs to call it (changed or already cached).
+    #[serde(skip)]
+    pub(crate) probe: Option<(PathBuf, crate::prove::Probe)>,
+    /// The generated test (`--emit-test`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) test: Option<crate::prove::TestReport>,
 }
 
 /// A file whose text changes.
@@ -147,6 +153,8 @@ pub(crate) struct ProjectOptions {
     pub(crate) no_setup: bool,
     pub(crate) setup_in: Option<PathBuf>,
     pub(crate) backend_url: Option<String>,
+    /// `--emit-test`: a pytest file per cached target.
+    pub(crate) emit_test: bool,
 }
 
 /// One target file: its text and the edits its targets need.
@@ -238,6 +246,9 @@ pub(crate) fn plan(
     changes.extend(dependency.change);
     changes.extend(tests.change);
     changes.extend(module);
+    if project.emit_test {
+        changes.extend(emit_tests(&mut results));
+    }
     Ok(Report {
         results,
         changes,
@@ -245,6 +256,22 @@ pub(crate) fn plan(
         dependency: dependency.report,
         tests: tests.report,
     })
+}
+
+/// `--emit-test`: each cached target's test file, one per file name.
+fn emit_tests(results: &mut [TargetResult]) -> Vec<FileChange> {
+    let mut changes: Vec<FileChange> = Vec::new();
+    for r in results.iter_mut() {
+        let Some((file, probe)) = r.probe.take() else {
+            continue;
+        };
+        let (report, change) = crate::prove::plan(&file, &probe);
+        if let Some(c) = change.filter(|c| !changes.iter().any(|o| o.path == c.path)) {
+            changes.push(c);
+        }
+        r.test = Some(report);
+    }
+    changes
 }
 
 /// Setup, dependency and test settings for the project of the first cached target.
@@ -630,10 +657,18 @@ pub(crate) fn plan_target<'p>(
         decorators: Vec::new(),
         invalidation: None,
         cache_origin: None,
+        probe: None,
+        test: None,
     };
     let decision = match outcome {
         Outcome::Unchanged(message) => {
             result.message = format!("{qualname} {message}");
+            let def_start = f.site.node.start_byte();
+            let origin =
+                cache_object(index, module, def_start, settings.library_cache.as_ref()).origin;
+            let vary = |name: &str| existing_key_holds(src, f, name);
+            let probe = crate::prove::probe::build(module, prefix_module, f, &key, origin, &vary);
+            result.probe = Some((src.path.clone(), probe));
             return Ok((result, None));
         }
         Outcome::Refused(message) => {
@@ -651,6 +686,15 @@ pub(crate) fn plan_target<'p>(
     let def_start = f.site.node.start_byte();
     let choice = cache_object(index, module, def_start, settings.library_cache.as_ref());
     let (cache_name, cache_import) = (choice.local, choice.import);
+    let probe = crate::prove::probe::build(
+        module,
+        prefix_module,
+        f,
+        &key,
+        choice.origin.clone(),
+        &|_| true,
+    );
+    result.probe = Some((src.path.clone(), probe));
     result.cache_origin = Some(choice.origin);
     let (exceptions, exc_import) = if decision.strategy == crate::decide::Strategy::Failover {
         http_exception(module)
@@ -686,6 +730,19 @@ pub(crate) fn plan_target<'p>(
         result,
         Some((cache_import.into_iter().chain(exc_import).collect(), edit)),
     ))
+}
+
+/// Whether an existing cache decorator's key holds parameter `name`: a
+/// `{name...}` placeholder, or no explicit key (cashews' default holds all).
+fn existing_key_holds(src: &SourceFile, f: &Function, name: &str) -> bool {
+    let texts: Vec<&str> = f.decorators.iter().map(|d| src.text_of(d.node)).collect();
+    let keyed: Vec<&&str> = texts.iter().filter(|t| t.contains("key=")).collect();
+    keyed.is_empty()
+        || keyed.iter().any(|t| {
+            [".", "}", ":", "["]
+                .iter()
+                .any(|end| t.contains(&format!("{{{name}{end}")))
+        })
 }
 
 /// The cache object to decorate with.

@@ -197,6 +197,7 @@ fn apply(
         format: args.format,
         no_setup: args.no_setup,
         setup_in: args.setup_in.clone(),
+        emit_test: false,
         backend_url: args.backend_url.clone(),
     };
     crate::add(&cli, out, err, colour)

@@ -142,12 +142,14 @@ fn conftest_path(root: &Path) -> PathBuf {
     if at_root.is_file() {
         return at_root;
     }
+    test_folder(root).map_or(at_root, |f| f.join("conftest.py"))
+}
+
+/// The project's tests folder: `testpaths`' first existing entry, `tests/`, `test/`.
+pub(crate) fn test_folder(root: &Path) -> Option<PathBuf> {
     let mut folders: Vec<PathBuf> = testpaths(root).into_iter().map(|t| root.join(t)).collect();
     folders.extend([root.join("tests"), root.join("test")]);
-    folders
-        .into_iter()
-        .find(|f| f.is_dir())
-        .map_or(at_root, |f| f.join("conftest.py"))
+    folders.into_iter().find(|f| f.is_dir())
 }
 
 /// `[tool.pytest.ini_options] testpaths` from pyproject.toml.

@@ -1,0 +1,409 @@
+//! What a generated test needs to call one cached function: a value for
+//! every input the key holds (two for the one it varies), a fake for every
+//! handle the key leaves out, and the module-level I/O it replaces.
+
+use std::collections::BTreeSet;
+
+use tree_sitter::Node;
+
+use crate::function::{FnKind, Function, ParamKind};
+use crate::key::Key;
+use crate::module::Module;
+
+/// One argument of the call: its Python value, and another for the miss check.
+#[derive(Debug, Clone)]
+pub(crate) struct Arg {
+    pub(crate) name: String,
+    pub(crate) same: String,
+    pub(crate) other: Option<String>,
+}
+
+/// Everything the test text is made from (see `text.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct Probe {
+    /// Dotted module of the target and its qualified name.
+    pub(crate) module: String,
+    pub(crate) qualname: String,
+    pub(crate) kind: FnKind,
+    pub(crate) generator: bool,
+    pub(crate) args: Vec<Arg>,
+    /// `self.NAME` attributes the body reads: a key value or a fake.
+    pub(crate) self_values: Vec<(String, String)>,
+    pub(crate) self_fakes: Vec<String>,
+    /// Module-level names of the target module replaced by a fake.
+    pub(crate) patches: Vec<String>,
+    /// One line each: what is stubbed and why.
+    pub(crate) stubs: Vec<String>,
+    /// The cache object the decorator uses, `(module, name)`.
+    pub(crate) cache: (String, String),
+    pub(crate) imports: BTreeSet<&'static str>,
+    /// Why no test can be written, when none can.
+    pub(crate) unsupported: Option<String>,
+}
+
+/// Libraries whose module-level names do I/O when called.
+const IO_LIBRARIES: &[&str] = &[
+    "httpx",
+    "aiohttp",
+    "requests",
+    "asyncpg",
+    "aiosqlite",
+    "motor",
+    "redis",
+    "aioredis",
+    "aiofiles",
+    "aioboto3",
+    "aiobotocore",
+    "databases",
+    "aiomysql",
+    "aiopg",
+];
+
+/// The probe of `f`, cached under `key` on `cache`. `vary` says whether an
+/// input may be varied (an existing decorator's key may not hold it).
+pub(crate) fn build(
+    module: &Module,
+    dotted: &str,
+    f: &Function,
+    key: &Key,
+    cache: (String, String),
+    vary: &dyn Fn(&str) -> bool,
+) -> Probe {
+    let mut p = Probe {
+        module: dotted.to_string(),
+        qualname: f.qualname.clone(),
+        kind: f.kind,
+        generator: f.is_generator,
+        args: Vec::new(),
+        self_values: Vec::new(),
+        self_fakes: Vec::new(),
+        patches: Vec::new(),
+        stubs: Vec::new(),
+        cache,
+        imports: BTreeSet::new(),
+        unsupported: None,
+    };
+    if f.qualname.matches('.').count() > 1 {
+        p.unsupported = Some("a nested class or function: call it from a test yourself".into());
+        return p;
+    }
+    let mut varied = false;
+    for param in &f.params {
+        if let Err(why) = add_param(&mut p, f, key, param, vary, &mut varied) {
+            p.unsupported = Some(why);
+            return p;
+        }
+    }
+    add_self(&mut p, module, f, key);
+    add_patches(&mut p, module, f);
+    p
+}
+
+fn add_param(
+    p: &mut Probe,
+    f: &Function,
+    key: &Key,
+    param: &crate::function::Param,
+    vary: &dyn Fn(&str) -> bool,
+    varied: &mut bool,
+) -> Result<(), String> {
+    let name = &param.name;
+    if matches!(
+        param.kind,
+        ParamKind::Receiver | ParamKind::Args | ParamKind::Kwargs
+    ) {
+        return Ok(());
+    }
+    if let Some(ex) = key.excluded.iter().find(|e| e.name == *name) {
+        p.stubs.push(format!(
+            "`{name}` ({}, left out of the key): a fake object stands in",
+            ex.reason
+        ));
+        p.args.push(Arg {
+            name: name.clone(),
+            same: "_Stub()".into(),
+            other: None,
+        });
+        return Ok(());
+    }
+    let fields: Vec<&str> = key
+        .inputs
+        .iter()
+        .filter_map(|i| i.strip_prefix(name.as_str()))
+        .filter(|rest| rest.is_empty() || rest.starts_with('.'))
+        .map(|rest| rest.trim_start_matches('.'))
+        .collect();
+    if fields.is_empty() {
+        if param.default.as_deref().is_some_and(is_literal) {
+            return Ok(()); // its default serves
+        }
+        p.stubs.push(format!(
+            "`{name}` (not in the key): a fake object stands in"
+        ));
+        p.args.push(Arg {
+            name: name.clone(),
+            same: "_Stub()".into(),
+            other: None,
+        });
+        return Ok(());
+    }
+    let scalar_value = scalar(
+        param.annotation.as_deref(),
+        param.default.as_deref(),
+        name,
+        &mut p.imports,
+    );
+    if fields == [""]
+        && scalar_value.is_none()
+        && let Some(default) = param.default.as_deref().filter(|d| is_literal(d))
+    {
+        // No value of its type is built, but its default is one: held, not varied.
+        p.args.push(Arg {
+            name: name.clone(),
+            same: default.trim().to_string(),
+            other: None,
+        });
+        return Ok(());
+    }
+    let (same, other) = if fields == [""] {
+        scalar_value.ok_or_else(|| {
+            format!(
+                "no test value for `{name}: {}`: write the test yourself",
+                param.annotation.as_deref().unwrap_or("?")
+            )
+        })?
+    } else {
+        namespace(name, &fields, &mut p.imports)?
+    };
+    let other = (!*varied && vary(name)).then_some(other);
+    *varied |= other.is_some();
+    let _ = f;
+    p.args.push(Arg {
+        name: name.clone(),
+        same,
+        other,
+    });
+    Ok(())
+}
+
+/// `types.SimpleNamespace(id=1, name="a")` for a parameter the key reads fields of.
+fn namespace(
+    name: &str,
+    fields: &[&str],
+    imports: &mut BTreeSet<&'static str>,
+) -> Result<(String, String), String> {
+    if fields.iter().any(|f| f.is_empty() || !is_identifier(f)) {
+        return Err(format!(
+            "the key reads `{name}` in a way no test value is built for: write the test yourself"
+        ));
+    }
+    imports.insert("types");
+    let value = |i: usize, first: bool| {
+        let f = fields[i];
+        let n = if first || i > 0 { 1 } else { 2 };
+        if f == "id" || f.ends_with("_id") || f == "pk" {
+            format!("{f}={n}")
+        } else {
+            format!("{f}=\"{}\"", if n == 1 { "a" } else { "b" })
+        }
+    };
+    let build = |first: bool| {
+        let parts: Vec<String> = (0..fields.len()).map(|i| value(i, first)).collect();
+        format!("types.SimpleNamespace({})", parts.join(", "))
+    };
+    Ok((build(true), build(false)))
+}
+
+/// Two values of a simple annotated (or defaulted) type.
+fn scalar(
+    annotation: Option<&str>,
+    default: Option<&str>,
+    name: &str,
+    imports: &mut BTreeSet<&'static str>,
+) -> Option<(String, String)> {
+    let pair = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+    let Some(ty) = annotation.map(core_type) else {
+        return match default.map(str::trim) {
+            Some(d) if d.starts_with(['"', '\'']) => pair("\"a\"", "\"b\""),
+            Some("True" | "False") => pair("False", "True"),
+            Some(d) if d.parse::<f64>().is_ok() && d.contains('.') => pair("1.5", "2.5"),
+            _ if name.ends_with("id") || default.is_some() => pair("1", "2"),
+            _ => pair("\"a\"", "\"b\""),
+        };
+    };
+    match ty.rsplit('.').next().unwrap_or(&ty) {
+        "int" => pair("1", "2"),
+        "str" => pair("\"a\"", "\"b\""),
+        "float" => pair("1.5", "2.5"),
+        "bool" => pair("False", "True"),
+        "bytes" => pair("b\"a\"", "b\"b\""),
+        "UUID" => {
+            imports.insert("uuid");
+            pair("uuid.UUID(int=1)", "uuid.UUID(int=2)")
+        }
+        _ => None,
+    }
+}
+
+/// `Optional[int]`, `int | None`, `Annotated[int, Path()]` -> `int`.
+fn core_type(annotation: &str) -> String {
+    let mut t = annotation.trim().trim_matches(['"', '\'']).to_string();
+    for wrapper in [
+        "Optional[",
+        "typing.Optional[",
+        "Annotated[",
+        "typing.Annotated[",
+    ] {
+        if let Some(inner) = t.strip_prefix(wrapper).and_then(|r| r.strip_suffix(']')) {
+            t = inner.split(',').next().unwrap_or(inner).trim().to_string();
+        }
+    }
+    let parts: Vec<&str> = t
+        .split('|')
+        .map(str::trim)
+        .filter(|s| *s != "None")
+        .collect();
+    match parts.as_slice() {
+        [one] => one.to_string(),
+        _ => t,
+    }
+}
+
+fn is_literal(default: &str) -> bool {
+    let d = default.trim();
+    matches!(d, "None" | "True" | "False" | "()" | "[]" | "{}")
+        || d.starts_with(['"', '\'', '-'])
+        || d.chars().next().is_some_and(|c| c.is_ascii_digit())
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// A method's `self.NAME` reads: key inputs get a value, the rest a fake
+/// (set only where the class itself defines no such name, at test time).
+fn add_self(p: &mut Probe, module: &Module, f: &Function, key: &Key) {
+    let Some(receiver) = f.receiver().filter(|_| f.kind == FnKind::Method) else {
+        return;
+    };
+    let prefix = format!("{}.", receiver.name);
+    for attr in self_reads(module, f, &prefix) {
+        if key.inputs.iter().any(|i| i == &format!("{prefix}{attr}")) {
+            p.self_values.push((attr.to_string(), "\"a\"".to_string()));
+        } else {
+            p.self_fakes.push(attr.to_string());
+        }
+    }
+    if !p.self_fakes.is_empty() {
+        let names: Vec<String> = p.self_fakes.iter().map(|n| format!("self.{n}")).collect();
+        p.stubs.push(format!(
+            "{} (handles the instance holds): fakes on an instance built without __init__",
+            names.join(", ")
+        ));
+    }
+}
+
+/// The `self.NAME`s `f` reads, and those the methods of its class it
+/// calls read (`self._fetch(...)` reads `self.pool`), each once, in order.
+fn self_reads(module: &Module, f: &Function, prefix: &str) -> Vec<String> {
+    let class = f.qualname.rsplit_once('.').map_or("", |(c, _)| c);
+    let mut reads: Vec<String> = Vec::new();
+    let mut visited = vec![f.qualname.clone()];
+    let mut queue = vec![f.site.clone()];
+    while let Some(site) = queue.pop() {
+        let method = Function::new(module.src, site);
+        for node in &method.body.attributes {
+            let text = module.src.text_of(*node);
+            let Some(attr) = text.strip_prefix(prefix).and_then(|r| r.split('.').next()) else {
+                continue;
+            };
+            let qualname = format!("{class}.{attr}");
+            match module.function(&qualname) {
+                Some(callee) if !visited.contains(&qualname) => {
+                    visited.push(qualname);
+                    queue.push(callee);
+                }
+                Some(_) => {}
+                None if is_identifier(attr) && !reads.iter().any(|r| r == attr) => {
+                    reads.push(attr.to_string());
+                }
+                None => {}
+            }
+        }
+    }
+    reads
+}
+
+/// Module-level names whose calls do the I/O: a module variable awaited
+/// or entered (`await client.get(...)`, `async with pool.acquire()`), or
+/// an I/O library (`httpx.AsyncClient()`), replaced with monkeypatch.
+fn add_patches(p: &mut Probe, module: &Module, f: &Function) {
+    let src = module.src;
+    let params: BTreeSet<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+    let mut names = BTreeSet::new();
+    for call in &f.body.calls {
+        let Some(root) = call.child_by_field_name("function").and_then(root_name) else {
+            continue;
+        };
+        let root = src.text_of(root);
+        if params.contains(root) || locally_bound(f, src, root) {
+            continue;
+        }
+        let library =
+            module.imports.bindings.get(root).is_some_and(
+                |b| matches!(b, crate::imports::Binding::Module(m) if is_io_library(m)),
+            );
+        let variable = module.variables.contains_key(root) && does_io(*call);
+        if library || variable {
+            names.insert(root.to_string());
+        }
+    }
+    for name in names {
+        p.stubs.push(format!(
+            "`{name}` in {} (the I/O the function awaits): replaced by a fake with monkeypatch, so the test needs no network or database",
+            p.module
+        ));
+        p.patches.push(name);
+    }
+}
+
+fn is_io_library(module: &str) -> bool {
+    IO_LIBRARIES.contains(&module.split('.').next().unwrap_or(module))
+}
+
+/// Whether the function assigns `name` itself (then it is not the module's).
+fn locally_bound(f: &Function, src: &crate::source::SourceFile, name: &str) -> bool {
+    f.body.targets.iter().any(|(t, _)| src.text_of(*t) == name)
+}
+
+/// The leftmost name of `a.b.c` (None for `x().y`, subscripts and the like).
+fn root_name(node: Node) -> Option<Node> {
+    match node.kind() {
+        "identifier" => Some(node),
+        "attribute" => root_name(node.child_by_field_name("object")?),
+        _ => None,
+    }
+}
+
+/// A call that is awaited or entered by `with` / `async with`, or whose result is.
+fn does_io(call: Node) -> bool {
+    let mut n = call;
+    for _ in 0..4 {
+        let Some(parent) = n.parent() else {
+            return false;
+        };
+        if matches!(parent.kind(), "await" | "with_item" | "with_clause") {
+            return true;
+        }
+        if !matches!(
+            parent.kind(),
+            "attribute" | "call" | "argument_list" | "as_pattern"
+        ) {
+            return false;
+        }
+        n = parent;
+    }
+    false
+}
