@@ -526,10 +526,64 @@ fn first_import(src: &SourceFile, statement: &str) -> Edit {
     let (at, seen_import) = imports_end(src);
     let eol = neighbour_line_ending(text, at);
     let lead = break_at_end(text, at, eol);
-    // Keep code one blank line away from a new import block.
-    let needs_blank = !seen_import && at < text.len() && !text[at..].starts_with(['\n', '\r']);
-    let blank = if needs_blank { eol } else { "" };
+    // Keep code away from a new import block as isort does: two blank lines
+    // above a def or class, one above other code.
+    let blank = if seen_import || at >= text.len() {
+        String::new()
+    } else {
+        let wanted = if next_is_definition(src, at) { 2 } else { 1 };
+        let present = text[at..]
+            .split_inclusive('\n')
+            .take_while(|l| l.trim().is_empty())
+            .count();
+        eol.repeat(wanted - present.min(wanted))
+    };
     Edit::insert(at, format!("{lead}{statement}{eol}{blank}"))
+}
+
+/// A first import placed above a def ends with two blank lines (isort's
+/// rule); when other code goes in at the same spot (the setup's module-level
+/// call), one is what isort wants above it.
+pub(crate) fn fit_blank_lines(imports: Vec<Edit>, body: &[Edit]) -> Vec<Edit> {
+    let code_at = |at: usize| {
+        body.iter().any(|b| {
+            let code = b.content.trim_start();
+            b.start == at
+                && b.end == at
+                && !["@", "def ", "async def ", "class "]
+                    .iter()
+                    .any(|d| code.starts_with(d))
+        })
+    };
+    imports
+        .into_iter()
+        .map(|mut e| {
+            let eol = if e.content.ends_with("\r\n") {
+                "\r\n"
+            } else {
+                "\n"
+            };
+            if e.start == e.end && e.content.ends_with(&eol.repeat(3)) && code_at(e.start) {
+                e.content.truncate(e.content.len() - eol.len());
+            }
+            e
+        })
+        .collect()
+}
+
+/// Whether the first statement at or after `at` defines a function or class.
+pub(crate) fn next_is_definition(src: &SourceFile, at: usize) -> bool {
+    let root = src.tree.root_node();
+    let mut cursor = root.walk();
+    root.named_children(&mut cursor)
+        .filter(|s| s.kind() != "comment")
+        .find(|s| s.start_byte() >= at)
+        .is_some_and(|s| {
+            matches!(
+                s.kind(),
+                "function_definition" | "class_definition" | "decorated_definition"
+            )
+        })
 }
 
 /// An import statement of the leading block: where its lines start (above

@@ -126,7 +126,7 @@ pub(crate) fn analyse<'p>(
     out.writers
         .retain(|w| w.target != target_name(&module.src.path, &f.qualname));
     if out.writers.is_empty() {
-        out.note = Some(no_writer_note(purity, &out.resources));
+        out.note = no_writer_note(purity, &out.resources);
     }
     out
 }
@@ -138,17 +138,25 @@ fn reads_outside(purity: &Purity) -> bool {
     reads("external_read") && !reads("db")
 }
 
-fn no_writer_note(purity: &Purity, resources: &[String]) -> String {
+/// What bounds staleness when no writer was found: said for an outside API
+/// and for data (a model, a table) nobody in the project writes; nothing
+/// for a computation or a class that only reads.
+fn no_writer_note(purity: &Purity, resources: &[String]) -> Option<String> {
     if reads_outside(purity) {
-        "the data comes from an outside API and changes there: the TTL is the only bound on how stale it gets".to_string()
-    } else if resources.is_empty() {
-        "no model, table or repository the read names was found: writers outside the project (or not found) make the TTL the only bound".to_string()
-    } else {
-        format!(
-            "no function of the project writes {}: if another service or a migration does, the TTL is the only bound",
-            resources.join(", ")
-        )
+        return Some("the data comes from an outside API and changes there: the TTL is the only bound on how stale it gets".to_string());
     }
+    let data: Vec<&String> = resources
+        .iter()
+        .filter(|r| !r.starts_with("class "))
+        .collect();
+    if data.is_empty() {
+        return None;
+    }
+    let data: Vec<&str> = data.iter().map(|r| r.as_str()).collect();
+    Some(format!(
+        "no function of the project writes {}: if another service, a script or a migration does, the TTL is the only bound",
+        data.join(", ")
+    ))
 }
 
 /// A resource read and written.

@@ -501,7 +501,8 @@ fn apply_checked(
     body: Vec<Edit>,
     decorators: Vec<Edit>,
 ) -> Result<String, BadInput> {
-    let edits: Vec<Edit> = crate::imports::coalesce(src, imports)
+    let imports = crate::imports::coalesce(src, imports);
+    let edits: Vec<Edit> = crate::imports::fit_blank_lines(imports, &body)
         .into_iter()
         .chain(body)
         .chain(decorators)

@@ -1348,17 +1348,7 @@ fn write_module_level(w: &mut Writer, file: &str) -> (String, String) {
         .any(|e| e.start == at && e.end == at && e.content.ends_with(&format!("{eol}{eol}")));
     let lead = if at == 0 || blank_above { "" } else { eol };
     // PEP 8: two blank lines above a top-level def or class, one above other code.
-    let root = w.src.tree.root_node();
-    let mut cursor = root.walk();
-    let next_is_def = root
-        .named_children(&mut cursor)
-        .find(|n| n.start_byte() >= at && n.kind() != "comment")
-        .is_some_and(|n| {
-            matches!(
-                n.kind(),
-                "function_definition" | "class_definition" | "decorated_definition"
-            )
-        });
+    let next_is_def = crate::imports::next_is_definition(w.src, at);
     let trail = if at < text.len() && !text[at..].starts_with(['\n', '\r']) {
         if next_is_def {
             format!("{eol}{eol}")
