@@ -176,32 +176,9 @@ fn find_nested<'t>(
         Some(site) => site.clone(),
         None => find_nested(src, all, outer)?,
     };
-    let body = parent.node.child_by_field_name("body")?;
-    let mut stack = vec![body];
-    let mut found = None;
-    while let Some(node) = stack.pop() {
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            match child.kind() {
-                "function_definition" if name_of(src, child) == inner => found = Some(child),
-                "decorated_definition"
-                | "if_statement"
-                | "elif_clause"
-                | "else_clause"
-                | "try_statement"
-                | "except_clause"
-                | "finally_clause"
-                | "with_statement"
-                | "block" => stack.push(child),
-                _ => {}
-            }
-        }
-    }
-    Some(FunctionSite {
-        node: found?,
-        class: None,
-        qualname: format!("{}.<locals>.{inner}", parent.qualname),
-    })
+    nested_functions(src, &parent)
+        .into_iter()
+        .rfind(|s| name_of(src, s.node) == inner)
 }
 
 fn closest<'a>(wanted: &str, names: &[&'a str], n: usize) -> Vec<&'a str> {

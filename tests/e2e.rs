@@ -118,25 +118,12 @@ impl Drop for Redis {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A fresh copy of `fixtures/e2e/NAME`, alone in a temporary folder (no
 /// project marker above it, so the copy is its own project).
 fn project(name: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
-    copy_dir(&repo().join("fixtures/e2e").join(name), &dir);
+    common::copy_dir(&repo().join("fixtures/e2e").join(name), &dir);
     (tmp, dir)
 }
 

@@ -53,6 +53,8 @@
 //! linted; the codes found must be exactly those. The project also gets a
 //! `main.py` calling `cache.setup("mem://")` unless CA402 is expected.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -582,19 +584,6 @@ fn examples() -> Vec<(String, Vec<Example>)> {
 // ---------------------------------------------------------------------------
 // Running
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A fresh copy of fixtures/skill/NAME, as the folder NAME in a system temp
 /// folder: outside the repository, so no `.git` above it changes where the
 /// project starts, and named like the fixture, so a project without a
@@ -604,7 +593,7 @@ fn fixture_copy(name: &str) -> (tempfile::TempDir, PathBuf) {
     assert!(src.is_dir(), "no fixture {}", src.display());
     let dir = tempfile::Builder::new().prefix("skill-").tempdir().unwrap();
     let project = dir.path().join(name);
-    copy_dir(&src, &project);
+    common::copy_dir(&src, &project);
     (dir, project)
 }
 
