@@ -38,7 +38,7 @@ pub(crate) mod library;
 pub(crate) const ENV_VAR: &str = "CACHE_URL";
 
 /// What the setup search looks for, for the message when it finds none.
-const LOOKED_FOR: &str = "a FastAPI, Starlette, Litestar or aiohttp app, an aiogram Dispatcher, a discord.py Bot or Client, a script with `if __name__ == \"__main__\":` or `asyncio.run(...)` importing it";
+const LOOKED_FOR: &str = "a FastAPI, Starlette, Litestar, aiohttp, Quart, Sanic or FastStream app, an aiogram Dispatcher, a discord.py Bot or Client, a telethon or pyrogram client, an arq WorkerSettings class, a Django AppConfig, a script with `if __name__ == \"__main__\":` or `asyncio.run(...)` importing it";
 
 /// Files scanned at most; a bigger tree is searched only this far.
 const MAX_FILES: usize = 20_000;
@@ -89,6 +89,10 @@ pub(crate) enum Place {
     OnStartup,
     /// A discord.py bot's `setup_hook`.
     SetupHook,
+    /// A Django `AppConfig.ready()`.
+    Ready,
+    /// The start of the `async def main()` a launcher runs, closed in a `finally`.
+    Launcher,
     /// The start of `if __name__ == "__main__":`.
     MainBlock,
     /// Just before a module-level `asyncio.run(...)`.
@@ -637,10 +641,15 @@ impl Framework {
     /// started by a script, if any.
     fn rank(self) -> u8 {
         match self {
-            Framework::Asgi | Framework::Litestar | Framework::Aiohttp => 0,
-            Framework::DiscordClass => 1,
+            Framework::Asgi
+            | Framework::Litestar
+            | Framework::Aiohttp
+            | Framework::Quart
+            | Framework::Sanic
+            | Framework::Django => 0,
+            Framework::DiscordClass | Framework::FastStream | Framework::Arq => 1,
             Framework::Aiogram => 2,
-            Framework::Discord => 3,
+            Framework::Discord | Framework::Telegram => 3,
         }
     }
 }
@@ -657,6 +666,18 @@ enum Framework {
     Discord,
     /// A class deriving from one: its `setup_hook` and `close`.
     DiscordClass,
+    /// `@app.before_serving` / `@app.after_serving`.
+    Quart,
+    /// `@app.before_server_start` / `@app.after_server_stop` (run in each worker).
+    Sanic,
+    /// `@app.on_startup` / `@app.after_shutdown`, or the constructor's lists.
+    FastStream,
+    /// An arq `WorkerSettings` class: `on_startup` / `on_shutdown` taking `ctx`.
+    Arq,
+    /// A Django `AppConfig` subclass: its `ready()`.
+    Django,
+    /// A telethon or pyrogram client, started by a launcher.
+    Telegram,
 }
 
 /// Python files of the project, in path order. Skips hidden folders,
@@ -824,6 +845,13 @@ fn worth_parsing(text: &str, module: &str, cached: &[&str], exported: &[String])
         "Application as ",
         "Dispatcher",
         "discord",
+        "Quart",
+        "Sanic",
+        "FastStream",
+        "WorkerSettings",
+        "AppConfig",
+        "telethon",
+        "pyrogram",
     ]
     .iter()
     .any(|n| text.contains(n));
@@ -904,6 +932,15 @@ const APP_CLASSES: &[(&str, Framework)] = &[
     ("discord.AutoShardedClient", Framework::Discord),
     ("discord.ext.commands.Bot", Framework::Discord),
     ("discord.ext.commands.AutoShardedBot", Framework::Discord),
+    ("quart.Quart", Framework::Quart),
+    ("quart.app.Quart", Framework::Quart),
+    ("sanic.Sanic", Framework::Sanic),
+    ("sanic.app.Sanic", Framework::Sanic),
+    ("faststream.FastStream", Framework::FastStream),
+    ("faststream.app.FastStream", Framework::FastStream),
+    ("telethon.TelegramClient", Framework::Telegram),
+    ("telethon.sync.TelegramClient", Framework::Telegram),
+    ("pyrogram.Client", Framework::Telegram),
 ];
 
 /// What a file building one of `APP_CLASSES` holds, in a call or a base class.
@@ -915,6 +952,12 @@ const APP_NEEDLES: &[&str] = &[
     "Dispatcher",
     "Bot",
     "Client",
+    "Quart",
+    "Sanic",
+    "FastStream",
+    "WorkerSettings",
+    "on_startup",
+    "AppConfig",
 ];
 
 fn app_class(resolved: &str) -> Option<Framework> {
@@ -973,6 +1016,7 @@ fn facts_of(src: &SourceFile, module: &str) -> Facts {
     }
     if apps {
         facts.apps.extend(hooks::bot_classes(src, &binds));
+        facts.apps.extend(classes::app_classes(src, &binds));
         // The app that starts the process first (see `Framework::rank`).
         facts.apps.sort_by_key(|a| a.kind.rank());
     }
@@ -1451,8 +1495,16 @@ fn write_app(
         Framework::Aiohttp => hooks::write_aiohttp(w, &app, file),
         Framework::Aiogram => hooks::write_aiogram(w, &app, file),
         Framework::DiscordClass => hooks::write_discord_class(w, &app, file),
-        // A bot built directly is started by a script: its entry point.
-        Framework::Discord => write_script(w, file),
+        Framework::Quart | Framework::Sanic | Framework::FastStream => {
+            decorated::write_decorated(w, &app, file)
+        }
+        Framework::Arq => classes::write_arq(w, &app, file),
+        Framework::Django => classes::write_django(w, &app, file),
+        // A bot or client built directly is started by a launcher: the
+        // `async def main()` it runs, else its entry point.
+        Framework::Discord | Framework::Telegram => {
+            launcher::write_launcher(w, &app, file).or_else(|| write_script(w, file))
+        }
     }
 }
 
@@ -1922,6 +1974,9 @@ fn is_on_event(src: &SourceFile, decorator: Node, var: &str, event: &str) -> boo
         .is_some_and(|s| src.text_of(s).trim_matches(['"', '\'']) == event)
 }
 
+mod classes;
+mod decorated;
 mod hooks;
+mod launcher;
 #[cfg(test)]
 mod tests;

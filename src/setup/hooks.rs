@@ -69,7 +69,7 @@ pub(super) fn def_named<'t>(src: &'t SourceFile, name: &str, at: Node<'t>) -> Op
 }
 
 /// The last `def name` among a block's statements (decorated or not), before `before`.
-fn def_in_block<'t>(
+pub(super) fn def_in_block<'t>(
     src: &SourceFile,
     block: Node<'t>,
     name: &str,
@@ -85,7 +85,7 @@ fn def_in_block<'t>(
 }
 
 /// The `function_definition` of a statement (a decorated one too).
-fn as_def(stmt: Node) -> Option<Node> {
+pub(super) fn as_def(stmt: Node) -> Option<Node> {
     match stmt.kind() {
         "function_definition" => Some(stmt),
         "decorated_definition" => stmt
@@ -302,7 +302,7 @@ pub(super) fn event_handler<'t>(src: &'t SourceFile, var: &str, event: &str) -> 
 }
 
 /// The first argument of each `CALLEE(ARG)` call.
-fn first_args<'t>(src: &'t SourceFile, callee: &str) -> Vec<Node<'t>> {
+pub(super) fn first_args<'t>(src: &'t SourceFile, callee: &str) -> Vec<Node<'t>> {
     calls_of(src, callee)
         .into_iter()
         .filter_map(|c| c.child_by_field_name("arguments")?.named_child(0))
@@ -366,7 +366,7 @@ pub(super) fn start_of(w: &mut Writer, start: Node, stop: Option<Node>) -> Optio
 
 /// New top-level code above the statement holding `anchor`, two blank
 /// lines around it; `make` gets (cache, setup call, eol, indent unit).
-fn above(
+pub(super) fn above(
     w: &mut Writer,
     anchor: Node,
     extra: Option<(&str, &str)>,
@@ -598,7 +598,7 @@ fn line_break(w: &Writer, node: Node) -> Option<String> {
 }
 
 /// A def decorated with `@DOTTED()` or `@DOTTED`, anywhere at module level.
-fn decorated_by<'t>(src: &'t SourceFile, dotted: &str) -> Option<Node<'t>> {
+pub(super) fn decorated_by<'t>(src: &'t SourceFile, dotted: &str) -> Option<Node<'t>> {
     let root = src.tree.root_node();
     let mut cursor = root.walk();
     root.named_children(&mut cursor)
@@ -667,7 +667,7 @@ pub(super) fn write_discord_class(w: &mut Writer, app: &App, file: &str) -> Writ
     Some((Place::SetupHook, setup, message))
 }
 
-fn start_of_close(w: &mut Writer, close: Node, cache: &str) -> Option<()> {
+pub(super) fn start_of_close(w: &mut Writer, close: Node, cache: &str) -> Option<()> {
     if w.src.text_of(close).contains(&format!("{cache}.close()")) {
         return Some(());
     }
@@ -677,7 +677,7 @@ fn start_of_close(w: &mut Writer, close: Node, cache: &str) -> Option<()> {
 }
 
 /// After a class body's last statement, with the body's indentation.
-fn class_end(w: &Writer, body: Node) -> Option<(usize, String)> {
+pub(super) fn class_end(w: &Writer, body: Node) -> Option<(usize, String)> {
     let mut cursor = body.walk();
     let stmts: Vec<Node> = body.named_children(&mut cursor).collect();
     let (_, indent) = own_line(&w.src.text, *stmts.first()?)?;
@@ -686,7 +686,7 @@ fn class_end(w: &Writer, body: Node) -> Option<(usize, String)> {
 }
 
 /// The statement holding `node`: the one whose parent is a block or the module.
-fn statement_holding(node: Node) -> Option<Node> {
+pub(super) fn statement_holding(node: Node) -> Option<Node> {
     let mut n = node;
     loop {
         let p = n.parent()?;

@@ -33,6 +33,10 @@ const APP_NEEDLES: &[&str] = &[
     "TelegramClient(",
     "discord.Client(",
     "pyrogram.Client(",
+    "FastStream(",
+    // A worker or a Django app is run by its framework, not imported by a host.
+    "class WorkerSettings",
+    "(AppConfig)",
 ];
 
 const LIBRARY_CLASSIFIER: &str = "Topic :: Software Development :: Libraries";
