@@ -1006,7 +1006,9 @@ fn facts_of(src: &SourceFile, module: &str) -> Facts {
                 });
             }
             if setups && let Some((receiver, line)) = setup_receiver(src, call, function) {
-                if cashews.as_ref().is_some_and(|c| c.is_cache(&receiver)) {
+                if cashews.as_ref().is_some_and(|c| c.is_cache(&receiver))
+                    || imported_in_def(src, call, &receiver)
+                {
                     facts.local_setups.push(line);
                 } else {
                     facts.imported_setups.push((binds.resolve(&receiver), line));
@@ -1022,6 +1024,37 @@ fn facts_of(src: &SourceFile, module: &str) -> Facts {
     }
     facts.script = main_guard(src).is_some() || module_level_run(src, &binds).is_some();
     facts
+}
+
+/// Whether the def around `call` binds `name` by `from cashews import
+/// name` in its own body (`def setup_cashews(): from cashews import cache;
+/// cache.setup(...)`, a deferred import module-level names do not show).
+fn imported_in_def(src: &SourceFile, call: Node, name: &str) -> bool {
+    let Some(def) = call
+        .parent()
+        .and_then(|p| ancestor_or_self(p, "function_definition"))
+    else {
+        return false;
+    };
+    let Some(body) = def.child_by_field_name("body") else {
+        return false;
+    };
+    let mut statements = Vec::new();
+    import_statements(body, &mut statements);
+    statements.iter().any(|s| {
+        s.kind() == "import_from_statement"
+            && s.child_by_field_name("module_name")
+                .is_some_and(|m| src.text_of(m) == "cashews")
+            && {
+                let mut cursor = s.walk();
+                s.children_by_field_name("name", &mut cursor).any(|n| {
+                    split_alias(src, n)
+                        .1
+                        .unwrap_or_else(|| split_alias(src, n).0)
+                        == name
+                })
+            }
+    })
 }
 
 /// `X.setup(...)`, `X.setup_tags_backend(...)`, `X.init(URL...)`: X and the line.

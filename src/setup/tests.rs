@@ -962,3 +962,30 @@ fn delegating_lifespan_webhook_bot_and_toolkit_bot() {
         assert!(after.contains(&holds), "{after}");
     }
 }
+
+/// A setup function importing cashews in its own body is a setup (lakeapi:
+/// `def setup_cashews(): from cashews import cache; cache.setup(...)`),
+/// reported before a later module's.
+#[test]
+fn a_setup_with_a_deferred_import_is_present() {
+    let deferred =
+        "def setup_cashews():\n    from cashews import cache as c\n\n    c.setup(\"mem://\")\n";
+    let later = "from cashews import cache\n\n\ndef ensure(url):\n    cache.setup(url)\n";
+    let unrelated = "def setup_other():\n    from other import cache\n\n    cache.setup(\"x\")\n";
+    let dir = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/api.py", deferred),
+        ("pkg/endpoint.py", later),
+        ("pkg/svc.py", TARGET),
+    ]);
+    let out = run(&dir, &["pkg/svc.py"], None, false);
+    assert_eq!(out.report.status, SetupStatus::Present, "{:?}", out.report);
+    assert!(
+        out.report.message.contains("pkg/api.py:4"),
+        "{}",
+        out.report.message
+    );
+    let dir = project(&[("pkg/other.py", unrelated), ("pkg/svc.py", TARGET)]);
+    let out = run(&dir, &["pkg/svc.py"], None, false);
+    assert_eq!(out.report.status, SetupStatus::Added, "{:?}", out.report);
+}
