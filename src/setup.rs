@@ -460,6 +460,9 @@ pub(crate) fn plan(
             .any(|m| cached_modules.contains(&m.as_str()))
         {
             1
+        } else if django_config_of(f, &cached_modules) {
+            // A Django app's `apps.py` imports none of its views: its package holds them.
+            1
         } else {
             0
         }
@@ -492,6 +495,16 @@ pub(crate) fn plan(
     let mut warnings = notes;
     warnings.push(warning);
     emit(src, Choice::Module, opts, warnings)
+}
+
+/// Whether the file holds a Django `AppConfig` of the package a cached module is in.
+fn django_config_of(f: &Scanned, cached: &[&str]) -> bool {
+    let package = f.module.rsplit_once('.').map_or("", |(p, _)| p);
+    !package.is_empty()
+        && f.facts.apps.iter().any(|a| a.kind == Framework::Django)
+        && cached
+            .iter()
+            .any(|m| m.starts_with(package) && m[package.len()..].starts_with('.'))
 }
 
 /// `--setup-in` names a Python module of the project.

@@ -989,3 +989,25 @@ fn a_setup_with_a_deferred_import_is_present() {
     let out = run(&dir, &["pkg/svc.py"], None, false);
     assert_eq!(out.report.status, SetupStatus::Added, "{:?}", out.report);
 }
+
+/// Several Django apps: the config of the app whose package holds the
+/// cached module gets the setup.
+#[test]
+fn the_django_app_holding_the_cached_module_is_chosen() {
+    let config = |name: &str| {
+        format!(
+            "from django.apps import AppConfig\n\n\nclass C(AppConfig):\n    name = \"{name}\"\n"
+        )
+    };
+    let (a, b) = (config("accounts"), config("scores"));
+    let dir = project(&[
+        ("accounts/__init__.py", ""),
+        ("accounts/apps.py", &a),
+        ("scores/__init__.py", ""),
+        ("scores/apps.py", &b),
+        ("scores/standings.py", TARGET),
+    ]);
+    let out = run(&dir, &["scores/standings.py"], None, false);
+    assert_eq!(out.report.place, Some(Place::Ready), "{:?}", out.report);
+    assert_eq!(out.edited.unwrap().0, "scores/apps.py");
+}
