@@ -1557,6 +1557,7 @@ fn write_app(
 /// A hook followed from the app into this file.
 fn write_hook(w: &mut Writer, hook: hooks::Hook, file: &str) -> Option<(Place, String, String)> {
     match hook {
+        hooks::Hook::InitPlugin(range) => hooks::write_init_plugin(w, range, file),
         hooks::Hook::Lifespan(range) => {
             let def = hooks::def_at(w.src, range)?;
             let (setup, name) = extend_def(w, def).ok()?;

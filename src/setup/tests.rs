@@ -1011,3 +1011,27 @@ fn the_django_app_holding_the_cached_module_is_chosen() {
     assert_eq!(out.report.place, Some(Place::Ready), "{:?}", out.report);
     assert_eq!(out.edited.unwrap().0, "scores/apps.py");
 }
+
+/// A Litestar app configured by an init plugin of the project (imported
+/// inside the factory): the setup goes in the plugin's `on_app_init`.
+#[test]
+fn a_litestar_init_plugin_gets_the_setup() {
+    let core = std::fs::read_to_string("fixtures/setup/litestar_plugin_core.py").unwrap();
+    let asgi = std::fs::read_to_string("fixtures/setup/litestar_plugin_asgi.py").unwrap();
+    let dir = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/core.py", &core),
+        ("pkg/asgi.py", &asgi),
+    ]);
+    let out = run(&dir, &["pkg/core.py"], None, false);
+    assert_eq!(out.report.place, Some(Place::OnStartup), "{:?}", out.report);
+    let (file, after) = out.edited.unwrap();
+    assert_eq!(file, "pkg/core.py");
+    let want = format!(
+        "async def close_cache():\n    await cache.close()\n\n\nclass Core(InitPluginProtocol):\n    \"\"\"Configures the whole app.\"\"\"\n\n    def on_app_init(self, app_config: AppConfig) -> AppConfig:\n        \"\"\"Routes and settings.\"\"\"\n        {SETUP}\n        app_config.on_shutdown.append(close_cache)\n        app_config.debug = True\n"
+    );
+    assert!(after.contains(&want), "{after}");
+    std::fs::write(dir.path().join("pkg/core.py"), &after).unwrap();
+    let again = run(&dir, &["pkg/core.py"], None, false);
+    assert_eq!(again.report.status, SetupStatus::Present);
+}
