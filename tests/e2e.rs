@@ -755,6 +755,15 @@ fn setup_runs_in_each_framework_startup_hook() {
             ["cat", "cat", "dog"],
         ),
         (
+            "hooks_discord_main",
+            "fortunebot/fortunes.py::fortune_for",
+            "fortunebot/bot.py",
+            "launcher",
+            "discord-main",
+            "fortunebot.fortunes:compute_fortune",
+            ["ann", "ann", "bo"],
+        ),
+        (
             "hooks_arq",
             "rates/fx.py::rate_of",
             "rates/worker.py",

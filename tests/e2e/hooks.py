@@ -2,12 +2,12 @@
 
     hooks.py FRAMEWORK PROJECT COUNTED ARG ARG...
 
-FRAMEWORK is fastapi, litestar, aiohttp, aiogram, discord, arq, quart, sanic
+FRAMEWORK is fastapi, litestar, aiohttp, aiogram, discord, discord-main, arq, quart, sanic
 or django. COUNTED is
 MODULE:NAME, the helper the cached function calls; a wrapper records its
 calls, so a cache hit is a call that never reaches it. The app is started
 the way the framework starts it (the lifespan, the startup signals, the
-dispatcher's startup event, the bot's setup_hook, the hooks arq reads from
+dispatcher's startup event, the bot's setup_hook, a launcher's main(), the hooks arq reads from
 the worker settings, Quart's test app, Sanic's ASGI lifespan, Django's
 setup()), then the cached function
 runs once per ARG, then the app shuts down. Without the generated
@@ -127,6 +127,22 @@ async def discord_bot(function):
         await bot.close()
 
 
+async def discord_main(function):
+    """The launcher's main(), with bot.start standing in for the gateway."""
+    import os
+
+    module = importlib.import_module("fortunebot.bot")
+    results = []
+
+    async def start(*args, **kwargs):
+        results.extend(await run_all(function))
+
+    module.bot.start = start
+    os.environ["DISCORD_TOKEN"] = "fake-token-for-tests"
+    await module.main()
+    return results
+
+
 async def arq_worker(function):
     from arq.worker import get_kwargs
 
@@ -198,6 +214,7 @@ async def main():
         "aiohttp": aiohttp_app,
         "aiogram": aiogram_bot,
         "discord": discord_bot,
+        "discord-main": discord_main,
         "arq": arq_worker,
         "quart": quart_app,
         "sanic": sanic_app,
