@@ -38,7 +38,7 @@ pub(crate) mod library;
 pub(crate) const ENV_VAR: &str = "CACHE_URL";
 
 /// What the setup search looks for, for the message when it finds none.
-const LOOKED_FOR: &str = "a FastAPI, Starlette, Litestar, aiohttp, Quart, Sanic or FastStream app, an aiogram Dispatcher, a discord.py Bot or Client, a telethon or pyrogram client, an arq WorkerSettings class, a Django AppConfig, a script with `if __name__ == \"__main__\":` or `asyncio.run(...)` importing it";
+const LOOKED_FOR: &str = "a FastAPI, Starlette, Litestar, aiohttp, Quart, Sanic or FastStream app, an aiogram Dispatcher, a discord.py Bot or Client, a telethon or pyrogram client, an arq WorkerSettings class, a Taskiq broker, a Django AppConfig, a script with `if __name__ == \"__main__\":` or `asyncio.run(...)` importing it";
 
 /// Files scanned at most; a bigger tree is searched only this far.
 const MAX_FILES: usize = 20_000;
@@ -660,7 +660,10 @@ impl Framework {
             | Framework::Quart
             | Framework::Sanic
             | Framework::Django => 0,
-            Framework::DiscordClass | Framework::FastStream | Framework::Arq => 1,
+            Framework::DiscordClass
+            | Framework::FastStream
+            | Framework::Arq
+            | Framework::Taskiq => 1,
             Framework::Aiogram => 2,
             Framework::Discord | Framework::Telegram => 3,
         }
@@ -691,6 +694,8 @@ enum Framework {
     Django,
     /// A telethon or pyrogram client, started by a launcher.
     Telegram,
+    /// A Taskiq broker: `@broker.on_event(TaskiqEvents.WORKER_STARTUP)`.
+    Taskiq,
 }
 
 /// Python files of the project, in path order. Skips hidden folders,
@@ -865,6 +870,7 @@ fn worth_parsing(text: &str, module: &str, cached: &[&str], exported: &[String])
         "AppConfig",
         "telethon",
         "pyrogram",
+        "taskiq",
     ]
     .iter()
     .any(|n| text.contains(n));
@@ -971,13 +977,21 @@ const APP_NEEDLES: &[&str] = &[
     "WorkerSettings",
     "on_startup",
     "AppConfig",
+    "Broker",
 ];
 
 fn app_class(resolved: &str) -> Option<Framework> {
-    APP_CLASSES
+    let listed = APP_CLASSES
         .iter()
         .find(|(class, _)| *class == resolved)
-        .map(|(_, kind)| *kind)
+        .map(|(_, kind)| *kind);
+    // Taskiq's brokers live in many packages (taskiq, taskiq_redis, taskiq_aio_pika...).
+    let broker = resolved.starts_with("taskiq")
+        && resolved
+            .rsplit('.')
+            .next()
+            .is_some_and(|c| c.ends_with("Broker"));
+    listed.or(broker.then_some(Framework::Taskiq))
 }
 
 fn facts_of(src: &SourceFile, module: &str) -> Facts {
@@ -1545,6 +1559,7 @@ fn write_app(
             decorated::write_decorated(w, &app, file)
         }
         Framework::Arq => classes::write_arq(w, &app, file),
+        Framework::Taskiq => decorated::write_taskiq(w, &app, file),
         Framework::Django => classes::write_django(w, &app, file),
         // A bot or client built directly is started by a launcher: the
         // `async def main()` it runs, else its entry point.

@@ -756,6 +756,31 @@ fn framework_hooks() {
                 "        await cache.close()",
             ],
         ),
+        (
+            "taskiq_broker.py",
+            Place::OnStartup,
+            &[
+                "from taskiq import TaskiqEvents",
+                ")",
+                "@broker.on_event(TaskiqEvents.WORKER_STARTUP)",
+                "async def setup_cache(state):",
+                &format!("    {SETUP}"),
+                "@broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)",
+                "async def close_cache(state):",
+                "    await cache.close()",
+            ],
+        ),
+        (
+            "taskiq_events.py",
+            Place::OnStartup,
+            &[
+                "@broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)",
+                "async def close_cache(state):",
+                "async def warm_up(state: TaskiqState) -> None:",
+                &format!("    {SETUP}"),
+                "    state.zones = [\"north\"]",
+            ],
+        ),
         ("pyrogram_app.py", Place::BeforeRun, &[SETUP, "app.run()"]),
     ];
     for (fixture, place, lines) in table {
