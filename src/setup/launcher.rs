@@ -113,10 +113,15 @@ fn write_main(w: &mut Writer, main: Node, file: &str) -> Written {
     let text = &src.text;
     let body = main.child_by_field_name("body")?;
     let (at, indent) = block_start(src, body)?;
+    let last = body.named_child(body.named_child_count().checked_sub(1)?)?;
+    let end = line_end(text, last.end_byte());
+    // Checked before any edit: a writer that gives up leaves none behind.
+    if final_clause(last).is_none() && (at >= end || holds_multiline_string(body, at, end)) {
+        return None;
+    }
     let (cache, os, _) = w.names(at, None);
     let setup = w.setup_call(&cache, &os, &indent);
     let name = crate::locate::name_of(src, main).to_string();
-    let last = body.named_child(body.named_child_count().checked_sub(1)?)?;
     let close = format!("await {cache}.close()");
     let eol = w.eol;
     if let Some(finally) = final_clause(last) {
@@ -128,10 +133,6 @@ fn write_main(w: &mut Writer, main: Node, file: &str) -> Written {
             w.insert_line(line_end(text, end.end_byte()), &findent, &close);
         }
     } else {
-        let end = line_end(text, last.end_byte());
-        if at >= end || holds_multiline_string(body, at, end) {
-            return None;
-        }
         let u = w.unit.clone();
         let inner: String = text[at..end]
             .split_inclusive('\n')

@@ -1060,3 +1060,74 @@ fn a_litestar_init_plugin_gets_the_setup() {
     let again = run(&dir, &["pkg/core.py"], None, false);
     assert_eq!(again.report.status, SetupStatus::Present);
 }
+
+/// Hooks found in other shapes: FastStream's constructor list, a Sanic
+/// listener registered by call, a Quart app built in a factory, and a
+/// launcher whose body holds a multi-line string (indenting it would
+/// change the string: the setup goes in the `__main__` block instead).
+#[test]
+fn more_hook_shapes() {
+    let cases: &[(&str, Place, &[&str])] = &[
+        (
+            "from faststream import FastStream\nfrom faststream.redis import RedisBroker\n\n\nasync def connect():\n    pass\n\n\nbroker = RedisBroker()\napp = FastStream(broker, on_startup=[connect])\n",
+            Place::OnStartup,
+            &[
+                "async def connect():",
+                &format!("    {SETUP}"),
+                "    pass",
+                "app = FastStream(broker, on_startup=[connect])",
+                "@app.after_shutdown",
+                "async def close_cache():",
+            ],
+        ),
+        (
+            "from sanic import Sanic\n\napp = Sanic(\"x\")\n\n\nasync def ready(app):\n    app.ctx.ok = True\n\n\napp.register_listener(ready, \"before_server_start\")\napp.before_server_start(ready)\n",
+            Place::OnStartup,
+            &[
+                "async def ready(app):",
+                &format!("    {SETUP}"),
+                "    app.ctx.ok = True",
+            ],
+        ),
+        (
+            "from quart import Quart\n\n\ndef create_app():\n    app = Quart(__name__)\n    return app\n",
+            Place::OnStartup,
+            &[
+                "    app = Quart(__name__)",
+                "",
+                "    @app.before_serving",
+                "    async def setup_cache():",
+                &format!("        {SETUP}"),
+                "",
+                "    @app.after_serving",
+                "    async def close_cache():",
+                "        await cache.close()",
+                "",
+                "    return app",
+            ],
+        ),
+        (
+            "import asyncio\n\nimport discord\n\nclient = discord.Client(intents=discord.Intents.default())\n\n\nasync def main():\n    print(\"\"\"a\nb\"\"\")\n    await client.start(\"t\")\n\n\nif __name__ == \"__main__\":\n    asyncio.run(main())\n",
+            Place::MainBlock,
+            &[
+                "if __name__ == \"__main__\":",
+                &format!("    {SETUP}"),
+                "    asyncio.run(main())",
+            ],
+        ),
+    ];
+    for (text, place, lines) in cases {
+        let dir = project(&[("app.py", text)]);
+        let out = run(&dir, &["app.py"], None, false);
+        assert_eq!(out.report.place, Some(*place), "{text}: {:?}", out.report);
+        let (_, after) = out.edited.unwrap();
+        let mut rest = after.as_str();
+        for line in *lines {
+            let want = format!("{line}\n");
+            let at = rest
+                .find(&want)
+                .unwrap_or_else(|| panic!("{line:?} missing or out of order in\n{after}"));
+            rest = &rest[at + want.len()..];
+        }
+    }
+}
