@@ -17,6 +17,9 @@ pub(crate) struct Options {
     pub(crate) default_ttl: Option<String>,
     /// Default backend URL embedded in the generated `cache.setup(...)`.
     pub(crate) backend_url: Option<String>,
+    /// Whether the project is a library (its own cache instance, cashews an
+    /// optional extra) or an application; unset: detected.
+    pub(crate) library: Option<bool>,
     /// Parameter/attribute names that are handles, left out of keys.
     #[serde(default)]
     pub(crate) extra_handle_names: Vec<String>,

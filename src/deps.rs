@@ -104,8 +104,22 @@ pub(crate) fn plan(root: &Path, extra: Option<&str>) -> Result<DependencyPlan, B
         }
     }
     if let Some(file) = requirements_file(root) {
-        let text = read(&file)?;
-        let outcome = edit_requirements(&text, extra);
+        // A manifest this tool cannot read is not the run's input: the
+        // decorator and the setup still go in, and the person adds the
+        // dependency (`manual`, saying why).
+        let (text, outcome) = match read(&file) {
+            Ok(text) => {
+                let outcome = edit_requirements(&text, extra);
+                (text, outcome)
+            }
+            Err(BadInput(why)) => {
+                let why = why
+                    .rsplit_once(": cannot read: ")
+                    .map_or(why.as_str(), |(_, w)| w);
+                let note = format!("cannot read it ({why}), so it is left as it is");
+                (String::new(), Outcome::Manual(note))
+            }
+        };
         return Ok(report(&file, text, outcome, &req));
     }
     Ok(DependencyPlan {
@@ -901,6 +915,30 @@ mod tests {
         assert_eq!(
             edit_requirements("# cashews is great\ncashews\n", None),
             Outcome::Present { line: 2 }
+        );
+    }
+
+    /// washbot's requirements.txt is UTF-16: the run goes on, the
+    /// dependency is left to the person.
+    #[test]
+    fn an_unreadable_requirements_file_is_manual_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain("aiohttp==3.9\r\n".bytes().flat_map(|b| [b, 0]))
+            .collect();
+        std::fs::write(dir.path().join("requirements.txt"), utf16).unwrap();
+        let plan = plan(dir.path(), DISK).unwrap();
+        assert_eq!(plan.report.status, DepStatus::Manual);
+        assert!(plan.change.is_none());
+        let message = &plan.report.message;
+        assert!(
+            message.contains("requirements.txt: cannot read it (") && message.contains("UTF-8"),
+            "{message}"
+        );
+        assert!(
+            message.contains("declare `cashews[diskcache]>=7.0` yourself"),
+            "{message}"
         );
     }
 

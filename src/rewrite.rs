@@ -196,7 +196,7 @@ pub(crate) fn plan(
         let library = match libraries.iter().find(|(r, _)| *r == root) {
             Some((_, lib)) => lib.clone(),
             None => {
-                let lib = crate::setup::library::detect(&root);
+                let lib = crate::setup::library::detect(&root, config.options.library);
                 libraries.push((root, lib.clone()));
                 lib
             }
@@ -396,7 +396,15 @@ fn plan_library(
             "{}, so it must not configure cashews' global cache (that would override the settings of every application importing it): the decorators use its own `{name}` from {module_name}, which the host application sets up at its startup: `{host}`.{default}",
             lib.why
         ),
-        warnings: Vec::new(),
+        warnings: library::global_setups(lib)
+            .into_iter()
+            .map(|at| {
+                format!(
+                    "{at} sets up cashews' global cache when {} is imported, replacing the cache settings of every application that imports it: set up the library's own instance instead (`{name}.setup(...)` from {module_name}), or leave setup to the application",
+                    lib.package
+                )
+            })
+            .collect(),
         disk: None,
     };
     let setup = SetupPlan {

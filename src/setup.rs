@@ -38,7 +38,7 @@ pub(crate) mod library;
 pub(crate) const ENV_VAR: &str = "CACHE_URL";
 
 /// What the setup search looks for, for the message when it finds none.
-const LOOKED_FOR: &str = "a FastAPI, Starlette, Litestar or aiohttp app, an aiogram Dispatcher, a discord.py Bot or Client, a script with `if __name__ == \"__main__\":` or `asyncio.run(...)` importing it";
+const LOOKED_FOR: &str = "a FastAPI, Starlette, Litestar, aiohttp, Quart, Sanic or FastStream app, an aiogram Dispatcher, a discord.py Bot or Client, a telethon or pyrogram client, an arq WorkerSettings class, a Taskiq broker, a Django AppConfig, a script with `if __name__ == \"__main__\":` or `asyncio.run(...)` importing it";
 
 /// Files scanned at most; a bigger tree is searched only this far.
 const MAX_FILES: usize = 20_000;
@@ -89,6 +89,10 @@ pub(crate) enum Place {
     OnStartup,
     /// A discord.py bot's `setup_hook`.
     SetupHook,
+    /// A Django `AppConfig.ready()`.
+    Ready,
+    /// The start of the `async def main()` a launcher runs, closed in a `finally`.
+    Launcher,
     /// The start of `if __name__ == "__main__":`.
     MainBlock,
     /// Just before a module-level `asyncio.run(...)`.
@@ -456,6 +460,9 @@ pub(crate) fn plan(
             .any(|m| cached_modules.contains(&m.as_str()))
         {
             1
+        } else if django_config_of(f, &cached_modules) {
+            // A Django app's `apps.py` imports none of its views: its package holds them.
+            1
         } else {
             0
         }
@@ -488,6 +495,16 @@ pub(crate) fn plan(
     let mut warnings = notes;
     warnings.push(warning);
     emit(src, Choice::Module, opts, warnings)
+}
+
+/// Whether the file holds a Django `AppConfig` of the package a cached module is in.
+fn django_config_of(f: &Scanned, cached: &[&str]) -> bool {
+    let package = f.module.rsplit_once('.').map_or("", |(p, _)| p);
+    !package.is_empty()
+        && f.facts.apps.iter().any(|a| a.kind == Framework::Django)
+        && cached
+            .iter()
+            .any(|m| m.starts_with(package) && m[package.len()..].starts_with('.'))
 }
 
 /// `--setup-in` names a Python module of the project.
@@ -637,10 +654,18 @@ impl Framework {
     /// started by a script, if any.
     fn rank(self) -> u8 {
         match self {
-            Framework::Asgi | Framework::Litestar | Framework::Aiohttp => 0,
-            Framework::DiscordClass => 1,
+            Framework::Asgi
+            | Framework::Litestar
+            | Framework::Aiohttp
+            | Framework::Quart
+            | Framework::Sanic
+            | Framework::Django => 0,
+            Framework::DiscordClass
+            | Framework::FastStream
+            | Framework::Arq
+            | Framework::Taskiq => 1,
             Framework::Aiogram => 2,
-            Framework::Discord => 3,
+            Framework::Discord | Framework::Telegram => 3,
         }
     }
 }
@@ -657,6 +682,20 @@ enum Framework {
     Discord,
     /// A class deriving from one: its `setup_hook` and `close`.
     DiscordClass,
+    /// `@app.before_serving` / `@app.after_serving`.
+    Quart,
+    /// `@app.before_server_start` / `@app.after_server_stop` (run in each worker).
+    Sanic,
+    /// `@app.on_startup` / `@app.after_shutdown`, or the constructor's lists.
+    FastStream,
+    /// An arq `WorkerSettings` class: `on_startup` / `on_shutdown` taking `ctx`.
+    Arq,
+    /// A Django `AppConfig` subclass: its `ready()`.
+    Django,
+    /// A telethon or pyrogram client, started by a launcher.
+    Telegram,
+    /// A Taskiq broker: `@broker.on_event(TaskiqEvents.WORKER_STARTUP)`.
+    Taskiq,
 }
 
 /// Python files of the project, in path order. Skips hidden folders,
@@ -824,6 +863,14 @@ fn worth_parsing(text: &str, module: &str, cached: &[&str], exported: &[String])
         "Application as ",
         "Dispatcher",
         "discord",
+        "Quart",
+        "Sanic",
+        "FastStream",
+        "WorkerSettings",
+        "AppConfig",
+        "telethon",
+        "pyrogram",
+        "taskiq",
     ]
     .iter()
     .any(|n| text.contains(n));
@@ -904,6 +951,15 @@ const APP_CLASSES: &[(&str, Framework)] = &[
     ("discord.AutoShardedClient", Framework::Discord),
     ("discord.ext.commands.Bot", Framework::Discord),
     ("discord.ext.commands.AutoShardedBot", Framework::Discord),
+    ("quart.Quart", Framework::Quart),
+    ("quart.app.Quart", Framework::Quart),
+    ("sanic.Sanic", Framework::Sanic),
+    ("sanic.app.Sanic", Framework::Sanic),
+    ("faststream.FastStream", Framework::FastStream),
+    ("faststream.app.FastStream", Framework::FastStream),
+    ("telethon.TelegramClient", Framework::Telegram),
+    ("telethon.sync.TelegramClient", Framework::Telegram),
+    ("pyrogram.Client", Framework::Telegram),
 ];
 
 /// What a file building one of `APP_CLASSES` holds, in a call or a base class.
@@ -915,13 +971,27 @@ const APP_NEEDLES: &[&str] = &[
     "Dispatcher",
     "Bot",
     "Client",
+    "Quart",
+    "Sanic",
+    "FastStream",
+    "WorkerSettings",
+    "on_startup",
+    "AppConfig",
+    "Broker",
 ];
 
 fn app_class(resolved: &str) -> Option<Framework> {
-    APP_CLASSES
+    let listed = APP_CLASSES
         .iter()
         .find(|(class, _)| *class == resolved)
-        .map(|(_, kind)| *kind)
+        .map(|(_, kind)| *kind);
+    // Taskiq's brokers live in many packages (taskiq, taskiq_redis, taskiq_aio_pika...).
+    let broker = resolved.starts_with("taskiq")
+        && resolved
+            .rsplit('.')
+            .next()
+            .is_some_and(|c| c.ends_with("Broker"));
+    listed.or(broker.then_some(Framework::Taskiq))
 }
 
 fn facts_of(src: &SourceFile, module: &str) -> Facts {
@@ -963,7 +1033,9 @@ fn facts_of(src: &SourceFile, module: &str) -> Facts {
                 });
             }
             if setups && let Some((receiver, line)) = setup_receiver(src, call, function) {
-                if cashews.as_ref().is_some_and(|c| c.is_cache(&receiver)) {
+                if cashews.as_ref().is_some_and(|c| c.is_cache(&receiver))
+                    || imported_in_def(src, call, &receiver)
+                {
                     facts.local_setups.push(line);
                 } else {
                     facts.imported_setups.push((binds.resolve(&receiver), line));
@@ -973,11 +1045,43 @@ fn facts_of(src: &SourceFile, module: &str) -> Facts {
     }
     if apps {
         facts.apps.extend(hooks::bot_classes(src, &binds));
+        facts.apps.extend(classes::app_classes(src, &binds));
         // The app that starts the process first (see `Framework::rank`).
         facts.apps.sort_by_key(|a| a.kind.rank());
     }
     facts.script = main_guard(src).is_some() || module_level_run(src, &binds).is_some();
     facts
+}
+
+/// Whether the def around `call` binds `name` by `from cashews import
+/// name` in its own body (`def setup_cashews(): from cashews import cache;
+/// cache.setup(...)`, a deferred import module-level names do not show).
+fn imported_in_def(src: &SourceFile, call: Node, name: &str) -> bool {
+    let Some(def) = call
+        .parent()
+        .and_then(|p| ancestor_or_self(p, "function_definition"))
+    else {
+        return false;
+    };
+    let Some(body) = def.child_by_field_name("body") else {
+        return false;
+    };
+    let mut statements = Vec::new();
+    import_statements(body, &mut statements);
+    statements.iter().any(|s| {
+        s.kind() == "import_from_statement"
+            && s.child_by_field_name("module_name")
+                .is_some_and(|m| src.text_of(m) == "cashews")
+            && {
+                let mut cursor = s.walk();
+                s.children_by_field_name("name", &mut cursor).any(|n| {
+                    split_alias(src, n)
+                        .1
+                        .unwrap_or_else(|| split_alias(src, n).0)
+                        == name
+                })
+            }
+    })
 }
 
 /// `X.setup(...)`, `X.setup_tags_backend(...)`, `X.init(URL...)`: X and the line.
@@ -1441,14 +1545,24 @@ fn write_app(
         Framework::Aiohttp => hooks::write_aiohttp(w, &app, file),
         Framework::Aiogram => hooks::write_aiogram(w, &app, file),
         Framework::DiscordClass => hooks::write_discord_class(w, &app, file),
-        // A bot built directly is started by a script: its entry point.
-        Framework::Discord => write_script(w, file),
+        Framework::Quart | Framework::Sanic | Framework::FastStream => {
+            decorated::write_decorated(w, &app, file)
+        }
+        Framework::Arq => classes::write_arq(w, &app, file),
+        Framework::Taskiq => decorated::write_taskiq(w, &app, file),
+        Framework::Django => classes::write_django(w, &app, file),
+        // A bot or client built directly is started by a launcher: the
+        // `async def main()` it runs, else its entry point.
+        Framework::Discord | Framework::Telegram => {
+            launcher::write_launcher(w, &app, file).or_else(|| write_script(w, file))
+        }
     }
 }
 
 /// A hook followed from the app into this file.
 fn write_hook(w: &mut Writer, hook: hooks::Hook, file: &str) -> Option<(Place, String, String)> {
     match hook {
+        hooks::Hook::InitPlugin(range) => hooks::write_init_plugin(w, range, file),
         hooks::Hook::Lifespan(range) => {
             let def = hooks::def_at(w.src, range)?;
             let (setup, name) = extend_def(w, def).ok()?;
@@ -1912,6 +2026,9 @@ fn is_on_event(src: &SourceFile, decorator: Node, var: &str, event: &str) -> boo
         .is_some_and(|s| src.text_of(s).trim_matches(['"', '\'']) == event)
 }
 
+mod classes;
+mod decorated;
 mod hooks;
+mod launcher;
 #[cfg(test)]
 mod tests;

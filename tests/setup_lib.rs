@@ -217,3 +217,71 @@ fn an_application_is_not_a_library() {
             .contains("optional-dependencies")
     );
 }
+
+/// `[tool.cashews-add] library = true|false` decides when the rule is
+/// wrong: a library shipping a demo app is still a library; a package
+/// without an app object is still an application when it says so.
+#[test]
+fn the_library_rule_is_overridden_by_config() {
+    let forced = "[project]\nname = \"shop\"\nversion = \"1.0\"\ndependencies = []\n\n[tool.cashews-add]\nlibrary = true\n";
+    let dir = shop(forced);
+    let out = run_env(
+        dir.path(),
+        &["shop/items.py::get_item", "--format", "json"],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let setup = &json(&out)["setup"];
+    assert_eq!(setup["status"], "library", "{setup:#}");
+    assert!(
+        setup["message"]
+            .as_str()
+            .unwrap()
+            .contains("library = true"),
+        "{setup:#}"
+    );
+    let app = "[project]\nname = \"shop\"\nversion = \"1.0\"\ndependencies = []\n\n[tool.cashews-add]\nlibrary = false\n";
+    let dir = common::project(&[("shop/__init__.py", ""), ("shop/items.py", ITEMS)]);
+    std::fs::write(dir.path().join("pyproject.toml"), app).unwrap();
+    let out = run_env(
+        dir.path(),
+        &["shop/items.py::get_item", "--format", "json"],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["setup"]["status"], "added", "{}", stderr(&out));
+}
+
+/// A library that sets up cashews' global cache at import is told where,
+/// and to configure its own instance instead.
+#[test]
+fn a_library_setting_up_the_global_cache_is_warned() {
+    let dir = common::project(&[
+        (
+            "shop/__init__.py",
+            "from cashews import cache\n\ncache.setup(\"mem://\")\n",
+        ),
+        ("shop/items.py", ITEMS),
+    ]);
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        "[project]\nname = \"shop\"\nversion = \"1.0\"\ndependencies = []\n",
+    )
+    .unwrap();
+    let out = run_env(
+        dir.path(),
+        &["shop/items.py::get_item", "--format", "json"],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let setup = &json(&out)["setup"];
+    assert_eq!(setup["status"], "library", "{setup:#}");
+    let warnings = setup["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{setup:#}");
+    let w = warnings[0].as_str().unwrap();
+    assert!(
+        w.starts_with("shop/__init__.py:3 sets up cashews' global cache"),
+        "{w}"
+    );
+    assert!(w.contains("shop_cache.setup(...)"), "{w}");
+}

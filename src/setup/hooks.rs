@@ -34,6 +34,9 @@ pub(super) enum Hook {
     Lifespan((usize, usize)),
     /// A startup handler, and the shutdown handler when it is in the same file.
     Startup((usize, usize), Option<(usize, usize)>),
+    /// A Litestar init plugin's `on_app_init(self, app_config)`: the app is
+    /// configured there, so the hooks are added to `app_config` there.
+    InitPlugin((usize, usize)),
 }
 
 // ---------------------------------------------------------------------------
@@ -69,7 +72,7 @@ pub(super) fn def_named<'t>(src: &'t SourceFile, name: &str, at: Node<'t>) -> Op
 }
 
 /// The last `def name` among a block's statements (decorated or not), before `before`.
-fn def_in_block<'t>(
+pub(super) fn def_in_block<'t>(
     src: &SourceFile,
     block: Node<'t>,
     name: &str,
@@ -85,7 +88,7 @@ fn def_in_block<'t>(
 }
 
 /// The `function_definition` of a statement (a decorated one too).
-fn as_def(stmt: Node) -> Option<Node> {
+pub(super) fn as_def(stmt: Node) -> Option<Node> {
     match stmt.kind() {
         "function_definition" => Some(stmt),
         "decorated_definition" => stmt
@@ -146,6 +149,9 @@ pub(super) fn follow(
     module: &str,
     app: &App,
 ) -> Option<(SourceFile, Hook)> {
+    if app.kind == Framework::Litestar {
+        return init_plugin(root, src, module, app);
+    }
     if app.kind != Framework::Asgi {
         return None;
     }
@@ -169,6 +175,130 @@ pub(super) fn follow(
         .filter(|(f, _)| f.path == other.path)
         .map(|(_, d)| d);
     Some((other, Hook::Startup(range, stop)))
+}
+
+/// Litestar `plugins=[Plugin(), ...]`: the first plugin class of the
+/// project (this module or another) defining `on_app_init`; its file and
+/// that method's range.
+fn init_plugin(
+    root: &Path,
+    src: &SourceFile,
+    module: &str,
+    app: &App,
+) -> Option<(SourceFile, Hook)> {
+    let call = def_or_call(src, app.call)?;
+    let (_, list) = keyword_args(src, call)
+        .into_iter()
+        .find(|(k, _)| k == "plugins")?;
+    let binds = Bindings::collect(src, module);
+    let mut cursor = list.walk();
+    let items: Vec<Node> = list.named_children(&mut cursor).collect();
+    items.into_iter().find_map(|item| {
+        let class = item
+            .child_by_field_name("function")
+            .filter(|_| item.kind() == "call")?;
+        let name = src.text_of(class.kind().eq("identifier").then_some(class)?);
+        let dotted = imported_in_defs(src, item, name).unwrap_or_else(|| binds.resolve(name));
+        let other = match dotted.rsplit_once('.') {
+            Some((m, _)) => SourceFile::read(&module_file(root, &src.path, m)?).ok()?,
+            None => src.clone(),
+        };
+        let class_name = dotted.rsplit('.').next()?;
+        let range = on_app_init(&other, class_name)?;
+        Some((other, Hook::InitPlugin(range)))
+    })
+}
+
+/// `on_app_init` of the top-level class `name`.
+fn on_app_init(src: &SourceFile, name: &str) -> Option<(usize, usize)> {
+    let root = src.tree.root_node();
+    let mut cursor = root.walk();
+    let class = root
+        .named_children(&mut cursor)
+        .filter_map(|s| match s.kind() {
+            "class_definition" => Some(s),
+            "decorated_definition" => s.child_by_field_name("definition"),
+            _ => None,
+        })
+        .find(|c| c.kind() == "class_definition" && crate::locate::name_of(src, *c) == name)?;
+    let def = def_in_block(
+        src,
+        class.child_by_field_name("body")?,
+        "on_app_init",
+        usize::MAX,
+    )?;
+    Some((def.start_byte(), def.end_byte()))
+}
+
+/// What `name` is bound to by an absolute `from M import name` in the defs
+/// around `node` (a factory importing the app's parts late).
+fn imported_in_defs(src: &SourceFile, node: Node, name: &str) -> Option<String> {
+    let mut scope = node.parent();
+    while let Some(s) = scope {
+        if s.kind() == "function_definition"
+            && let Some(body) = s.child_by_field_name("body")
+        {
+            let mut statements = Vec::new();
+            super::import_statements(body, &mut statements);
+            for stmt in statements
+                .iter()
+                .filter(|s| s.kind() == "import_from_statement")
+            {
+                let Some(from) = stmt
+                    .child_by_field_name("module_name")
+                    .filter(|m| m.kind() == "dotted_name")
+                else {
+                    continue;
+                };
+                let mut c = stmt.walk();
+                for n in stmt.children_by_field_name("name", &mut c) {
+                    let (path, alias) = crate::imports::split_alias(src, n);
+                    if alias.as_deref().unwrap_or(&path) == name {
+                        return Some(format!("{}.{path}", src.text_of(from)));
+                    }
+                }
+            }
+        }
+        scope = s.parent();
+    }
+    None
+}
+
+/// Litestar init plugin: the setup first in `on_app_init`, which runs when
+/// the app is built (cashews' setup is synchronous and connects to nothing,
+/// so building the app is early enough), and a new shutdown hook above the
+/// class, appended to the config's `on_shutdown` there.
+pub(super) fn write_init_plugin(w: &mut Writer, range: (usize, usize), file: &str) -> Written {
+    let src = w.src;
+    let def = def_at(src, range)?;
+    let params = def.child_by_field_name("parameters")?;
+    let param = params.named_child(1)?;
+    let param = match param.kind() {
+        "identifier" => param,
+        _ => param.named_child(0).filter(|p| p.kind() == "identifier")?,
+    };
+    let config = src.text_of(param).to_string();
+    let class = ancestor_or_self(def, "class_definition")?;
+    let (at, indent) = block_start(src, def.child_by_field_name("body")?)?;
+    let stop = w.free_name("close_cache");
+    let cache = w.cache_name(class.start_byte());
+    let s = stop.clone();
+    above(w, class, None, |_, _, eol, u| {
+        format!("async def {s}():{eol}{u}await {cache}.close(){eol}")
+    })?;
+    let (cache, os, _) = w.names(at, None);
+    let setup = w.setup_call(&cache, &os, &indent);
+    let eol = w.eol;
+    w.insert_line(
+        at,
+        &indent,
+        &format!("{setup}{eol}{indent}{config}.on_shutdown.append({stop})"),
+    );
+    let message = format!(
+        "cache.setup(...) at the start of `{}.on_app_init` in {file} (the init plugin that configures the app, run when it is built); cache.close() in a new shutdown hook `{stop}` it adds",
+        crate::locate::name_of(src, class)
+    );
+    Some((Place::OnStartup, setup, message))
 }
 
 /// A def in another module the hook expression names: that file, the
@@ -302,7 +432,7 @@ pub(super) fn event_handler<'t>(src: &'t SourceFile, var: &str, event: &str) -> 
 }
 
 /// The first argument of each `CALLEE(ARG)` call.
-fn first_args<'t>(src: &'t SourceFile, callee: &str) -> Vec<Node<'t>> {
+pub(super) fn first_args<'t>(src: &'t SourceFile, callee: &str) -> Vec<Node<'t>> {
     calls_of(src, callee)
         .into_iter()
         .filter_map(|c| c.child_by_field_name("arguments")?.named_child(0))
@@ -366,7 +496,7 @@ pub(super) fn start_of(w: &mut Writer, start: Node, stop: Option<Node>) -> Optio
 
 /// New top-level code above the statement holding `anchor`, two blank
 /// lines around it; `make` gets (cache, setup call, eol, indent unit).
-fn above(
+pub(super) fn above(
     w: &mut Writer,
     anchor: Node,
     extra: Option<(&str, &str)>,
@@ -598,7 +728,7 @@ fn line_break(w: &Writer, node: Node) -> Option<String> {
 }
 
 /// A def decorated with `@DOTTED()` or `@DOTTED`, anywhere at module level.
-fn decorated_by<'t>(src: &'t SourceFile, dotted: &str) -> Option<Node<'t>> {
+pub(super) fn decorated_by<'t>(src: &'t SourceFile, dotted: &str) -> Option<Node<'t>> {
     let root = src.tree.root_node();
     let mut cursor = root.walk();
     root.named_children(&mut cursor)
@@ -667,7 +797,7 @@ pub(super) fn write_discord_class(w: &mut Writer, app: &App, file: &str) -> Writ
     Some((Place::SetupHook, setup, message))
 }
 
-fn start_of_close(w: &mut Writer, close: Node, cache: &str) -> Option<()> {
+pub(super) fn start_of_close(w: &mut Writer, close: Node, cache: &str) -> Option<()> {
     if w.src.text_of(close).contains(&format!("{cache}.close()")) {
         return Some(());
     }
@@ -677,7 +807,7 @@ fn start_of_close(w: &mut Writer, close: Node, cache: &str) -> Option<()> {
 }
 
 /// After a class body's last statement, with the body's indentation.
-fn class_end(w: &Writer, body: Node) -> Option<(usize, String)> {
+pub(super) fn class_end(w: &Writer, body: Node) -> Option<(usize, String)> {
     let mut cursor = body.walk();
     let stmts: Vec<Node> = body.named_children(&mut cursor).collect();
     let (_, indent) = own_line(&w.src.text, *stmts.first()?)?;
@@ -686,7 +816,7 @@ fn class_end(w: &Writer, body: Node) -> Option<(usize, String)> {
 }
 
 /// The statement holding `node`: the one whose parent is a block or the module.
-fn statement_holding(node: Node) -> Option<Node> {
+pub(super) fn statement_holding(node: Node) -> Option<Node> {
     let mut n = node;
     loop {
         let p = n.parent()?;

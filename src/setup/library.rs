@@ -33,6 +33,10 @@ const APP_NEEDLES: &[&str] = &[
     "TelegramClient(",
     "discord.Client(",
     "pyrogram.Client(",
+    "FastStream(",
+    // A worker or a Django app is run by its framework, not imported by a host.
+    "class WorkerSettings",
+    "(AppConfig)",
 ];
 
 const LIBRARY_CLASSIFIER: &str = "Topic :: Software Development :: Libraries";
@@ -64,8 +68,14 @@ impl Library {
     }
 }
 
-/// The library at `root`, if the project is one.
-pub(crate) fn detect(root: &Path) -> Option<Library> {
+/// The library at `root`, if the project is one; `forced` is the
+/// `[tool.cashews-add] library = true|false` override, for projects the
+/// rule below gets wrong (a library shipping a demo app, an app without
+/// an app object of a known framework).
+pub(crate) fn detect(root: &Path, forced: Option<bool>) -> Option<Library> {
+    if forced == Some(false) {
+        return None;
+    }
     let text = crate::file::read_text(&root.join("pyproject.toml")).ok()?;
     let table = text.parse::<toml::Table>().ok()?;
     let project = table.get("project");
@@ -91,6 +101,16 @@ pub(crate) fn detect(root: &Path) -> Option<Library> {
             c.as_str()
                 .is_some_and(|c| c.starts_with(LIBRARY_CLASSIFIER))
         });
+    if forced == Some(true) {
+        return Some(Library {
+            why: format!(
+                "{dist} is a library: [tool.cashews-add] library = true, and pyproject.toml names the package {package}/"
+            ),
+            dist,
+            package,
+            dir,
+        });
+    }
     let mut files = python_files(&dir);
     files.extend(root_files(root));
     // Django's layout: a project that runs, whatever its pyproject says.
@@ -166,6 +186,51 @@ fn has_entry_point(
                 l.starts_with("if__name__==") && l.contains("__main__")
             })
         })
+}
+
+/// Where the library sets up cashews' global cache at import (a
+/// module-level `cache.setup(...)` on `cashews.cache`): `FILE:LINE` each.
+/// Every application importing it would have its own settings replaced.
+pub(crate) fn global_setups(lib: &Library) -> Vec<String> {
+    let mut files = python_files(&lib.dir);
+    files.sort();
+    let mut found = Vec::new();
+    for (path, text) in files {
+        if !text.contains("cashews") || !text.contains(".setup(") {
+            continue;
+        }
+        let Ok(src) = crate::source::SourceFile::parse(&path, text.into_bytes()) else {
+            continue;
+        };
+        let module = crate::project::module_name(&path);
+        let binds = super::Bindings::collect(&src, &module);
+        for call in super::calls_in_statements_mentioning(&src, &[".setup("]) {
+            if in_def(call) {
+                continue;
+            }
+            let Some(function) = call.child_by_field_name("function") else {
+                continue;
+            };
+            if let Some((receiver, line)) = super::setup_receiver(&src, call, function)
+                && binds.resolve(&receiver) == "cashews.cache"
+            {
+                found.push(format!("{}:{line}", crate::render::diff_path(&path)));
+            }
+        }
+    }
+    found
+}
+
+/// Whether a node sits in a def or class body (not run at import).
+fn in_def(node: tree_sitter::Node) -> bool {
+    let mut n = node.parent();
+    while let Some(p) = n {
+        if matches!(p.kind(), "function_definition" | "class_definition") {
+            return true;
+        }
+        n = p.parent();
+    }
+    false
 }
 
 /// The package's Python files (tests left out), with their text.
@@ -298,7 +363,7 @@ mod tests {
                 ("stock_client/api.py", CLIENT),
             ],
         );
-        let lib = detect(dir.path()).unwrap();
+        let lib = detect(dir.path(), None).unwrap();
         assert_eq!(lib.package, "stock_client");
         assert_eq!(
             lib.cache(),
@@ -306,7 +371,7 @@ mod tests {
         );
         assert_eq!(lib.env_var(), "STOCK_CLIENT_CACHE_URL");
         let src = project(PEP621, &[("src/stock_client/__init__.py", "")]);
-        assert!(detect(src.path()).is_some(), "src layout");
+        assert!(detect(src.path(), None).is_some(), "src layout");
     }
 
     #[test]
@@ -319,10 +384,10 @@ mod tests {
                 ("stock_client/main.py", app),
             ],
         );
-        assert_eq!(detect(dir.path()), None);
+        assert_eq!(detect(dir.path(), None), None);
         let scripts = format!("{PEP621}\n[project.scripts]\nstock = \"stock_client:main\"\n");
         let dir = project(&scripts, &[("stock_client/__init__.py", "")]);
-        assert_eq!(detect(dir.path()), None);
+        assert_eq!(detect(dir.path(), None), None);
         let dir = project(
             PEP621,
             &[
@@ -330,7 +395,7 @@ mod tests {
                 ("stock_client/__main__.py", ""),
             ],
         );
-        assert_eq!(detect(dir.path()), None);
+        assert_eq!(detect(dir.path(), None), None);
         let guard = "if __name__ == '__main__':\n    pass\n";
         let dir = project(
             PEP621,
@@ -339,34 +404,78 @@ mod tests {
                 ("stock_client/cli.py", guard),
             ],
         );
-        assert_eq!(detect(dir.path()), None);
+        assert_eq!(detect(dir.path(), None), None);
         // The classifier wins over an entry point, not over an app object.
         let says = format!(
             "{scripts}\n[project.optional-dependencies]\n"
         )
         .replace("version = \"1.0\"\n", "version = \"1.0\"\nclassifiers = [\"Topic :: Software Development :: Libraries :: Python Modules\"]\n");
         let dir = project(&says, &[("stock_client/__init__.py", "")]);
-        assert!(detect(dir.path()).unwrap().why.contains("classifiers"));
+        assert!(
+            detect(dir.path(), None)
+                .unwrap()
+                .why
+                .contains("classifiers")
+        );
         // A Django project, a launcher at the root.
         let dir = project(
             PEP621,
             &[("stock_client/__init__.py", ""), ("manage.py", "")],
         );
-        assert_eq!(detect(dir.path()), None);
+        assert_eq!(detect(dir.path(), None), None);
         let dir = project(
             PEP621,
             &[("stock_client/__init__.py", ""), ("run.py", guard)],
         );
-        assert_eq!(detect(dir.path()), None);
+        assert_eq!(detect(dir.path(), None), None);
         // No package of the project's name: not a distributable package.
         let dir = project(PEP621, &[("app/__init__.py", ""), ("app/api.py", CLIENT)]);
-        assert_eq!(detect(dir.path()), None);
+        assert_eq!(detect(dir.path(), None), None);
+    }
+
+    #[test]
+    fn the_config_overrides_the_rule() {
+        let app = "from fastapi import FastAPI\napp = FastAPI()\n";
+        let files = [
+            ("stock_client/__init__.py", ""),
+            ("stock_client/demo.py", app),
+        ];
+        let dir = project(PEP621, &files);
+        assert_eq!(detect(dir.path(), None), None, "an app object");
+        let lib = detect(dir.path(), Some(true)).unwrap();
+        assert!(lib.why.contains("library = true"), "{}", lib.why);
+        let dir = project(PEP621, &[("stock_client/__init__.py", "")]);
+        assert!(detect(dir.path(), None).is_some());
+        assert_eq!(detect(dir.path(), Some(false)), None);
+    }
+
+    #[test]
+    fn a_global_setup_at_import_is_found() {
+        let setup = "import os\nfrom cashews import cache\n\ncache.setup(os.environ.get(\"U\", \"mem://\"))\n\n\ndef later():\n    cache.setup(\"mem://\")\n";
+        let own = "from cashews import Cache\n\nmine = Cache(name=\"x\")\nmine.setup(\"mem://\")\n";
+        let dotted = "import cashews\n\nif True:\n    cashews.cache.setup(\"mem://\")\n";
+        let dir = project(
+            PEP621,
+            &[
+                ("stock_client/__init__.py", setup),
+                ("stock_client/own.py", own),
+                ("stock_client/z.py", dotted),
+            ],
+        );
+        let lib = detect(dir.path(), None).unwrap();
+        let found = global_setups(&lib);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].ends_with("stock_client/__init__.py:4"),
+            "{found:?}"
+        );
+        assert!(found[1].ends_with("stock_client/z.py:4"), "{found:?}");
     }
 
     #[test]
     fn the_cache_module_parses_and_is_added_once() {
         let dir = project(PEP621, &[("stock_client/__init__.py", "")]);
-        let lib = detect(dir.path()).unwrap();
+        let lib = detect(dir.path(), None).unwrap();
         let change = cache_module(&lib).unwrap();
         assert!(
             change

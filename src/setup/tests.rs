@@ -639,6 +639,149 @@ fn framework_hooks() {
                 "    async def close(self) -> None:",
             ],
         ),
+        (
+            "arq_worker.py",
+            Place::OnStartup,
+            &[
+                "async def setup_cache(ctx):",
+                "async def close_cache(ctx):",
+                "class WorkerSettings:",
+                "    max_jobs = 4",
+                "    on_startup = setup_cache",
+                "    on_shutdown = close_cache",
+            ],
+        ),
+        (
+            "arq_hooks.py",
+            Place::OnStartup,
+            &[
+                "async def startup(ctx):",
+                &format!("    {SETUP}"),
+                "async def shutdown(ctx):",
+                "    await cache.close()",
+                "    on_shutdown = shutdown",
+            ],
+        ),
+        (
+            "quart_app.py",
+            Place::OnStartup,
+            &[
+                "app = Quart(__name__)",
+                "",
+                "",
+                "@app.before_serving",
+                "async def setup_cache():",
+                &format!("    {SETUP}"),
+                "@app.after_serving",
+                "async def close_cache():",
+                "    await cache.close()",
+                "",
+                "",
+                "async def weather(city: str) -> dict:",
+            ],
+        ),
+        (
+            "quart_serving.py",
+            Place::OnStartup,
+            &[
+                "    \"\"\"Connections for the whole run.\"\"\"",
+                &format!("    {SETUP}"),
+                "async def drain() -> None:",
+                "    await cache.close()",
+                "app.after_serving(drain)",
+            ],
+        ),
+        (
+            "django_apps.py",
+            Place::Ready,
+            &[
+                "    name = \"scores\"",
+                "",
+                "    def ready(self) -> None:",
+                &format!("        {SETUP}"),
+            ],
+        ),
+        (
+            "django_ready.py",
+            Place::Ready,
+            &[
+                "        \"\"\"Signals are wired here.\"\"\"",
+                &format!("        {SETUP}"),
+                "        from . import signals  # noqa: F401",
+            ],
+        ),
+        (
+            "sanic_app.py",
+            Place::OnStartup,
+            &[
+                "@app.before_server_start",
+                "async def setup_cache(app):",
+                "@app.after_server_stop",
+                "async def close_cache(app):",
+            ],
+        ),
+        (
+            "faststream_app.py",
+            Place::OnStartup,
+            &[
+                "app = FastStream(broker)",
+                "@app.on_startup",
+                "async def setup_cache():",
+                "@app.after_shutdown",
+                "async def close_cache():",
+            ],
+        ),
+        (
+            "discord_launcher.py",
+            Place::Launcher,
+            &[
+                "async def main() -> None:",
+                &format!("    {SETUP}"),
+                "    try:",
+                "        async with bot:",
+                "            await bot.start(os.environ[\"TOKEN\"])",
+                "    finally:",
+                "        await cache.close()",
+                "    asyncio.run(main())",
+            ],
+        ),
+        (
+            "telethon_client.py",
+            Place::Launcher,
+            &[
+                "async def main() -> None:",
+                &format!("    {SETUP}"),
+                "    await client.start(bot_token=os.environ[\"BOT_TOKEN\"])",
+                "        print(\"bye\")",
+                "        await cache.close()",
+            ],
+        ),
+        (
+            "taskiq_broker.py",
+            Place::OnStartup,
+            &[
+                "from taskiq import TaskiqEvents",
+                ")",
+                "@broker.on_event(TaskiqEvents.WORKER_STARTUP)",
+                "async def setup_cache(state):",
+                &format!("    {SETUP}"),
+                "@broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)",
+                "async def close_cache(state):",
+                "    await cache.close()",
+            ],
+        ),
+        (
+            "taskiq_events.py",
+            Place::OnStartup,
+            &[
+                "@broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)",
+                "async def close_cache(state):",
+                "async def warm_up(state: TaskiqState) -> None:",
+                &format!("    {SETUP}"),
+                "    state.zones = [\"north\"]",
+            ],
+        ),
+        ("pyrogram_app.py", Place::BeforeRun, &[SETUP, "app.run()"]),
     ];
     for (fixture, place, lines) in table {
         let text = std::fs::read_to_string(format!("fixtures/setup/{fixture}")).unwrap();
@@ -842,5 +985,149 @@ fn delegating_lifespan_webhook_bot_and_toolkit_bot() {
             ("pkg/main.py", Some(place))
         );
         assert!(after.contains(&holds), "{after}");
+    }
+}
+
+/// A setup function importing cashews in its own body is a setup (lakeapi:
+/// `def setup_cashews(): from cashews import cache; cache.setup(...)`),
+/// reported before a later module's.
+#[test]
+fn a_setup_with_a_deferred_import_is_present() {
+    let deferred =
+        "def setup_cashews():\n    from cashews import cache as c\n\n    c.setup(\"mem://\")\n";
+    let later = "from cashews import cache\n\n\ndef ensure(url):\n    cache.setup(url)\n";
+    let unrelated = "def setup_other():\n    from other import cache\n\n    cache.setup(\"x\")\n";
+    let dir = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/api.py", deferred),
+        ("pkg/endpoint.py", later),
+        ("pkg/svc.py", TARGET),
+    ]);
+    let out = run(&dir, &["pkg/svc.py"], None, false);
+    assert_eq!(out.report.status, SetupStatus::Present, "{:?}", out.report);
+    assert!(
+        out.report.message.contains("pkg/api.py:4"),
+        "{}",
+        out.report.message
+    );
+    let dir = project(&[("pkg/other.py", unrelated), ("pkg/svc.py", TARGET)]);
+    let out = run(&dir, &["pkg/svc.py"], None, false);
+    assert_eq!(out.report.status, SetupStatus::Added, "{:?}", out.report);
+}
+
+/// Several Django apps: the config of the app whose package holds the
+/// cached module gets the setup.
+#[test]
+fn the_django_app_holding_the_cached_module_is_chosen() {
+    let config = |name: &str| {
+        format!(
+            "from django.apps import AppConfig\n\n\nclass C(AppConfig):\n    name = \"{name}\"\n"
+        )
+    };
+    let (a, b) = (config("accounts"), config("scores"));
+    let dir = project(&[
+        ("accounts/__init__.py", ""),
+        ("accounts/apps.py", &a),
+        ("scores/__init__.py", ""),
+        ("scores/apps.py", &b),
+        ("scores/standings.py", TARGET),
+    ]);
+    let out = run(&dir, &["scores/standings.py"], None, false);
+    assert_eq!(out.report.place, Some(Place::Ready), "{:?}", out.report);
+    assert_eq!(out.edited.unwrap().0, "scores/apps.py");
+}
+
+/// A Litestar app configured by an init plugin of the project (imported
+/// inside the factory): the setup goes in the plugin's `on_app_init`.
+#[test]
+fn a_litestar_init_plugin_gets_the_setup() {
+    let core = std::fs::read_to_string("fixtures/setup/litestar_plugin_core.py").unwrap();
+    let asgi = std::fs::read_to_string("fixtures/setup/litestar_plugin_asgi.py").unwrap();
+    let dir = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/core.py", &core),
+        ("pkg/asgi.py", &asgi),
+    ]);
+    let out = run(&dir, &["pkg/core.py"], None, false);
+    assert_eq!(out.report.place, Some(Place::OnStartup), "{:?}", out.report);
+    let (file, after) = out.edited.unwrap();
+    assert_eq!(file, "pkg/core.py");
+    let want = format!(
+        "async def close_cache():\n    await cache.close()\n\n\nclass Core(InitPluginProtocol):\n    \"\"\"Configures the whole app.\"\"\"\n\n    def on_app_init(self, app_config: AppConfig) -> AppConfig:\n        \"\"\"Routes and settings.\"\"\"\n        {SETUP}\n        app_config.on_shutdown.append(close_cache)\n        app_config.debug = True\n"
+    );
+    assert!(after.contains(&want), "{after}");
+    std::fs::write(dir.path().join("pkg/core.py"), &after).unwrap();
+    let again = run(&dir, &["pkg/core.py"], None, false);
+    assert_eq!(again.report.status, SetupStatus::Present);
+}
+
+/// Hooks found in other shapes: FastStream's constructor list, a Sanic
+/// listener registered by call, a Quart app built in a factory, and a
+/// launcher whose body holds a multi-line string (indenting it would
+/// change the string: the setup goes in the `__main__` block instead).
+#[test]
+fn more_hook_shapes() {
+    let cases: &[(&str, Place, &[&str])] = &[
+        (
+            "from faststream import FastStream\nfrom faststream.redis import RedisBroker\n\n\nasync def connect():\n    pass\n\n\nbroker = RedisBroker()\napp = FastStream(broker, on_startup=[connect])\n",
+            Place::OnStartup,
+            &[
+                "async def connect():",
+                &format!("    {SETUP}"),
+                "    pass",
+                "app = FastStream(broker, on_startup=[connect])",
+                "@app.after_shutdown",
+                "async def close_cache():",
+            ],
+        ),
+        (
+            "from sanic import Sanic\n\napp = Sanic(\"x\")\n\n\nasync def ready(app):\n    app.ctx.ok = True\n\n\napp.register_listener(ready, \"before_server_start\")\napp.before_server_start(ready)\n",
+            Place::OnStartup,
+            &[
+                "async def ready(app):",
+                &format!("    {SETUP}"),
+                "    app.ctx.ok = True",
+            ],
+        ),
+        (
+            "from quart import Quart\n\n\ndef create_app():\n    app = Quart(__name__)\n    return app\n",
+            Place::OnStartup,
+            &[
+                "    app = Quart(__name__)",
+                "",
+                "    @app.before_serving",
+                "    async def setup_cache():",
+                &format!("        {SETUP}"),
+                "",
+                "    @app.after_serving",
+                "    async def close_cache():",
+                "        await cache.close()",
+                "",
+                "    return app",
+            ],
+        ),
+        (
+            "import asyncio\n\nimport discord\n\nclient = discord.Client(intents=discord.Intents.default())\n\n\nasync def main():\n    print(\"\"\"a\nb\"\"\")\n    await client.start(\"t\")\n\n\nif __name__ == \"__main__\":\n    asyncio.run(main())\n",
+            Place::MainBlock,
+            &[
+                "if __name__ == \"__main__\":",
+                &format!("    {SETUP}"),
+                "    asyncio.run(main())",
+            ],
+        ),
+    ];
+    for (text, place, lines) in cases {
+        let dir = project(&[("app.py", text)]);
+        let out = run(&dir, &["app.py"], None, false);
+        assert_eq!(out.report.place, Some(*place), "{text}: {:?}", out.report);
+        let (_, after) = out.edited.unwrap();
+        let mut rest = after.as_str();
+        for line in *lines {
+            let want = format!("{line}\n");
+            let at = rest
+                .find(&want)
+                .unwrap_or_else(|| panic!("{line:?} missing or out of order in\n{after}"));
+            rest = &rest[at + want.len()..];
+        }
     }
 }

@@ -2,11 +2,14 @@
 
     hooks.py FRAMEWORK PROJECT COUNTED ARG ARG...
 
-FRAMEWORK is fastapi, litestar, aiohttp, aiogram or discord. COUNTED is
+FRAMEWORK is fastapi, litestar, aiohttp, aiogram, discord, discord-main, arq, quart, sanic
+or django. COUNTED is
 MODULE:NAME, the helper the cached function calls; a wrapper records its
 calls, so a cache hit is a call that never reaches it. The app is started
 the way the framework starts it (the lifespan, the startup signals, the
-dispatcher's startup event, the bot's setup_hook), then the cached function
+dispatcher's startup event, the bot's setup_hook, a launcher's main(), the hooks arq reads from
+the worker settings, Quart's test app, Sanic's ASGI lifespan, Django's
+setup()), then the cached function
 runs once per ARG, then the app shuts down. Without the generated
 `cache.setup(...)` the first call raises NotConfiguredError.
 
@@ -124,6 +127,83 @@ async def discord_bot(function):
         await bot.close()
 
 
+async def discord_main(function):
+    """The launcher's main(), with bot.start standing in for the gateway."""
+    import os
+
+    module = importlib.import_module("fortunebot.bot")
+    results = []
+
+    async def start(*args, **kwargs):
+        results.extend(await run_all(function))
+
+    module.bot.start = start
+    os.environ["DISCORD_TOKEN"] = "fake-token-for-tests"
+    await module.main()
+    return results
+
+
+async def arq_worker(function):
+    from arq.worker import get_kwargs
+
+    # The hooks as arq's Worker takes them from the settings class.
+    hooks = get_kwargs(importlib.import_module("rates.worker").WorkerSettings)
+    ctx = {}
+    await hooks["on_startup"](ctx)
+    try:
+        return await run_all(function)
+    finally:
+        await hooks["on_shutdown"](ctx)
+
+
+async def quart_app(function):
+    app = importlib.import_module("forecast.web").app
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        during.append(configured())
+        results = []
+        for arg in ARGS:
+            response = await client.get(f"/sky/{arg}")
+            results.append(await response.get_json())
+        return results
+
+
+async def sanic_app(function):
+    """Sanic's ASGI lifespan, which runs the before_server_start listeners."""
+    app = importlib.import_module("prices.server").app
+    inbox = asyncio.Queue()
+    sent = []
+    done = asyncio.Event()
+
+    async def send(message):
+        sent.append(message["type"])
+        if message["type"].endswith(".complete") or message["type"].endswith(".failed"):
+            done.set()
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(scope, inbox.get, send))
+    await inbox.put({"type": "lifespan.startup"})
+    await done.wait()
+    assert sent == ["lifespan.startup.complete"], sent
+    try:
+        return await run_all(function)
+    finally:
+        done.clear()
+        await inbox.put({"type": "lifespan.shutdown"})
+        await done.wait()
+        await task
+
+
+async def django_app(function):
+    import os
+
+    import django
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "settings"
+    django.setup()  # loads the apps: each AppConfig.ready() runs
+    return await run_all(function)
+
+
 async def main():
     calls = counted(COUNTED)
     function = cached_function()
@@ -134,6 +214,11 @@ async def main():
         "aiohttp": aiohttp_app,
         "aiogram": aiogram_bot,
         "discord": discord_bot,
+        "discord-main": discord_main,
+        "arq": arq_worker,
+        "quart": quart_app,
+        "sanic": sanic_app,
+        "django": django_app,
     }[FRAMEWORK]
     results = await start(function)
     print(
