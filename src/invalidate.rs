@@ -40,6 +40,9 @@ pub(crate) struct Writer {
     pub(crate) line: usize,
     /// The write, as the writer's own line shows it.
     pub(crate) code: String,
+    /// The effect's category: `db_write` (a write statement), `db_unknown`
+    /// (a transaction), or `unknown` / `argument_mutation` (a write-named call).
+    pub(crate) category: String,
     /// The chain to the write when it sits in a helper.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(crate) via: String,
@@ -352,6 +355,7 @@ fn writers<'p>(
                     target: target_name(&m.src.path, &g.qualname),
                     line: e.line,
                     code: e.code.clone(),
+                    category: e.category.clone(),
                     via: e.chain(),
                     resource: resource.shown(),
                     through: e

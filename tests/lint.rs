@@ -125,7 +125,7 @@ fn every_rule_has_a_fixture() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect();
-    assert_eq!(codes.len(), 14);
+    assert_eq!(codes.len(), 15);
     assert_eq!(names, codes);
 }
 
@@ -323,8 +323,10 @@ class Service:
     assert_eq!(r.code, 0, "{}", r.err);
     let text = fs::read_to_string(&app).unwrap();
     assert_eq!(text.matches("@cache").count(), 13, "{text}");
-    // The rewrite also set cashews up, so CA402 agrees too.
-    let r = run(&["lint", s(dir.path())]);
+    // The rewrite also set cashews up, so CA402 agrees too. CA502 (a writer
+    // that invalidates nothing) is what the rewrite reports as
+    // `invalidation.writers` and does not fix yet.
+    let r = run(&["lint", "--ignore", "CA502", s(dir.path())]);
     assert_eq!(r.code, 0, "the rewrite's own output:\n{}{}", r.out, r.err);
     assert_eq!(r.out, "");
 }
@@ -389,9 +391,9 @@ fn the_rewrite_of_every_fixture_function_lints_clean() {
         let r = run(&args);
         assert!(r.code <= 1, "{code}: {}", r.err);
         decorated += r.err.matches(": changed: ").count();
-        // CA401, CA001 and CA501 are about the fixture's own setup URLs,
-        // comments and tag deletes, not the rewrite.
-        let r = run(&["lint", "--ignore", "CA401,CA001,CA501", s(&file)]);
+        // CA401, CA001, CA501 and CA502 are about the fixture's own setup
+        // URLs, comments, tag deletes and writers, not the rewrite.
+        let r = run(&["lint", "--ignore", "CA401,CA001,CA501,CA502", s(&file)]);
         assert_eq!(
             (r.code, r.out.as_str()),
             (0, ""),
@@ -645,11 +647,12 @@ fn sarif_format() {
     let run0 = &doc["runs"][0];
     let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
     let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 14);
+    assert_eq!(ids.len(), 15);
     assert_eq!(ids[0], "CA001");
     assert_eq!(ids[1], "CA101");
     assert_eq!(ids[12], "CA402");
     assert_eq!(ids[13], "CA501");
+    assert_eq!(ids[14], "CA502");
     assert!(
         rules[0]["help"]["markdown"]
             .as_str()

@@ -136,7 +136,7 @@ pub(crate) fn check_selector(selector: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "unknown rule selector {selector:?} (codes are CA001 … CA501; a prefix such as CA1 selects a family)"
+            "unknown rule selector {selector:?} (codes are CA001 … CA502; a prefix such as CA1 selects a family)"
         ))
     }
 }

@@ -133,7 +133,7 @@ pub(crate) fn rule(args: &RuleArgs, out: &mut dyn Write) -> Result<u8, BadInput>
     };
     let rule = Rule::from_code(code).ok_or_else(|| {
         BadInput(format!(
-            "unknown rule {code:?}; `cashews-add rule` lists them (CA001 … CA501)"
+            "unknown rule {code:?}; `cashews-add rule` lists them (CA001 … CA502)"
         ))
     })?;
     let _ = write!(out, "# {} ({})\n\n{}", rule.code(), rule.name(), rule.doc());

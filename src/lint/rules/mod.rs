@@ -43,6 +43,7 @@ pub(crate) mod ca302;
 pub(crate) mod ca401;
 pub(crate) mod ca402;
 pub(crate) mod ca501;
+pub(crate) mod ca502;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Rule {
@@ -60,10 +61,11 @@ pub(crate) enum Rule {
     CA401,
     CA402,
     CA501,
+    CA502,
 }
 
 impl Rule {
-    pub(crate) const ALL: [Rule; 14] = [
+    pub(crate) const ALL: [Rule; 15] = [
         Rule::CA001,
         Rule::CA101,
         Rule::CA102,
@@ -78,6 +80,7 @@ impl Rule {
         Rule::CA401,
         Rule::CA402,
         Rule::CA501,
+        Rule::CA502,
     ];
 
     pub(crate) fn code(self) -> &'static str {
@@ -96,6 +99,7 @@ impl Rule {
             Rule::CA401 => "CA401",
             Rule::CA402 => "CA402",
             Rule::CA501 => "CA501",
+            Rule::CA502 => "CA502",
         }
     }
 
@@ -116,6 +120,7 @@ impl Rule {
             Rule::CA401 => "disk-url-path-ignored",
             Rule::CA402 => "cache-never-set-up",
             Rule::CA501 => "deleted-tag-never-registered",
+            Rule::CA502 => "cache-never-invalidated",
         }
     }
 
@@ -146,6 +151,9 @@ impl Rule {
             Rule::CA501 => {
                 "the project deletes a tag of a cached function that its decorator never registers"
             }
+            Rule::CA502 => {
+                "a project function writes what a cached function reads and invalidates nothing"
+            }
         }
     }
 
@@ -165,6 +173,7 @@ impl Rule {
             Rule::CA401 => ca401::DOC,
             Rule::CA402 => ca402::DOC,
             Rule::CA501 => ca501::DOC,
+            Rule::CA502 => ca502::DOC,
         }
     }
 
@@ -654,6 +663,7 @@ pub(crate) fn check_module<'t>(ck: &mut Checker<'_, 't>, cached: &[Cached<'t>]) 
         ca301::check(ck, c);
         ca302::check(ck, c);
         ca501::check(ck, c);
+        ca502::check(ck, c);
     }
     ca401::check(ck);
 }
