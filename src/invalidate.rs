@@ -282,17 +282,10 @@ fn last(qualname: &str) -> &str {
 
 pub(crate) fn is_model(index: &Index, def: &Def) -> bool {
     index.mro(def).iter().any(|c| {
-        c.bases.iter().any(|b| {
-            let name = match b {
-                Symbol::External(n) => n.as_str(),
-                Symbol::Instance(of) => match of.as_ref() {
-                    Symbol::External(n) => n.as_str(),
-                    _ => return false,
-                },
-                _ => return false,
-            };
-            ORM_BASES.contains(&last(name))
-        })
+        c.bases
+            .iter()
+            .filter_map(Symbol::external_name)
+            .any(|name| ORM_BASES.contains(&last(name)))
     })
 }
 
@@ -378,9 +371,7 @@ fn is_test_file(path: &Path) -> bool {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    name == "conftest.py"
-        || name.starts_with("test_")
-        || name.ends_with("_test.py")
+    crate::project::is_test_file_name(name)
         || path
             .components()
             .any(|c| matches!(c.as_os_str().to_str(), Some("tests" | "test")))

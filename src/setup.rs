@@ -718,7 +718,7 @@ fn python_files(root: &Path, recursive: bool) -> Vec<PathBuf> {
                 if recursive && !skip_dir(&e.path(), &name) {
                     subdirs.push(e.path());
                 }
-            } else if name.ends_with(".py") && !is_test_file(&name) {
+            } else if name.ends_with(".py") && !crate::project::is_test_file_name(&name) {
                 if out.len() >= MAX_FILES {
                     return out;
                 }
@@ -734,20 +734,11 @@ fn skip_dir(path: &Path, name: &str) -> bool {
     name.starts_with('.')
         || matches!(
             name,
-            "__pycache__"
-                | "node_modules"
-                | "site-packages"
-                | "dist-packages"
-                | "tests"
-                | "test"
-                | "testing"
+            "__pycache__" | "node_modules" | "site-packages" | "dist-packages"
         )
+        || crate::project::is_test_dir_name(name)
         || path.join("pyvenv.cfg").exists()
         || path.join("CACHEDIR.TAG").exists()
-}
-
-fn is_test_file(name: &str) -> bool {
-    name.starts_with("test_") || name.ends_with("_test.py") || name == "conftest.py"
 }
 
 /// A project file as the setup search read it.

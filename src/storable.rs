@@ -216,15 +216,11 @@ fn project_class(index: &Index, def: &Def, out: &mut Storability) {
             }
         }
         for base in &class.bases {
-            let base_name = match base {
-                Symbol::External(n) => n.rsplit('.').next().unwrap_or(n).to_string(),
-                Symbol::Instance(of) => match of.as_ref() {
-                    Symbol::External(n) => n.rsplit('.').next().unwrap_or(n).to_string(),
-                    _ => continue,
-                },
-                _ => continue,
+            let Some(name) = base.external_name() else {
+                continue;
             };
-            if ORM_BASES.contains(&base_name.as_str()) && out.warning.is_none() {
+            let base_name = name.rsplit('.').next().unwrap_or(name);
+            if ORM_BASES.contains(&base_name) && out.warning.is_none() {
                 out.warning = Some(format!(
                     "returns an ORM instance ({name}): it is stored, but comes back detached from any session (lazy relationships raise); return plain data if callers need them"
                 ));

@@ -22,7 +22,9 @@ use elsa::sync::{FrozenMap, FrozenVec};
 use crate::module::Module;
 use crate::source::SourceFile;
 
-pub(crate) use root::{import_base, module_name, module_name_in, root_or_folder};
+pub(crate) use root::{
+    import_base, is_test_dir_name, is_test_file_name, module_name, module_name_in, root_or_folder,
+};
 
 /// The parsed files of one run; dropped with everything that borrows them.
 #[derive(Default)]

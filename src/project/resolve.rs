@@ -39,6 +39,21 @@ pub(crate) enum Symbol {
     Unknown,
 }
 
+impl Symbol {
+    /// The dotted name of a library class, or of the library class an
+    /// instance was made from (a base written `declarative_base()`).
+    pub(crate) fn external_name(&self) -> Option<&str> {
+        match self {
+            Symbol::External(n) => Some(n),
+            Symbol::Instance(of) => match of.as_ref() {
+                Symbol::External(n) => Some(n),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// How many hops a resolution may take (re-export chains, aliases).
 const MAX_HOPS: usize = 32;
 

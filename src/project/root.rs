@@ -17,6 +17,17 @@ const ROOT_MARKERS: &[&str] = &[
     "tox.ini",
 ];
 
+/// A pytest file by its name (`test_x.py`, `x_test.py`, `conftest.py`):
+/// what the setup search, the scan and the writer search leave out.
+pub(crate) fn is_test_file_name(name: &str) -> bool {
+    name.starts_with("test_") || name.ends_with("_test.py") || name == "conftest.py"
+}
+
+/// A folder of tests by its name.
+pub(crate) fn is_test_dir_name(name: &str) -> bool {
+    matches!(name, "tests" | "test" | "testing")
+}
+
 /// Whether `dir` is a project root. A `setup.py` or `setup.cfg` inside a
 /// package (a folder with `__init__.py`, e.g. `app/core/setup.py`) is a
 /// module of that package, not a project marker.

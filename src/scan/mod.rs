@@ -225,11 +225,10 @@ fn is_test_path(path: &Path, is_dir: bool) -> bool {
         return false;
     };
     if is_dir {
-        return matches!(name, "tests" | "test" | "testing");
+        crate::project::is_test_dir_name(name)
+    } else {
+        crate::project::is_test_file_name(name)
     }
-    name == "conftest.py"
-        || (name.starts_with("test_") && name.ends_with(".py"))
-        || name.ends_with("_test.py")
 }
 
 /// Walks `paths` and judges every async def; the call counts of every file

@@ -22,14 +22,8 @@ const DJANGO_CONFIGS: [&str; 2] = ["django.apps.AppConfig", "django.apps.config.
 
 /// arq worker settings and Django app configs among the top-level classes.
 pub(super) fn app_classes(src: &SourceFile, binds: &Bindings) -> Vec<App> {
-    let root = src.tree.root_node();
-    let mut cursor = root.walk();
-    root.named_children(&mut cursor)
-        .filter_map(|s| match s.kind() {
-            "class_definition" => Some(s),
-            "decorated_definition" => s.child_by_field_name("definition"),
-            _ => None,
-        })
+    super::hooks::top_classes(src)
+        .into_iter()
         .filter_map(|class| {
             let kind = if is_django_config(src, binds, class) {
                 Framework::Django

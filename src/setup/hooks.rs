@@ -439,8 +439,8 @@ pub(super) fn first_args<'t>(src: &'t SourceFile, callee: &str) -> Vec<Node<'t>>
         .collect()
 }
 
-/// Classes deriving from a discord.py Bot or Client, as apps.
-pub(super) fn bot_classes(src: &SourceFile, binds: &Bindings) -> Vec<App> {
+/// The module's top-level classes (decorated ones too).
+pub(super) fn top_classes(src: &SourceFile) -> Vec<Node<'_>> {
     let root = src.tree.root_node();
     let mut cursor = root.walk();
     root.named_children(&mut cursor)
@@ -449,6 +449,13 @@ pub(super) fn bot_classes(src: &SourceFile, binds: &Bindings) -> Vec<App> {
             "decorated_definition" => s.child_by_field_name("definition"),
             _ => None,
         })
+        .collect()
+}
+
+/// Classes deriving from a discord.py Bot or Client, as apps.
+pub(super) fn bot_classes(src: &SourceFile, binds: &Bindings) -> Vec<App> {
+    top_classes(src)
+        .into_iter()
         .filter(|class| {
             let Some(bases) = class.child_by_field_name("superclasses") else {
                 return false;

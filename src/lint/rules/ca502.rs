@@ -106,7 +106,7 @@ fn in_test_file(ck: &Checker) -> bool {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    name.starts_with("test_") || name == "conftest.py"
+    crate::project::is_test_file_name(name)
 }
 
 /// Whether the writer, or a function on its way to the write, drops cache
