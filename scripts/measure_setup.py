@@ -10,7 +10,8 @@ the `setup` label:
 
 - `path::Qual.name`: the setup line is in that def (nested defs are named
   without `<locals>`), or it is in a new lifespan the def passes to the app
-  it builds (`lifespan=NAME` on a line of the def);
+  it builds (`lifespan=NAME` on a line of the def), or in a def that awaits
+  the labelled one (`await _startup()` in a lifespan: the same moment);
 - `path::<module>`: the setup line is at module level of that file;
 - `library`: no global setup is added.
 
@@ -135,6 +136,14 @@ def judge(label, setup, work):
         return not any(n for n, a, b in inside)
     if any(n == hook for n, a, b in inside):
         return True
+    # A def that awaits the labelled hook (a lifespan running `await
+    # _startup()`): the setup runs at the same moment, beside its close.
+    if inside:
+        name, a, b = min(inside, key=lambda s: s[2] - s[1])
+        body = text.splitlines()[a - 1 : b]
+        leaf = hook.rsplit(".", 1)[-1]
+        if any(re.search(rf"\bawait {re.escape(leaf)}\(", l) for l in body):
+            return True
     # A new lifespan defined next to the labelled factory and passed by it.
     if setup.get("place") == "new_lifespan" and inside:
         lifespan = min(inside, key=lambda s: s[2] - s[1])[0]

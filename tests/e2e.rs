@@ -670,6 +670,8 @@ fn start_hooks(tmp: &Path, dir: &Path, framework: &str, counted: &str, args: &[&
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONWARNINGS", "ignore")
         .env_remove("CACHE_URL")
+        // A telethon client writes its session file where it runs.
+        .current_dir(dir)
         .output()
         .expect("python runs");
     assert!(
@@ -785,6 +787,42 @@ fn setup_runs_in_each_framework_startup_hook() {
             "django",
             "scores.standings:compute_table",
             ["2024", "2024", "2025"],
+        ),
+        (
+            "hooks_faststream",
+            "alerts/levels.py::level_at",
+            "alerts/app.py",
+            "on_startup",
+            "faststream",
+            "alerts.levels:compute_level",
+            ["dee", "dee", "tyne"],
+        ),
+        (
+            "hooks_taskiq",
+            "shipping/tariffs.py::tariff_for",
+            "shipping/tasks.py",
+            "on_startup",
+            "taskiq",
+            "shipping.tariffs:compute_tariff",
+            ["north", "north", "east"],
+        ),
+        (
+            "hooks_pyrogram",
+            "quotebot/sayings.py::saying_on",
+            "quotebot/bot.py",
+            "before_run",
+            "pyrogram",
+            "quotebot.sayings:compute_saying",
+            ["luck", "luck", "rain"],
+        ),
+        (
+            "hooks_telethon",
+            "wordbot/meanings.py::meaning_of",
+            "wordbot/bot.py",
+            "launcher",
+            "telethon",
+            "wordbot.meanings:compute_meaning",
+            ["tide", "tide", "moss"],
         ),
     ];
     for (fixture, target, file, place, framework, counted, args) in table {

@@ -6,7 +6,9 @@
 //! `app.run(main())`): the setup goes first in `main`, before the client
 //! starts, and `cache.close()` in a `finally` around the rest, so it runs
 //! however the bot stops. Without such a main, the setup goes just before
-//! the statement that starts the client (`bot.run(TOKEN)`, `app.run()`).
+//! the statement that starts the client (`bot.run(TOKEN)`, `app.run()`);
+//! a telegram client's loop outlives its run, so `cache.close()` follows
+//! it on that loop.
 
 use tree_sitter::Node;
 
@@ -31,16 +33,56 @@ pub(super) fn write_launcher(w: &mut Writer, app: &App, file: &str) -> Written {
     if let Some(main) = launched_main(src) {
         return write_main(w, main, file);
     }
-    let start = start_statement(src, var.as_deref()?)?;
+    let var = var?;
+    let start = start_statement(src, &var)?;
     let (at, indent) = own_line(&src.text, start)?;
     let (cache, os, _) = w.names(at, None);
     let setup = w.setup_call(&cache, &os, &indent);
     w.insert_line(at, &indent, &setup);
-    let message = format!(
-        "cache.setup(...) before `{}` starts the client in {file}; it runs the event loop itself, so cache.close() is not called and connections end with the process",
-        src.text_of(start).lines().next().unwrap_or_default()
-    );
+    let started = src.text_of(start).lines().next().unwrap_or_default();
+    let closed = (app.kind == super::Framework::Telegram)
+        .then(|| close_on_client_loop(w, &var, &cache))
+        .flatten();
+    let message = match closed {
+        Some(close) => format!(
+            "cache.setup(...) before `{started}` starts the client in {file}; `{close}` after the run, on the client's own loop, which stays open"
+        ),
+        None => format!(
+            "cache.setup(...) before `{started}` starts the client in {file}; it runs the event loop itself, so cache.close() is not called and connections end with the process"
+        ),
+    };
     Some((Place::BeforeRun, setup, message))
+}
+
+/// Methods of a telethon or pyrogram client that run its loop until the
+/// client stops, and return with that loop still open (pyrogram's `run()`
+/// and telethon's `run_until_disconnected()`, called outside a coroutine).
+const RUNS_UNTIL_STOPPED: [&str; 2] = ["run", "run_until_disconnected"];
+
+/// `VAR.loop.run_until_complete(cache.close())` after the last statement
+/// that runs the client: the connections close on the loop they were made
+/// on (a new `asyncio.run` would be another loop). The written line.
+fn close_on_client_loop(w: &mut Writer, var: &str, cache: &str) -> Option<String> {
+    let src = w.src;
+    let close = format!("{var}.loop.run_until_complete({cache}.close())");
+    if src.text.contains(&close) {
+        return None;
+    }
+    let run = RUNS_UNTIL_STOPPED
+        .iter()
+        .flat_map(|m| calls_of(src, &format!("{var}.{m}")))
+        // `app.run(main())` runs a launcher: its main closes the cache.
+        .filter(|c| {
+            c.child_by_field_name("arguments")
+                .is_some_and(|a| a.named_child_count() == 0)
+        })
+        .filter_map(|c| super::hooks::statement_holding(c))
+        .filter(|s| runs_at_top(*s))
+        .max_by_key(|s| s.end_byte())?;
+    let (_, indent) = own_line(&src.text, run)?;
+    let at = line_end(&src.text, run.end_byte());
+    w.insert_line(at, &indent, &close);
+    Some(close)
 }
 
 /// The local `async def` a module-level or `__main__` runner call starts:
@@ -95,14 +137,17 @@ fn start_statement<'t>(src: &'t SourceFile, var: &str) -> Option<Node<'t>> {
         calls_of(src, &format!("{var}.{m}"))
             .into_iter()
             .filter_map(|c| super::hooks::statement_holding(c))
-            .find(|s| {
-                s.parent().is_some_and(|p| p.kind() == "module")
-                    || s.parent().and_then(|b| b.parent()).is_some_and(|g| {
-                        g.kind() == "if_statement"
-                            && g.parent().is_some_and(|m| m.kind() == "module")
-                    })
-            })
+            .find(|s| runs_at_top(*s))
     })
+}
+
+/// A statement at module level or in a top-level `if` block (the
+/// `__main__` guard): run once, when the script starts.
+fn runs_at_top(stmt: Node) -> bool {
+    stmt.parent().is_some_and(|p| p.kind() == "module")
+        || stmt.parent().and_then(|b| b.parent()).is_some_and(|g| {
+            g.kind() == "if_statement" && g.parent().is_some_and(|m| m.kind() == "module")
+        })
 }
 
 /// Setup first in `main`, and the rest of its body in `try:` / `finally:

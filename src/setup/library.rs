@@ -12,8 +12,10 @@
 //! or the package builds no application object (FastAPI, Starlette,
 //! Litestar, aiohttp `web.Application`, Quart, Sanic, a bot or dispatcher)
 //! and has no entry point (`[project.scripts]`, Poetry scripts,
-//! `__main__.py`, `if __name__ == "__main__":`). An application object
-//! always means an application.
+//! `__main__.py`, `if __name__ == "__main__":`), or its entry points are a
+//! command line beside an importable API (`__init__.py` re-exports its
+//! modules' names, no launcher at the root). An application object always
+//! means an application.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +36,8 @@ const APP_NEEDLES: &[&str] = &[
     "discord.Client(",
     "pyrogram.Client(",
     "FastStream(",
+    // A Taskiq or FastStream broker is run by its worker command.
+    "Broker(",
     // A worker or a Django app is run by its framework, not imported by a host.
     "class WorkerSettings",
     "(AppConfig)",
@@ -121,20 +125,19 @@ pub(crate) fn detect(root: &Path, forced: Option<bool>) -> Option<Library> {
     }) {
         return None;
     }
-    if let Some(app) = files
-        .iter()
-        .find(|(_, t)| APP_NEEDLES.iter().any(|n| t.contains(n)))
-    {
-        let _ = app; // an application object: an application
+    if files.iter().any(|(_, t)| builds_app(t)) {
         return None;
     }
     let why = if says_so {
         format!("its classifiers say so ({LIBRARY_CLASSIFIER})")
-    } else {
-        if has_entry_point(project, poetry, &dir, &files) {
-            return None;
-        }
+    } else if !has_entry_point(project, poetry, &dir, &files) {
         "it builds no application object and has no entry point ([project.scripts], __main__.py, `if __name__ == \"__main__\":`)".to_string()
+    } else if exports_api(&dir) && !root_launcher(root) {
+        format!(
+            "it builds no application object, and its entry points are a command line beside the API {package}/__init__.py exports (other applications import it)"
+        )
+    } else {
+        return None;
     };
     Some(Library {
         why: format!("{dist} is a library: pyproject.toml names the package {package}/ and {why}"),
@@ -142,6 +145,33 @@ pub(crate) fn detect(root: &Path, forced: Option<bool>) -> Option<Library> {
         package,
         dir,
     })
+}
+
+/// Whether a module builds an application object, or starts one when it is
+/// imported (a top-level `asyncio.run(...)` or `app.run()`, as a pyrogram
+/// bot's module ends): no library does either.
+fn builds_app(text: &str) -> bool {
+    APP_NEEDLES.iter().any(|n| text.contains(n))
+        || (text.contains("pyrogram") && text.contains("Client("))
+        || text.lines().any(starts_at_import)
+}
+
+/// An unindented `NAME.run(...)` / `NAME.run_until_complete(...)` line.
+fn starts_at_import(line: &str) -> bool {
+    let Some(call) = line.split('(').next() else {
+        return false;
+    };
+    let dotted = !call.is_empty()
+        && call
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    dotted
+        && line.contains('(')
+        && matches!(
+            call.rsplit('.').next(),
+            Some("run" | "run_until_complete" | "run_until_disconnected")
+        )
+        && call.contains('.')
 }
 
 /// `NAME/` or `src/NAME/` with an `__init__.py`, else Poetry's first
@@ -180,12 +210,34 @@ fn has_entry_point(
         || scripts(project, "gui-scripts")
         || scripts(poetry, "scripts")
         || dir.join("__main__.py").is_file()
-        || files.iter().any(|(_, t)| {
-            t.lines().any(|l| {
-                let l: String = l.split_whitespace().collect();
-                l.starts_with("if__name__==") && l.contains("__main__")
-            })
-        })
+        || files.iter().any(|(_, t)| has_main_guard(t))
+}
+
+/// Whether the package's `__init__.py` re-exports names of its own modules
+/// (`from .api import Client`, `__all__ = [...]`): an importable API. An
+/// application's package rarely has one; a library with a command line
+/// (`[project.scripts]` naming its `cli` module) does.
+fn exports_api(dir: &Path) -> bool {
+    let Ok(text) = crate::file::read_text(&dir.join("__init__.py")) else {
+        return false;
+    };
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("__all__") || (l.starts_with("from .") && !l.contains(" import *"))
+    })
+}
+
+/// A launcher at the project's root (`run.py` with a `__main__` guard): the
+/// project runs as an application, whatever its package exports.
+fn root_launcher(root: &Path) -> bool {
+    root_files(root).iter().any(|(_, t)| has_main_guard(t))
+}
+
+fn has_main_guard(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l: String = l.split_whitespace().collect();
+        l.starts_with("if__name__==") && l.contains("__main__")
+    })
 }
 
 /// Where the library sets up cashews' global cache at import (a
@@ -428,9 +480,52 @@ mod tests {
             &[("stock_client/__init__.py", ""), ("run.py", guard)],
         );
         assert_eq!(detect(dir.path(), None), None);
+        // A Taskiq broker, a pyrogram client started at import: applications.
+        let worker = "from taskiq import InMemoryBroker\nbroker = InMemoryBroker()\n";
+        let started = "from pyrogram import Client\napp = Client('q')\napp.run()\n";
+        for text in [worker, started, "import asyncio\nasyncio.run(main())\n"] {
+            let files = [
+                ("stock_client/__init__.py", ""),
+                ("stock_client/bot.py", text),
+            ];
+            assert_eq!(detect(project(PEP621, &files).path(), None), None, "{text}");
+        }
+        assert!(!starts_at_import("    app.run()"));
+        assert!(!starts_at_import("run(x)"));
         // No package of the project's name: not a distributable package.
         let dir = project(PEP621, &[("app/__init__.py", ""), ("app/api.py", CLIENT)]);
         assert_eq!(detect(dir.path(), None), None);
+    }
+
+    #[test]
+    fn a_command_line_beside_an_exported_api_is_still_a_library() {
+        let scripts = format!("{PEP621}\n[project.scripts]\nstock = \"stock_client.cli:run\"\n");
+        let exports = "from .api import fetch\nfrom .models import *\n";
+        let cli = "import asyncio\n\ndef run():\n    asyncio.run(main())\n\nif __name__ == '__main__':\n    run()\n";
+        let files = [
+            ("stock_client/__init__.py", exports),
+            ("stock_client/api.py", CLIENT),
+            ("stock_client/cli.py", cli),
+        ];
+        let lib = detect(project(&scripts, &files).path(), None).unwrap();
+        assert!(lib.why.contains("command line"), "{}", lib.why);
+        // Only a star import, or a launcher at the root: an application.
+        let star = [
+            ("stock_client/__init__.py", "from .models import *\n"),
+            files[2],
+        ];
+        assert_eq!(detect(project(&scripts, &star).path(), None), None);
+        let guard = "if __name__ == '__main__':\n    pass\n";
+        let mut launched = files.to_vec();
+        launched.push(("run.py", guard));
+        assert_eq!(detect(project(&scripts, &launched).path(), None), None);
+        // An app object still wins over the exported API.
+        let mut app = files.to_vec();
+        app.push((
+            "stock_client/web.py",
+            "from fastapi import FastAPI\napp = FastAPI()\n",
+        ));
+        assert_eq!(detect(project(&scripts, &app).path(), None), None);
     }
 
     #[test]

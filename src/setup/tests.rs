@@ -781,7 +781,15 @@ fn framework_hooks() {
                 "    state.zones = [\"north\"]",
             ],
         ),
-        ("pyrogram_app.py", Place::BeforeRun, &[SETUP, "app.run()"]),
+        (
+            "pyrogram_app.py",
+            Place::BeforeRun,
+            &[
+                SETUP,
+                "app.run()",
+                "app.loop.run_until_complete(cache.close())",
+            ],
+        ),
     ];
     for (fixture, place, lines) in table {
         let text = std::fs::read_to_string(format!("fixtures/setup/{fixture}")).unwrap();

@@ -2,8 +2,8 @@
 
     hooks.py FRAMEWORK PROJECT COUNTED ARG ARG...
 
-FRAMEWORK is fastapi, litestar, aiohttp, aiogram, discord, discord-main, arq, quart, sanic
-or django. COUNTED is
+FRAMEWORK is fastapi, litestar, aiohttp, aiogram, discord, discord-main, arq, quart, sanic,
+django, faststream, taskiq, pyrogram or telethon. COUNTED is
 MODULE:NAME, the helper the cached function calls; a wrapper records its
 calls, so a cache hit is a call that never reaches it. The app is started
 the way the framework starts it (the lifespan, the startup signals, the
@@ -204,6 +204,77 @@ async def django_app(function):
     return await run_all(function)
 
 
+async def faststream_app(function):
+    """FastStream's test app: its startup and shutdown hooks, a test broker."""
+    from faststream import TestApp
+    from faststream.redis import TestRedisBroker
+
+    module = importlib.import_module("alerts.app")
+    async with TestRedisBroker(module.broker):
+        async with TestApp(module.app):
+            return await run_all(function)
+
+
+async def taskiq_worker(function):
+    """An in-memory broker's startup runs the worker-startup handlers."""
+    broker = importlib.import_module("shipping.tasks").broker
+    await broker.startup()
+    try:
+        return await run_all(function)
+    finally:
+        await broker.shutdown()
+
+
+def pyrogram_bot(function):
+    """Imports the bot module, whose last lines run the client: `app.run()`
+    with the network stood in for (start/stop do nothing, idle runs the
+    calls), then whatever follows the run."""
+    import pyrogram
+    from pyrogram.methods.utilities import run as run_module
+
+    results = []
+
+    async def no_network(self, *args, **kwargs):
+        return self
+
+    async def idle():
+        results.extend(await run_all(function))
+
+    pyrogram.Client.start = no_network
+    pyrogram.Client.stop = no_network
+    run_module.idle = idle
+    importlib.import_module("quotebot.bot")
+    return results
+
+
+def telethon_bot(function):
+    """The launcher under its `__main__` guard, as `python -m` runs it, with
+    the network stood in for (start does nothing, the run makes the calls)."""
+    import os
+    import runpy
+
+    from telethon import TelegramClient
+
+    results = []
+
+    async def start(self, *args, **kwargs):
+        return self
+
+    async def run_until_disconnected(self):
+        results.extend(await run_all(function))
+
+    TelegramClient.start = start
+    TelegramClient.run_until_disconnected = run_until_disconnected
+    os.environ.update(API_ID="1", API_HASH="0" * 32, BOT_TOKEN="1:fake-token-for-tests")
+    runpy.run_module("wordbot.bot", run_name="__main__")
+    return results
+
+
+# Frameworks whose module runs the event loop itself when it starts: the
+# driver's own loop must not be running then.
+SYNC_STARTS = {"pyrogram": pyrogram_bot, "telethon": telethon_bot}
+
+
 async def main():
     calls = counted(COUNTED)
     function = cached_function()
@@ -219,8 +290,14 @@ async def main():
         "quart": quart_app,
         "sanic": sanic_app,
         "django": django_app,
+        "faststream": faststream_app,
+        "taskiq": taskiq_worker,
     }[FRAMEWORK]
     results = await start(function)
+    report(calls, before, results)
+
+
+def report(calls, before, results):
     print(
         json.dumps(
             {
@@ -234,4 +311,14 @@ async def main():
     )
 
 
-asyncio.run(main())
+def main_sync(start):
+    calls = counted(COUNTED)
+    function = cached_function()
+    before = configured()
+    report(calls, before, start(function))
+
+
+if FRAMEWORK in SYNC_STARTS:
+    main_sync(SYNC_STARTS[FRAMEWORK])
+else:
+    asyncio.run(main())
