@@ -525,7 +525,12 @@ fn first_import(src: &SourceFile, statement: &str) -> Edit {
     let text = &src.text;
     let (at, seen_import) = imports_end(src);
     let eol = neighbour_line_ending(text, at);
-    let lead = break_at_end(text, at, eol);
+    let mut lead = break_at_end(text, at, eol).to_string();
+    // ruff format keeps one blank line between the module docstring and
+    // the code after it.
+    if !seen_import && right_after_docstring(src, at) {
+        lead.push_str(eol);
+    }
     // Keep code away from a new import block as isort does: two blank lines
     // above a def or class, one above other code.
     let blank = if seen_import || at >= text.len() {
@@ -539,6 +544,16 @@ fn first_import(src: &SourceFile, statement: &str) -> Edit {
         eol.repeat(wanted - present.min(wanted))
     };
     Edit::insert(at, format!("{lead}{statement}{eol}{blank}"))
+}
+
+/// Whether `at` is the start of the line right below the module docstring.
+fn right_after_docstring(src: &SourceFile, at: usize) -> bool {
+    let root = src.tree.root_node();
+    let mut cursor = root.walk();
+    let first = root
+        .named_children(&mut cursor)
+        .find(|s| s.kind() != "comment");
+    first.is_some_and(|d| is_docstring(d) && line_end(&src.text, d.end_byte()) == at)
 }
 
 /// A first import placed above a def ends with two blank lines (isort's
@@ -829,7 +844,12 @@ mod tests {
         );
         assert_eq!(
             add("\"\"\"Doc.\"\"\"\nx = 1\n"),
-            "cache|\"\"\"Doc.\"\"\"\nfrom cashews import cache\n\nx = 1\n"
+            "cache|\"\"\"Doc.\"\"\"\n\nfrom cashews import cache\n\nx = 1\n"
+        );
+        // One blank line below the docstring already: kept as it is.
+        assert_eq!(
+            add("\"\"\"Doc.\"\"\"\n\nx = 1\n"),
+            "cache|\"\"\"Doc.\"\"\"\n\nfrom cashews import cache\n\nx = 1\n"
         );
     }
 

@@ -322,7 +322,7 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
                 );
             }
         }
-        if node.is_error() || node.is_missing() {
+        if (node.is_error() && !is_annotation_gap(text, node)) || node.is_missing() {
             let what = if node.is_missing() {
                 "syntax error (missing token)"
             } else {
@@ -389,6 +389,37 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
             depth -= 1;
         }
     }
+}
+
+/// tree-sitter-python's one known gap in valid code: an annotation that is
+/// a boolean expression starting with a generic type (`-> list["A"] or "A":`,
+/// `labels: list[str] or None = None`; valid Python, meaningless as a type).
+/// The grammar reads the generic type and cannot go on: an ERROR holds
+/// either `list["A"] or` (the rest of the annotation follows as a type) or
+/// `or X` (right after the generic type, or after the parameter it ends).
+/// The tree around it is intact, so the file is read as Python reads it.
+fn is_annotation_gap(text: &str, node: Node) -> bool {
+    let kind = |n: Option<Node>| n.map(|n| n.kind()).unwrap_or_default();
+    let generic = |n: Option<Node>| {
+        n.filter(|t| t.kind() == "type")
+            .and_then(|t| t.named_child(0))
+            .is_some_and(|g| g.kind() == "generic_type")
+    };
+    let operator =
+        |n: Option<Node>| n.is_some_and(|c| matches!(&text[c.byte_range()], "or" | "and"));
+    let whole = |n: Option<Node>| n.is_some_and(|c| c.is_named() && !c.has_error());
+    let prev = node.prev_sibling();
+    // `b: list[int] or None,`: the ERROR follows the parameter the type ends.
+    let prev_type = match kind(prev) {
+        "typed_parameter" | "typed_default_parameter" => {
+            prev.and_then(|p| p.child(p.child_count().checked_sub(1)?))
+        }
+        _ => prev,
+    };
+    let (first, second) = (node.child(0), node.child(1));
+    let before_rest = generic(first) && operator(second) && kind(node.next_sibling()) == "type";
+    let after_type = generic(prev_type) && operator(first) && whole(second);
+    node.child_count() == 2 && (before_rest || after_type)
 }
 
 /// What is wrong with the text between two tokens, if anything. Python
@@ -751,6 +782,26 @@ mod tests {
     fn syntax_error_names_the_line() {
         let err = parse(b"x = 1\ndef f(:\n    pass\n").err().unwrap();
         assert!(err.0.starts_with("m.py:2: "), "{err}");
+    }
+
+    #[test]
+    fn a_boolean_return_annotation_is_valid_python() {
+        let ok = "class A:\n    async def get(\n        self,\n    ) -> list[\"B\"] or \"B\":\n        return []\n";
+        assert!(parse(ok.as_bytes()).is_ok());
+        for text in [
+            "def f() -> dict[str, int] and None:\n    pass\n",
+            "def f() -> list[\"B\"] or list:\n    pass\n",
+        ] {
+            assert!(parse(text.as_bytes()).is_ok(), "{text}");
+        }
+        // Other errors next to an annotation are still errors.
+        let bad = [
+            "def f() -> list[\"B\"] or:\n    pass\n",
+            "def f() -> list[int] xor B:\n    pass\n",
+        ];
+        for text in bad {
+            assert!(parse(text.as_bytes()).is_err(), "{text}");
+        }
     }
 
     #[test]

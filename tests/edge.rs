@@ -130,6 +130,13 @@ fn comments_and_blank_lines_between_decorators_and_def() {
     );
 }
 
+/// `-> list["A"] or "A"` and `tags: list[str] or None`: the grammar wraps
+/// the `or` in an error node; the file is valid Python, so it is edited.
+#[test]
+fn boolean_annotations_after_a_generic_type() {
+    edits("boolean_annotations.py", &["Shelf.count", "titles"]);
+}
+
 #[test]
 fn one_line_async_def() {
     edits("one_line_def.py", &["answer", "Repo.get"]);

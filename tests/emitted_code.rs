@@ -197,16 +197,32 @@ fn ruff_findings(ruff: &Path, dir: &Path) -> BTreeMap<(String, String), usize> {
 /// The files `ruff format --check` would reformat.
 fn ruff_unformatted(ruff: &Path, dir: &Path) -> BTreeSet<String> {
     let out = Command::new(ruff)
-        .args(["format", "--no-cache", "--check", "."])
+        .args([
+            "format",
+            "--no-cache",
+            "--check",
+            "--output-format",
+            "concise",
+            ".",
+        ])
         .current_dir(dir)
         .output()
         .unwrap();
     assert!(code(&out) <= 1, "ruff format: {}", stderr(&out));
-    stdout(&out)
+    // `FILE:LINE:COL: unformatted: File would be reformatted`, one per file.
+    let files: BTreeSet<String> = stdout(&out)
         .lines()
-        .filter_map(|l| l.strip_prefix("Would reformat: "))
+        .filter(|l| l.contains(": unformatted: "))
+        .filter_map(|l| l.split(':').next())
         .map(str::to_string)
-        .collect()
+        .collect();
+    // The check can fail: ruff said files need formatting, so some are named.
+    assert!(
+        code(&out) == 0 || !files.is_empty(),
+        "ruff format: {}",
+        stdout(&out)
+    );
+    files
 }
 
 /// Issue 16: the code `--write` adds (imports, decorators, setup) passes

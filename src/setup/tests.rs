@@ -399,7 +399,7 @@ fn module_level_and_setup_in() {
     assert_eq!(
         after,
         format!(
-            "\"\"\"Boot.\"\"\"\nimport os\n\nfrom cashews import cache\n\n{SETUP}\n\nCONFIG = 1\n"
+            "\"\"\"Boot.\"\"\"\n\nimport os\n\nfrom cashews import cache\n\n{SETUP}\n\nCONFIG = 1\n"
         )
     );
     // The cached module itself, after its imports, `os` bound by another name.
