@@ -8,7 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -q
+cargo build --release --locked -q --example parse_only
 tool=$PWD/target/release/cashews-add
+# tree-sitter's parse of the same file and nothing else: the memory floor.
+parse_only=$PWD/target/release/examples/parse_only
 venv=target/bench-venv
 if [[ ! -x $venv/bin/ruff ]]; then
     python3 -m venv "$venv"
@@ -42,12 +45,14 @@ measure() { # label file
     local t r
     t=$( { /usr/bin/time -f '%e %M' "$tool" --no-setup "$f::get_user" >/dev/null 2>"$work/err" || true; } 2>&1; tail -n 1 "$work/err")
     r=$( { /usr/bin/time -f '%e %M' "$ruff" check --no-cache --select B019 "$f" >/dev/null 2>"$work/rerr" || true; } 2>&1; tail -n 1 "$work/rerr")
+    p=$( { /usr/bin/time -f '%e %M' "$parse_only" "$f" >/dev/null 2>"$work/perr" || true; } 2>&1; tail -n 1 "$work/perr")
     read -r ts tm <<<"$t"
     read -r rs rm <<<"$r"
-    printf '| %s | %s | %s s | %s MB | %s s | %s MB |\n' "$2" "$((size / 1024)) KB" "$ts" "$((tm / 1024))" "$rs" "$((rm / 1024))"
+    read -r ps pm <<<"$p"
+    printf '| %s | %s | %s s | %s MB | %s s | %s MB | %s MB |\n' "$2" "$((size / 1024)) KB" "$ts" "$((tm / 1024))" "$rs" "$((rm / 1024))" "$((pm / 1024))"
 }
-echo '| input | size | cashews-add | peak | ruff 0.17.6 B019 | peak |'
-echo '| --- | --- | --- | --- | --- | --- |'
+echo '| input | size | cashews-add | peak | ruff 0.17.6 B019 | peak | tree-sitter parse alone: peak |'
+echo '| --- | --- | --- | --- | --- | --- | --- |'
 for n in 10000 100000 400000; do
     comments "$n" > "$work/c$n.py"
     measure "$work/c$n.py" "$n comment lines"

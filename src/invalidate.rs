@@ -31,6 +31,12 @@ pub(crate) struct Invalidation {
     /// When no writer is in the project: what bounds staleness.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) note: Option<String>,
+    /// The tags the read gets (`tags::plan`): the family, and the entry's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) tags: Vec<String>,
+    /// What each writer gets: the `delete_tags` line and where, or why none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) edits: Vec<crate::tags::InvalidationEdit>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -51,6 +57,11 @@ pub(crate) struct Writer {
     /// The functions on the way from the writer to the write, as targets.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) through: Vec<String>,
+    /// The writer's file and qualname, for the edit that invalidates.
+    #[serde(skip)]
+    pub(crate) path: PathBuf,
+    #[serde(skip)]
+    pub(crate) qualname: String,
 }
 
 /// Base classes (last dotted part) that make a class an ORM model.
@@ -338,10 +349,12 @@ fn writers<'p>(
         for site in &m.functions {
             let g = Function::new(m.src, site.clone());
             let purity = crate::purity::analyse(index, m, &g, patterns);
-            let write = purity
-                .effects
-                .iter()
-                .filter(|e| is_write(e))
+            // A write statement first: it is what the invalidation follows
+            // (`session.begin()` opens the transaction it runs in).
+            let mut writes: Vec<&Effect> = purity.effects.iter().filter(|e| is_write(e)).collect();
+            writes.sort_by_key(|e| e.category != "db_write");
+            let write = writes
+                .into_iter()
                 .find_map(|e| shared(index, m, &g, e, resources).map(|r| (e, r)));
             if let Some((e, resource)) = write {
                 out.push(Writer {
@@ -356,6 +369,8 @@ fn writers<'p>(
                         .iter()
                         .map(|s| target_name(&index.root.join(&s.path), &s.function))
                         .collect(),
+                    path: m.src.path.clone(),
+                    qualname: g.qualname.clone(),
                 });
             }
         }

@@ -34,6 +34,7 @@ mod scan;
 mod setup;
 mod source;
 mod storable;
+mod tags;
 mod wrap;
 mod write;
 
@@ -418,6 +419,17 @@ fn print_text(
                     "  writer: {} line {} `{}`{} ({})",
                     w.target, w.line, w.code, w.via, w.resource
                 );
+            }
+            for e in &inv.edits {
+                let _ = if e.code.is_empty() {
+                    writeln!(err, "  invalidate: {}: not edited: {}", e.writer, e.why)
+                } else {
+                    writeln!(
+                        err,
+                        "  invalidate: {}: `{}` after line {} ({})",
+                        e.writer, e.code, e.after_line, e.why
+                    )
+                };
             }
             if let Some(note) = &inv.note {
                 let _ = writeln!(err, "  note: {note}");

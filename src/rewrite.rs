@@ -94,6 +94,9 @@ pub(crate) struct TargetResult {
     /// The generated test (`--emit-test`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) test: Option<crate::prove::TestReport>,
+    /// The writers' `delete_tags` statements, by file (`tags::plan`).
+    #[serde(skip)]
+    pub(crate) writer_edits: Vec<crate::tags::WriterEdit>,
 }
 
 /// A file whose text changes.
@@ -223,25 +226,40 @@ pub(crate) fn plan(
     let (mut setup, dependency, tests, module) =
         plan_project(&projects, origin, &planned, project)?;
     let mut setup_edits = setup.edits.take();
+    let mut writers = writer_edits(&mut results);
     let mut changes = Vec::new();
     for p in planned {
-        let mut imports = p.imports;
+        let (mut imports, body) = take_writer_edits(&mut writers, &p.src.path);
+        imports.extend(p.imports);
         match setup_edits.take_if(|s| same_file(&s.src.path, &p.src.path)) {
             // The setup goes into a target file: one apply for both.
             Some(s) => {
                 // The setup's imports first: `import os` above `from cashews import cache`.
                 imports = s.imports.into_iter().chain(imports).collect();
-                let change = compose(p.src, imports, s.body, p.decorators)?;
+                let body = s.body.into_iter().chain(body).collect();
+                let change = compose(p.src, imports, body, p.decorators)?;
                 setup.report.line = line_in(&change, &s.call);
                 changes.extend(change);
             }
-            None => changes.extend(compose(p.src, imports, Vec::new(), p.decorators)?),
+            None => changes.extend(compose(p.src, imports, body, p.decorators)?),
         }
     }
     if let Some(s) = setup_edits {
-        let change = compose(&s.src, s.imports, s.body, Vec::new())?;
+        let (imports, body) = take_writer_edits(&mut writers, &s.src.path);
+        let imports = s.imports.into_iter().chain(imports).collect();
+        let body = s.body.into_iter().chain(body).collect();
+        let change = compose(&s.src, imports, body, Vec::new())?;
         setup.report.line = line_in(&change, &s.call);
         changes.extend(change);
+    }
+    while let Some(first) = writers.first() {
+        let path = first.path.clone();
+        let (imports, body) = take_writer_edits(&mut writers, &path);
+        let index = projects.for_file(&path);
+        let Some(m) = index.module(&path) else {
+            continue;
+        };
+        changes.extend(compose(m.src, imports, body, Vec::new())?);
     }
     changes.extend(dependency.change);
     changes.extend(tests.change);
@@ -259,6 +277,39 @@ pub(crate) fn plan(
 }
 
 /// `--emit-test`: each cached target's test file, one per file name.
+/// Every target's writer edits, one statement per place (two reads of one
+/// table ask a writer for deletes at the same place).
+fn writer_edits(results: &mut [TargetResult]) -> Vec<crate::tags::WriterEdit> {
+    let mut out: Vec<crate::tags::WriterEdit> = Vec::new();
+    for edit in results
+        .iter_mut()
+        .flat_map(|r| std::mem::take(&mut r.writer_edits))
+    {
+        if !out.iter_mut().any(|e| e.merge(&edit)) {
+            out.push(edit);
+        }
+    }
+    out
+}
+
+/// The imports and statements the writers of `path` need, taken out.
+fn take_writer_edits(
+    writers: &mut Vec<crate::tags::WriterEdit>,
+    path: &Path,
+) -> (Vec<Edit>, Vec<Edit>) {
+    let (here, rest): (Vec<_>, Vec<_>) = std::mem::take(writers)
+        .into_iter()
+        .partition(|w| same_file(&w.path, path));
+    *writers = rest;
+    let mut imports = Vec::new();
+    let mut body = Vec::new();
+    for w in here {
+        body.push(w.body());
+        imports.extend(w.imports);
+    }
+    (imports, body)
+}
+
 fn emit_tests(results: &mut [TargetResult]) -> Vec<FileChange> {
     let mut changes: Vec<FileChange> = Vec::new();
     for r in results.iter_mut() {
@@ -668,6 +719,7 @@ pub(crate) fn plan_target<'p>(
         cache_origin: None,
         probe: None,
         test: None,
+        writer_edits: Vec::new(),
     };
     let decision = match outcome {
         Outcome::Unchanged(message) => {
@@ -710,25 +762,29 @@ pub(crate) fn plan_target<'p>(
     } else {
         (String::new(), None)
     };
+    if req.invalidate {
+        let mut inv =
+            crate::invalidate::analyse(index, module, f, &result.purity, &settings.patterns);
+        // The user's --tags are theirs to invalidate; the iterator takes none.
+        if req.tags.is_empty() && decision.strategy != crate::decide::Strategy::Iterator {
+            let planned = crate::tags::plan(index, &inv, &key, settings.library_cache.as_ref());
+            inv.tags = planned.tags;
+            inv.edits = planned.shown;
+            result.tags.clone_from(&inv.tags);
+            result.writer_edits = planned.edits;
+        }
+        result.invalidation = Some(inv);
+    }
     let spelling = Spelling {
         cache: &cache_name,
         key: &key.template,
-        tags: &req.tags,
+        tags: &result.tags,
         exceptions: &exceptions,
     };
     let decorators = decorator_lines(&decision, &spelling);
     let edit = decorator_edit(src, f, &decorators)
         .map_err(|e| BadInput(format!("{}: {e}", target.raw)))?;
     let lines: Vec<String> = decorators.iter().map(crate::wrap::Call::flat).collect();
-    if req.invalidate {
-        result.invalidation = Some(crate::invalidate::analyse(
-            index,
-            module,
-            f,
-            &result.purity,
-            &settings.patterns,
-        ));
-    }
     result.status = Status::Changed;
     result.message = format!("{qualname}: add {}", lines.join(" over "));
     result.ttl = Some(format_ttl(decision.ttl));
@@ -768,7 +824,7 @@ pub(crate) struct CacheChoice {
 /// (cashews' own, or the project's), an instance the file builds and sets
 /// up, the one the project's modules import from the project
 /// (`from app.caching import cache`), else cashews' own.
-fn cache_object<'p>(
+pub(crate) fn cache_object<'p>(
     index: &Index<'p>,
     module: &Module<'p>,
     at: usize,

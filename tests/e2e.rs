@@ -1065,3 +1065,63 @@ asyncio.run(main())
     );
     assert_eq!(without["default"][1][0], 12);
 }
+
+/// Issue 13: a cached read whose table the project's own functions write
+/// gets tags, and each writer deletes them after its write; under real
+/// cashews (disk and Redis) a write is followed by a fresh read: the entry
+/// tag drops only the written SKU's entry, the family tag every entry.
+#[test]
+fn writers_invalidate_what_they_change() {
+    let redis = Redis::start();
+    let (tmp, dir) = project("invalidation");
+    let report = rewrite(&dir, "depot/stock.py::stock_level");
+    let inv = &report["results"][0]["invalidation"];
+    assert_eq!(
+        inv["tags"],
+        serde_json::json!(["stock", "stock:{sku}"]),
+        "{inv:#}"
+    );
+    let code = read(&dir, "depot/stock.py");
+    assert!(
+        code.contains("    await cache.delete_tags(f\"stock:{sku}\")\n"),
+        "{code}"
+    );
+    assert!(
+        code.contains("    await cache.delete_tags(\"stock\")\n"),
+        "{code}"
+    );
+    common::python_parses(&dir.join("depot/stock.py")).unwrap();
+    let disk = format!(
+        "disk://?directory={}&shards=0",
+        tmp.path().join("disk").display()
+    );
+    for url in [disk, redis.url()] {
+        let out = Command::new(python())
+            .arg(repo().join("tests/e2e/invalidation.py"))
+            .args([dir.to_str().unwrap(), &url])
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env_remove("CACHE_URL")
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "{url}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let steps: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let got: Vec<(i64, i64)> = steps
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["value"].as_i64().unwrap(), s["queries"].as_i64().unwrap()))
+            .collect();
+        // (value, queries): a miss, a hit, a miss; the restock of a drops a's
+        // entry only (b still a hit); the write-off drops the family.
+        assert_eq!(
+            got,
+            [(1, 1), (1, 0), (2, 1), (6, 1), (2, 0), (0, 1)],
+            "{url}: {steps:#}"
+        );
+    }
+}

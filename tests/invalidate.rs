@@ -102,3 +102,141 @@ fn no_invalidate_skips_the_search() {
     );
     assert!(inv.is_null(), "{inv}");
 }
+
+/// A copy of fixtures/invalidate/tagging, where every shape of write sits.
+fn tagging() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tagging");
+    common::copy_dir(&fixture_dir("invalidate").join("tagging"), &dir);
+    (tmp, dir)
+}
+
+fn edits(inv: &Value) -> Vec<(String, String)> {
+    inv["edits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let writer = e["writer"].as_str().unwrap();
+            let name = writer.rsplit("::").next().unwrap().to_string();
+            let code = e["code"].as_str().unwrap_or("").to_string();
+            (name, code)
+        })
+        .collect()
+}
+
+/// Issue 13: the read gets its family tag and its entry's; each async
+/// writer deletes the entry tag when its write uses the read's key input,
+/// the family otherwise, placed after the commit, after the transaction's
+/// `async with`, or after the write; a sync writer and a returned write are
+/// reported, not edited. A second run changes nothing.
+#[test]
+fn writers_delete_the_tags_where_their_write_commits() {
+    let (_tmp, dir) = tagging();
+    let target = "ledger/accounts.py::balance_of";
+    let out = run(&dir, &[target, "--format", "json", "--no-setup", "--write"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inv = &doc["results"][0]["invalidation"];
+    assert_eq!(
+        inv["tags"],
+        serde_json::json!(["account", "account:{account_id}"])
+    );
+    assert_eq!(
+        edits(inv),
+        [
+            (
+                "close_account".into(),
+                "await cache.delete_tags(f\"account:{account_id}\")".into()
+            ),
+            (
+                "deposit".into(),
+                "await cache.delete_tags(f\"account:{account_id}\")".into()
+            ),
+            ("import_accounts".into(), String::new()),
+            ("open_account".into(), String::new()),
+            (
+                "reset_all".into(),
+                "await cache.delete_tags(\"account\")".into()
+            ),
+        ]
+    );
+    let why: Vec<&str> = inv["edits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["why"].as_str().unwrap())
+        .collect();
+    assert!(why[0].starts_with("after the transaction"), "{why:?}");
+    assert!(why[1].starts_with("after the commit"), "{why:?}");
+    assert!(why[2].contains("sync writer"), "{why:?}");
+    assert!(why[3].contains("returned"), "{why:?}");
+    assert!(
+        why[4].contains("nothing in this function commits"),
+        "{why:?}"
+    );
+    let path = dir.join("ledger/accounts.py");
+    let text = std::fs::read_to_string(&path).unwrap();
+    for block in [
+        "    await session.execute(stmt)\n    await session.commit()\n    await cache.delete_tags(f\"account:{account_id}\")\n",
+        "        await session.execute(delete(Account).where(Account.id == account_id))\n    await cache.delete_tags(f\"account:{account_id}\")\n",
+        "    await session.execute(update(Account).values(balance=0))\n    await cache.delete_tags(\"account\")\n",
+        "    tags=[\"account\", \"account:{account_id}\"],\n",
+    ] {
+        assert!(text.contains(block), "{block}\nnot in\n{text}");
+    }
+    common::python_parses(&path).unwrap();
+    let again = run(&dir, &[target, "--format", "json", "--no-setup", "--write"]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "a second run changes nothing"
+    );
+}
+
+/// Two reads of one model: each writer gets one statement, and the family
+/// delete the whole-table read needs makes the entry tag redundant.
+#[test]
+fn two_reads_of_one_model_share_one_delete_per_writer() {
+    let (_tmp, dir) = tagging();
+    let out = run(
+        &dir,
+        &[
+            "ledger/accounts.py::balance_of",
+            "ledger/accounts.py::richest",
+            "--no-setup",
+            "--write",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = std::fs::read_to_string(dir.join("ledger/accounts.py")).unwrap();
+    assert_eq!(
+        text.matches("await cache.delete_tags(\"account\")\n")
+            .count(),
+        3,
+        "{text}"
+    );
+    assert!(!text.contains("delete_tags(f\""), "{text}");
+    assert!(
+        text.contains("tags=[\"account\"])\nasync def richest"),
+        "{text}"
+    );
+}
+
+/// `--no-invalidate` and a user's own `--tags`: no writer is edited.
+#[test]
+fn no_invalidate_or_own_tags_leave_the_writers_alone() {
+    for extra in [
+        &["--no-invalidate"][..],
+        &["--tags", "acct:{account_id}"][..],
+    ] {
+        let (_tmp, dir) = tagging();
+        let mut args = vec!["ledger/accounts.py::balance_of", "--no-setup", "--write"];
+        args.extend(extra);
+        let out = run(&dir, &args);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let text = std::fs::read_to_string(dir.join("ledger/accounts.py")).unwrap();
+        assert!(!text.contains("delete_tags"), "{extra:?}: {text}");
+    }
+}

@@ -1,0 +1,466 @@
+//! Invalidation edits. When functions of the project write the model or
+//! table a cached read depends on (`invalidate::analyse`), the read gets
+//! tags and each writer deletes them after its write:
+//!
+//! - the family tag, the resource's name (`"product"`), always: a writer
+//!   whose values do not name the entry drops the whole family;
+//! - an entry tag (`"product:{product_id}"`) when one key input names the
+//!   row: a parameter `product_id` / `id` / `pk`, or the only input;
+//! - in an async writer, `await cache.delete_tags(f"product:{product_id}")`
+//!   when it has that parameter and its write uses it, else
+//!   `await cache.delete_tags("product")`: after the write's commit (the
+//!   next `await ….commit()` of its block), after the `async with
+//!   ….begin():` block when the write is in that transaction, else right
+//!   after the write. A tag from the writer's values is never guessed.
+//!
+//! Only writers whose own body holds a write statement (`db_write`) on a
+//! model or table are edited: their callers reach the same statement, and a
+//! write-named call or a shared class is not evidence enough to edit code.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use tree_sitter::Node;
+
+use crate::edit::Edit;
+use crate::function::Function;
+use crate::imports::line_end;
+use crate::invalidate::{Invalidation, Writer};
+use crate::key::Key;
+use crate::project::Index;
+use crate::source::SourceFile;
+
+/// One writer's invalidation, as the output shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(crate) struct InvalidationEdit {
+    /// The writer, `path::qualname`.
+    pub(crate) writer: String,
+    /// The line the new statement follows (in the file as it was).
+    pub(crate) after_line: usize,
+    /// The statement added; empty when none could be.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) code: String,
+    pub(crate) why: String,
+}
+
+/// A writer file's edits: the cache import it needs and the statement that
+/// deletes the tags, at one place. Two reads of one table ask the same
+/// writer for deletes at the same place: `merge` makes them one statement.
+#[derive(Debug, Clone)]
+pub(crate) struct WriterEdit {
+    pub(crate) path: PathBuf,
+    pub(crate) imports: Vec<Edit>,
+    /// Where the statement goes (a line start), and its indentation.
+    pub(crate) at: usize,
+    lead: String,
+    indent: String,
+    cache: String,
+    eol: &'static str,
+    /// `(family, entry tag)`: `("stock", Some("f\"stock:{sku}\""))`; None deletes the family.
+    tags: Vec<(String, Option<String>)>,
+}
+
+impl WriterEdit {
+    /// Folds `other`'s tags in when it deletes at the same place.
+    pub(crate) fn merge(&mut self, other: &WriterEdit) -> bool {
+        if self.path != other.path || self.at != other.at {
+            return false;
+        }
+        for t in &other.tags {
+            if !self.tags.contains(t) {
+                self.tags.push(t.clone());
+            }
+        }
+        true
+    }
+
+    /// The tags as `delete_tags` arguments: a family deleted whole makes its
+    /// entry tags redundant.
+    fn arguments(&self) -> Vec<String> {
+        let whole = |f: &str| self.tags.iter().any(|(g, e)| g == f && e.is_none());
+        let mut out: Vec<String> = Vec::new();
+        for (family, entry) in &self.tags {
+            let arg = match entry {
+                Some(e) if !whole(family) => e.clone(),
+                _ => format!("\"{family}\""),
+            };
+            if !out.contains(&arg) {
+                out.push(arg);
+            }
+        }
+        out
+    }
+
+    pub(crate) fn code(&self) -> String {
+        format!(
+            "await {}.delete_tags({})",
+            self.cache,
+            self.arguments().join(", ")
+        )
+    }
+
+    pub(crate) fn body(&self) -> Edit {
+        let (lead, indent, eol) = (&self.lead, &self.indent, self.eol);
+        Edit::insert(self.at, format!("{lead}{indent}{}{eol}", self.code()))
+    }
+}
+
+/// The tags for the read, what each writer gets, and the edits to make.
+#[derive(Default)]
+pub(crate) struct Planned {
+    pub(crate) tags: Vec<String>,
+    pub(crate) shown: Vec<InvalidationEdit>,
+    pub(crate) edits: Vec<WriterEdit>,
+}
+
+/// The read's resource families and the key input naming an entry.
+struct Family {
+    /// `model Product` or `table stock`.
+    resource: String,
+    /// `product`, `stock`.
+    name: String,
+    /// The read's parameter that names one entry (`product_id`).
+    entry: Option<String>,
+}
+
+pub(crate) fn plan(
+    index: &Index,
+    inv: &Invalidation,
+    key: &Key,
+    library_cache: Option<&(String, String)>,
+) -> Planned {
+    let writers: Vec<&Writer> = inv.writers.iter().filter(|w| edited(w)).collect();
+    let mut families: Vec<Family> = Vec::new();
+    for w in &writers {
+        if families.iter().all(|f| f.resource != w.resource) {
+            let name = family_name(&w.resource);
+            let entry = entry_input(&key.inputs, &name);
+            families.push(Family {
+                resource: w.resource.clone(),
+                name,
+                entry,
+            });
+        }
+    }
+    let mut out = Planned::default();
+    for f in &families {
+        out.tags.push(f.name.clone());
+        if let Some(p) = &f.entry {
+            out.tags.push(format!("{}:{{{p}}}", f.name));
+        }
+    }
+    for w in writers {
+        let Some(family) = families.iter().find(|f| f.resource == w.resource) else {
+            continue;
+        };
+        let (shown, edit) = writer_edit(index, w, family, library_cache);
+        out.shown.push(shown);
+        out.edits.extend(edit);
+    }
+    out
+}
+
+fn edited(w: &Writer) -> bool {
+    w.through.is_empty()
+        && w.category == "db_write"
+        && (w.resource.starts_with("model ") || w.resource.starts_with("table "))
+}
+
+/// `model OrderItem` -> `order_item`; `table stock` -> `stock`.
+fn family_name(resource: &str) -> String {
+    let name = resource.split_once(' ').map_or(resource, |(_, n)| n);
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The key input that names one entry of the family: `{family}_id`, `id`,
+/// `pk`, `{family}_pk`, or the only plain input.
+fn entry_input(inputs: &[String], family: &str) -> Option<String> {
+    let plain: Vec<&String> = inputs
+        .iter()
+        .filter(|i| !i.contains(['.', '[', ':']))
+        .collect();
+    let named = [
+        format!("{family}_id"),
+        format!("{family}_pk"),
+        "id".to_string(),
+        "pk".to_string(),
+    ];
+    if let Some(p) = named.iter().find(|n| plain.iter().any(|p| p == n)) {
+        return Some(p.clone());
+    }
+    (inputs.len() == 1 && plain.len() == 1).then(|| plain[0].clone())
+}
+
+fn writer_edit(
+    index: &Index,
+    w: &Writer,
+    family: &Family,
+    library_cache: Option<&(String, String)>,
+) -> (InvalidationEdit, Option<WriterEdit>) {
+    let mut shown = InvalidationEdit {
+        writer: w.target.clone(),
+        after_line: w.line,
+        code: String::new(),
+        why: String::new(),
+    };
+    let Some(m) = index.module(&w.path) else {
+        shown.why = "its file could not be read again".into();
+        return (shown, None);
+    };
+    let Some(site) = m.function(&w.qualname) else {
+        shown.why = "its function could not be found again".into();
+        return (shown, None);
+    };
+    let g = Function::new(m.src, site);
+    let src = m.src;
+    if !g.is_async {
+        shown.why = "a sync writer cannot await cache.delete_tags(...): call it from the async code that runs this write".into();
+        return (shown, None);
+    }
+    if src.text_of(g.site.node).contains("delete_tags(") {
+        shown.why = "it already deletes tags".into();
+        return (shown, None);
+    }
+    let Some(write) = statement_at(&g, w.line) else {
+        shown.why = "the write statement could not be found again".into();
+        return (shown, None);
+    };
+    if matches!(
+        write.kind(),
+        "function_definition" | "class_definition" | "decorated_definition"
+    ) {
+        shown.why =
+            "the write is in a nested function: add the delete where that function writes".into();
+        return (shown, None);
+    }
+    if write.kind() == "return_statement" {
+        shown.why =
+            "the write is returned: nothing after it runs; add the delete before returning".into();
+        return (shown, None);
+    }
+    let (after, when) = after_commit(src, write);
+    let (tag, how) = writer_tag(src, &g, write, family);
+    let choice = crate::rewrite::cache_object(index, m, g.site.node.start_byte(), library_cache);
+    let at = line_end(&src.text, after.end_byte());
+    let eol = crate::plan::file_line_ending(&src.text);
+    let edit = WriterEdit {
+        path: w.path.clone(),
+        imports: choice.import.into_iter().collect(),
+        at,
+        lead: crate::imports::break_at_end(&src.text, at, eol).to_string(),
+        indent: line_indent(&src.text, after.start_byte()),
+        cache: choice.local,
+        eol,
+        tags: vec![(family.name.clone(), tag)],
+    };
+    shown.after_line = after.end_position().row + 1;
+    shown.code = edit.code();
+    shown.why = format!("{when}; {how}");
+    (shown, Some(edit))
+}
+
+/// The statement of `g`'s body that holds line `line` (1-based), the
+/// innermost one directly in a block.
+fn statement_at<'t>(g: &Function<'t>, line: usize) -> Option<Node<'t>> {
+    let row = line.checked_sub(1)?;
+    let body = g.site.node.child_by_field_name("body")?;
+    let mut block = body;
+    loop {
+        let mut cursor = block.walk();
+        let stmt = block
+            .named_children(&mut cursor)
+            .find(|s| s.start_position().row <= row && row <= s.end_position().row)?;
+        match inner_block(stmt, row) {
+            Some(b) => block = b,
+            None => return Some(stmt),
+        }
+    }
+}
+
+/// The block of a compound statement (`if`, `with`, `try`, `for`, its
+/// clauses) that holds `row`, if the statement is one.
+fn inner_block(stmt: Node, row: usize) -> Option<Node> {
+    if !matches!(
+        stmt.kind(),
+        "if_statement" | "with_statement" | "try_statement" | "for_statement" | "while_statement"
+    ) {
+        return None;
+    }
+    let mut stack = vec![stmt];
+    while let Some(n) = stack.pop() {
+        let mut cursor = n.walk();
+        for c in n.named_children(&mut cursor) {
+            if c.start_position().row > row || c.end_position().row < row {
+                continue;
+            }
+            if c.kind() == "block" {
+                return Some(c);
+            }
+            if matches!(
+                c.kind(),
+                "elif_clause" | "else_clause" | "except_clause" | "finally_clause"
+            ) {
+                stack.push(c);
+            }
+        }
+    }
+    None
+}
+
+/// Where the delete goes: after the block's next commit or flush (`await
+/// session.commit()`, `await session_flush(session)`), after the `async
+/// with ….begin():` that holds the write, else after the write. A write
+/// built into a name first (`stmt = update(User)…`) is where that name is
+/// last used in the block (`await session.execute(stmt)`).
+fn after_commit<'t>(src: &SourceFile, write: Node<'t>) -> (Node<'t>, &'static str) {
+    let write = executed(src, write);
+    let mut next = write.next_named_sibling();
+    while let Some(s) = next {
+        let text = src.text_of(s);
+        if s.kind() == "expression_statement"
+            && (text.contains("commit(") || text.contains("flush("))
+        {
+            return (s, "after the commit (or flush)");
+        }
+        next = s.next_named_sibling();
+    }
+    let mut node = write;
+    let mut in_transaction = None;
+    while let Some(block) = node.parent().filter(|b| b.kind() == "block") {
+        let Some(owner) = block.parent() else { break };
+        if owner.kind() == "with_statement"
+            && owner
+                .child_by_field_name("body")
+                .is_some_and(|b| b.id() == block.id())
+        {
+            let head = &src.text[owner.start_byte()..block.start_byte()];
+            if head.contains(".begin(") || head.contains("transaction(") {
+                in_transaction = Some(owner);
+            }
+        }
+        if owner.kind() == "function_definition" {
+            break;
+        }
+        node = owner;
+    }
+    match in_transaction {
+        Some(with) => (with, "after the transaction that holds the write commits"),
+        None => (
+            write,
+            "right after the write (nothing in this function commits: if a caller commits later, a read in between can store the old value again until the TTL ends)",
+        ),
+    }
+}
+
+/// The statement that runs a write: the write itself, or, when it only
+/// binds a name (`stmt = update(User).where(…)`), the last later statement
+/// of its block that uses that name.
+fn executed<'t>(src: &SourceFile, write: Node<'t>) -> Node<'t> {
+    let bound = write
+        .named_child(0)
+        .filter(|a| a.kind() == "assignment")
+        .and_then(|a| a.child_by_field_name("left"))
+        .filter(|l| l.kind() == "identifier");
+    let Some(name) = bound.map(|l| src.text_of(l)) else {
+        return write;
+    };
+    let mut last = write;
+    let mut next = write.next_named_sibling();
+    while let Some(s) = next {
+        if s.kind() != "return_statement" && mentions_word(src.text_of(s), name) {
+            last = s;
+        }
+        next = s.next_named_sibling();
+    }
+    last
+}
+
+/// The tag the writer deletes: the entry's, from its own parameter of the
+/// read's name that its write uses; else (None) the family's.
+fn writer_tag(
+    src: &SourceFile,
+    g: &Function,
+    write: Node,
+    family: &Family,
+) -> (Option<String>, String) {
+    if let Some(p) = &family.entry
+        && g.param(p).is_some()
+        && mentions_word(src.text_of(write), p)
+    {
+        return (
+            Some(format!("f\"{}:{{{p}}}\"", family.name)),
+            format!("its `{p}` names the entry the read caches"),
+        );
+    }
+    let why = match &family.entry {
+        Some(p) => format!(
+            "none of its values is the read's `{p}`: the whole `{}` family is dropped",
+            family.name
+        ),
+        None => format!(
+            "the read caches no single entry: the whole `{}` family is dropped",
+            family.name
+        ),
+    };
+    (None, why)
+}
+
+fn mentions_word(text: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+fn line_indent(text: &str, at: usize) -> String {
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    text[start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn family_names_are_snake_case() {
+        assert_eq!(family_name("model OrderItem"), "order_item");
+        assert_eq!(family_name("model Product"), "product");
+        assert_eq!(family_name("table stock"), "stock");
+    }
+
+    #[test]
+    fn the_entry_is_named_or_alone() {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            entry_input(&v(&["product_id", "lang"]), "product").as_deref(),
+            Some("product_id")
+        );
+        assert_eq!(entry_input(&v(&["sku"]), "stock").as_deref(), Some("sku"));
+        assert_eq!(entry_input(&v(&["page", "size"]), "product"), None);
+        assert_eq!(entry_input(&v(&["self._host"]), "product"), None);
+        assert_eq!(entry_input(&v(&[]), "supplier"), None);
+    }
+
+    #[test]
+    fn words_are_whole() {
+        assert!(mentions_word("conn.execute(q, amount, sku)", "sku"));
+        assert!(!mentions_word("conn.execute(q, sku_list)", "sku"));
+        assert!(mentions_word("Product.id == product_id", "product_id"));
+    }
+}
