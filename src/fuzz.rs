@@ -3,7 +3,7 @@
 //! lint and its fixes), in memory.
 //!
 //! Every seed is checked unmutated first, in every mode: the fixtures of
-//! `fixtures/{edge,rewrite,setup,lint,e2e}`, the example app, and
+//! `fixtures/{edge,rewrite,setup,lint,e2e}`, the invalidation fixtures, the example app, and
 //! `fixtures/fuzz/*` (inputs that once failed). Then each input is one of
 //! those (kept failures aside) mutated 1-6 times (byte flips, line
 //! deletes/duplicates/swaps/re-indents, splices between seeds, random bytes,
@@ -278,6 +278,8 @@ fn settings(force: bool) -> Settings<'static> {
     Settings {
         request: Request {
             force,
+            // Writers of the file's own tables get delete_tags statements.
+            invalidate: true,
             ..Request::default()
         },
         handles: HandleRules::default(),
@@ -506,6 +508,9 @@ fn seeds() -> Vec<(PathBuf, Vec<u8>)> {
         "fixtures/e2e/fastapi_lifespan",
         "fixtures/e2e/fastapi_plain/app",
         "fixtures/e2e/script",
+        // Reads and their writers in one file: the delete_tags edits.
+        "fixtures/e2e/invalidation/depot",
+        "fixtures/invalidate/tagging/ledger",
         "examples/shop/app",
     ]
     .iter()

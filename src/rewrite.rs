@@ -590,17 +590,20 @@ pub(crate) fn rewrite_text(
         .unwrap_or_default();
     let index = Index::new(&sources, folder, false);
     let module = index.insert(src.clone());
-    let (results, mut imports, decorators) = plan_file(&index, module, targets, settings)?;
+    let (mut results, mut imports, decorators) = plan_file(&index, module, targets, settings)?;
     let cached = results
         .iter()
         .any(|r| matches!(r.status, Status::Changed | Status::Unchanged));
-    let mut body = Vec::new();
+    // The file is its own project: every writer is in it.
+    let mut writers = writer_edits(&mut results);
+    let (writer_imports, mut body) = take_writer_edits(&mut writers, &src.path);
+    imports.extend(writer_imports);
     if setup
         && cached
         && let Some(s) = crate::setup::plan_in_file(src)
     {
         imports = s.imports.into_iter().chain(imports).collect();
-        body = s.body;
+        body = s.body.into_iter().chain(body).collect();
     }
     let new_text = apply_checked(src, imports, body, decorators)?;
     Ok((results, new_text))

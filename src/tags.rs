@@ -457,6 +457,34 @@ mod tests {
         assert_eq!(entry_input(&v(&[]), "supplier"), None);
     }
 
+    /// The fuzzer's path (`rewrite_text`, the file as its own project)
+    /// makes the writers' edits too, so it mutates and re-parses them.
+    #[test]
+    fn a_file_alone_gets_its_writers_edits() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/e2e/invalidation/depot/stock.py");
+        let src = SourceFile::read(&path).unwrap();
+        let target = crate::rewrite::Target::parse("stock.py::stock_level").unwrap();
+        let settings = crate::rewrite::Settings {
+            request: crate::decide::Request {
+                invalidate: true,
+                ..Default::default()
+            },
+            handles: Default::default(),
+            patterns: crate::catalogue::builtin().iter().collect(),
+            library_cache: None,
+        };
+        let (_, text) = crate::rewrite::rewrite_text(&src, &[&target], &settings, false).unwrap();
+        assert!(
+            text.contains("    await cache.delete_tags(f\"stock:{sku}\")\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    await cache.delete_tags(\"stock\")\n"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn words_are_whole() {
         assert!(mentions_word("conn.execute(q, amount, sku)", "sku"));
