@@ -276,7 +276,6 @@ pub(crate) fn plan(
     })
 }
 
-/// `--emit-test`: each cached target's test file, one per file name.
 /// Every target's writer edits, one statement per place (two reads of one
 /// table ask a writer for deletes at the same place).
 fn writer_edits(results: &mut [TargetResult]) -> Vec<crate::tags::WriterEdit> {
@@ -310,6 +309,7 @@ fn take_writer_edits(
     (imports, body)
 }
 
+/// `--emit-test`: each cached target's test file, one per file name.
 fn emit_tests(results: &mut [TargetResult]) -> Vec<FileChange> {
     let mut changes: Vec<FileChange> = Vec::new();
     for r in results.iter_mut() {
@@ -775,6 +775,13 @@ pub(crate) fn plan_target<'p>(
             inv.edits = planned.shown;
             result.tags.clone_from(&inv.tags);
             result.writer_edits = planned.edits;
+            if let Some((_, probe)) = result.probe.as_mut() {
+                probe.writer = planned.edited.iter().find_map(|(path, qualname)| {
+                    let m = index.module(path)?;
+                    let g = Function::new(m.src, m.function(qualname)?);
+                    crate::prove::probe::writer_call(&index.module_name(path), &g, probe)
+                });
+            }
         }
         result.invalidation = Some(inv);
     }

@@ -111,6 +111,8 @@ pub(crate) struct Planned {
     pub(crate) tags: Vec<String>,
     pub(crate) shown: Vec<InvalidationEdit>,
     pub(crate) edits: Vec<WriterEdit>,
+    /// The writers given a delete, `(file, qualname)`: `--emit-test` calls one.
+    pub(crate) edited: Vec<(PathBuf, String)>,
 }
 
 /// The read's resource families and the key input naming an entry.
@@ -154,6 +156,9 @@ pub(crate) fn plan(
             continue;
         };
         let (shown, edit) = writer_edit(index, w, family, library_cache);
+        if edit.is_some() {
+            out.edited.push((w.path.clone(), w.qualname.clone()));
+        }
         out.shown.push(shown);
         out.edits.extend(edit);
     }

@@ -167,3 +167,38 @@ fn no_flag_no_test() {
     assert!(report["results"][0].get("test").is_none(), "{report:#}");
     assert!(!report["diff"].as_str().unwrap().contains("test_cache_"));
 }
+
+/// The third check: the rewrite gives the writer `delete_tags`, the
+/// generated test runs the writer between two reads and expects a miss.
+/// It passes as written, and fails once the writer's delete is taken out.
+#[test]
+fn the_writer_check_passes_and_catches_a_missing_delete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("stock_writer");
+    common::copy_dir(&common::fixture_dir("emit_test").join("stock_writer"), &dir);
+    let report = tool(&dir, &["warehouse/bins.py::units_in"], &["--write"]);
+    let file = "tests/test_cache_warehouse_bins_units_in.py";
+    assert_eq!(report["results"][0]["test"]["file"], file, "{report:#}");
+    let test = std::fs::read_to_string(dir.join(file)).unwrap();
+    assert!(
+        test.contains("await move_units(conn=_Stub(), bin_code=\"a\", delta=1)"),
+        "{test}"
+    );
+    let (ok, text) = pytest(&dir, &[]);
+    assert!(ok, "the generated test or the suite fails:\n{text}");
+    let writer = dir.join("warehouse/bins.py");
+    let code = std::fs::read_to_string(&writer).unwrap();
+    let without: String = code
+        .lines()
+        .filter(|l| !l.contains("delete_tags"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(without, code, "the writer got a delete: {code}");
+    std::fs::write(&writer, without).unwrap();
+    let (ok, text) = pytest(&dir, &[file]);
+    assert!(
+        !ok,
+        "without the delete the writer check must fail:\n{text}"
+    );
+    assert!(text.contains("1 failed, 2 passed"), "{text}");
+}

@@ -39,6 +39,67 @@ pub(crate) struct Probe {
     pub(crate) imports: BTreeSet<&'static str>,
     /// Why no test can be written, when none can.
     pub(crate) unsupported: Option<String>,
+    /// A writer whose `delete_tags` the rewrite adds: the third check.
+    pub(crate) writer: Option<WriterCall>,
+}
+
+/// A call of one writer of what the target reads, for the check "after the
+/// writer runs, the next read misses".
+#[derive(Debug, Clone)]
+pub(crate) struct WriterCall {
+    /// Its dotted module, and its name (a method of the target's class
+    /// runs on the same `_instance()`).
+    pub(crate) module: String,
+    pub(crate) qualname: String,
+    pub(crate) method: bool,
+    /// `name=value`: the read's own value for a shared name, a default left
+    /// to serve, a simple value by annotation, else a fake.
+    pub(crate) args: Vec<String>,
+}
+
+/// The writer call for `g` (in module `dotted`), or None when no test can
+/// call it: a method of another class, a nested function.
+pub(crate) fn writer_call(dotted: &str, g: &Function, p: &Probe) -> Option<WriterCall> {
+    let method = g.kind == FnKind::Method;
+    let same_class = g.qualname.split('.').next() == p.qualname.split('.').next();
+    if g.qualname.matches('.').count() > usize::from(method)
+        || (method && (!same_class || p.kind != FnKind::Method))
+    {
+        return None;
+    }
+    let mut args = Vec::new();
+    let mut imports = BTreeSet::new();
+    for param in &g.params {
+        if matches!(
+            param.kind,
+            ParamKind::Receiver | ParamKind::Args | ParamKind::Kwargs
+        ) {
+            continue;
+        }
+        let name = &param.name;
+        let value = if let Some(a) = p.args.iter().find(|a| a.name == *name) {
+            a.same.clone()
+        } else if param.default.as_deref().is_some_and(is_literal) {
+            continue;
+        } else if let Some((v, _)) = scalar(param.annotation.as_deref(), None, name, &mut imports)
+            .filter(|_| param.annotation.is_some())
+        {
+            v
+        } else {
+            "_Stub()".to_string()
+        };
+        args.push(format!("{name}={value}"));
+    }
+    // A value needing an import the target's own test does not make.
+    if !imports.is_subset(&p.imports) {
+        return None;
+    }
+    Some(WriterCall {
+        module: dotted.to_string(),
+        qualname: g.qualname.clone(),
+        method,
+        args,
+    })
 }
 
 /// Libraries whose module-level names do I/O when called.
@@ -82,6 +143,7 @@ pub(crate) fn build(
         cache,
         imports: BTreeSet::new(),
         unsupported: None,
+        writer: None,
     };
     if f.qualname.matches('.').count() > 1 {
         p.unsupported = Some("a nested class or function: call it from a test yourself".into());

@@ -72,7 +72,10 @@ pub(crate) fn render(p: &Probe, style: Style) -> String {
             out.push_str(&format!("# - {s}\n"));
         }
     }
-    let uses_stub = !p.stubs.is_empty();
+    let uses_stub = !p.stubs.is_empty()
+        || p.writer
+            .as_ref()
+            .is_some_and(|w| w.args.iter().any(|a| a.ends_with("=_Stub()")));
     if uses_stub {
         out.push_str(&format!("\n\n{STUB}"));
     }
@@ -104,8 +107,28 @@ pub(crate) fn render(p: &Probe, style: Style) -> String {
             "\n\n# No miss check: the key holds no input this test can vary (every call shares one value).\n",
         ),
     }
-    // invalidation.writers (issue 13): a third check, "after the writer
-    // runs the next read misses", plugs in here once the analysis reports them.
+    if let Some(w) = &p.writer {
+        let name_of = w.qualname.rsplit('.').next().unwrap_or(&w.qualname);
+        let callee = if w.method {
+            format!("_instance().{name_of}")
+        } else {
+            w.qualname.clone()
+        };
+        let stale = format!(
+            "{}\nawait {callee}({})\nwith cache.detect as detector:\n    {}\n    assert not detector.calls, \"after `{name_of}` writes, the next read computes again\"\n",
+            call(false),
+            w.args.join(", "),
+            call(false)
+        );
+        out.push_str(&format!(
+            "\n\n{}",
+            test(
+                style,
+                &format!("test_{name}_a_write_drops_the_entry"),
+                &stale
+            )
+        ));
+    }
     out
 }
 
@@ -152,7 +175,17 @@ fn imports(p: &Probe, style: Style) -> String {
         project.push(cache_line);
     }
     let top = p.qualname.split('.').next().unwrap_or(&p.qualname);
-    project.push(format!("from {} import {top}\n", p.module));
+    let mut names = vec![top];
+    if let Some(w) = p.writer.as_ref().filter(|w| !w.method) {
+        if w.module == p.module {
+            names.push(&w.qualname);
+        } else {
+            project.push(format!("from {} import {}\n", w.module, w.qualname));
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    project.push(format!("from {} import {}\n", p.module, names.join(", ")));
     // isort's order: `import x` lines before `from x import y` lines.
     project.sort_by_key(|l| (l.starts_with("from "), l.clone()));
     out.push_str(&project.concat());
