@@ -72,6 +72,18 @@ const ORM_BASES: &[&str] = &[
     "Model",
     "Document",
     "AsyncAttrs",
+    // advanced-alchemy's declarative bases (Litestar's SQLAlchemy stack).
+    "UUIDBase",
+    "UUIDAuditBase",
+    "UUIDv6Base",
+    "UUIDv6AuditBase",
+    "UUIDv7Base",
+    "UUIDv7AuditBase",
+    "BigIntBase",
+    "BigIntAuditBase",
+    "NanoIDBase",
+    "NanoIDAuditBase",
+    "DefaultBase",
 ];
 
 /// Effect categories that change stored data: a write statement, a
@@ -241,20 +253,186 @@ fn touched<'p>(
         if !name.starts_with(|c: char| c.is_ascii_uppercase()) || !seen.insert(name) {
             continue;
         }
-        if let Symbol::Class(def) = index.resolve_node(module, ident)
-            && is_model(index, &def)
-        {
+        let Symbol::Class(def) = index.resolve_node(module, ident) else {
+            continue;
+        };
+        if is_model(index, &def) {
             out.insert(Resource::Model(last(&def.qualname).to_string()));
+        } else if side == Side::Read {
+            // `users_service: UserService`: the models of the service it reads through.
+            out.extend(class_models(index, &def, 0));
         }
     }
     if let Some(body) = f.site.node.child_by_field_name("body") {
         sql_tables(src, body, &mut out);
     }
-    if let Some(class) = crate::purity::class_of(module, f)
-        && !is_generic(&class)
-        && !is_model(index, &class)
-    {
-        out.insert(Resource::Class(class));
+    if let Some(class) = crate::purity::class_of(module, f) {
+        // A repository's own model (`model = User`, `BaseRepository[User]`),
+        // and the models of the repositories its `self.…` attributes hold
+        // (`self.user_repository.update(user)` in a service).
+        out.extend(class_models(index, &class, 0));
+        for attr in self_attributes(src, f) {
+            match index.attribute_type(&class, &attr) {
+                Some(Symbol::Class(held)) => out.extend(class_models(index, &held, 0)),
+                // `TagRepository = RepositoryBase[Tag, …]`, an alias.
+                Some(Symbol::Data(alias)) => out.extend(alias_models(index, &alias)),
+                _ => {}
+            }
+        }
+        if !is_generic(&class) && !is_model(index, &class) {
+            out.insert(Resource::Class(class));
+        }
+    }
+    out
+}
+
+/// Class attributes that name the model a repository or service works on.
+const MODEL_ATTRIBUTES: &[&str] = &["model", "model_type", "__model__", "model_class", "entity"];
+
+/// Class attributes naming the repository a service delegates to.
+const REPOSITORY_ATTRIBUTES: &[&str] = &["repository_type", "repository_class", "repo_type"];
+
+/// The models a repository or service class works on, along its MRO: a
+/// class attribute naming one (`model = User`, `model_type = User`), a base
+/// subscripted with one (`BaseRepository[User]`,
+/// `SQLAlchemyAsyncRepository[User]`), or those of the repository a service
+/// names (`repository_type = UserRepository`). Models themselves have none.
+fn class_models(index: &Index, class: &Def, depth: usize) -> BTreeSet<Resource> {
+    let mut out = BTreeSet::new();
+    if depth > 2 || is_model(index, class) {
+        return out;
+    }
+    for info in index.mro(class) {
+        let Some(m) = index.module(&info.def.path) else {
+            continue;
+        };
+        let Some(site) = m.classes.iter().find(|c| c.qualname == info.def.qualname) else {
+            continue;
+        };
+        let mut named: Vec<(Node, bool)> = Vec::new();
+        if let Some(bases) = site.node.child_by_field_name("superclasses") {
+            subscript_names(bases, &mut named);
+        }
+        if let Some(body) = site.node.child_by_field_name("body") {
+            class_assignments(m.src, body, &mut named);
+        }
+        for (ident, repository) in named {
+            let Symbol::Class(def) = index.resolve_node(m, ident) else {
+                continue;
+            };
+            if repository {
+                out.extend(class_models(index, &def, depth + 1));
+            } else if is_model(index, &def) {
+                out.insert(Resource::Model(last(&def.qualname).to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The models a module-level alias of a subscripted generic names:
+/// `TagRepository = RepositoryBase[Tag, TagCreate, …]` works on `Tag`.
+fn alias_models(index: &Index, alias: &Def) -> BTreeSet<Resource> {
+    let mut out = BTreeSet::new();
+    let Some(m) = index.module(&alias.path) else {
+        return out;
+    };
+    let root = m.src.tree.root_node();
+    let mut cursor = root.walk();
+    for stmt in root.named_children(&mut cursor) {
+        let Some(a) = stmt.named_child(0).filter(|a| a.kind() == "assignment") else {
+            continue;
+        };
+        let (Some(left), Some(right)) = (
+            a.child_by_field_name("left"),
+            a.child_by_field_name("right"),
+        ) else {
+            continue;
+        };
+        if m.src.text_of(left) != alias.qualname || right.kind() != "subscript" {
+            continue;
+        }
+        let mut inner = right.walk();
+        for i in right.children_by_field_name("subscript", &mut inner) {
+            if matches!(i.kind(), "identifier" | "attribute")
+                && let Symbol::Class(def) = index.resolve_node(m, i)
+                && is_model(index, &def)
+            {
+                out.insert(Resource::Model(last(&def.qualname).to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The names inside subscripted bases: `User` of `BaseRepository[User]`
+/// (`m.User` too).
+fn subscript_names<'t>(node: Node<'t>, out: &mut Vec<(Node<'t>, bool)>) {
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        if child.kind() == "subscript" {
+            let mut inner = child.walk();
+            for i in child.children_by_field_name("subscript", &mut inner) {
+                if matches!(i.kind(), "identifier" | "attribute") {
+                    out.push((i, false));
+                }
+            }
+        }
+    }
+}
+
+/// `model = User` (false) and `repository_type = UserRepository` (true) in a class body.
+fn class_assignments<'t>(
+    src: &crate::source::SourceFile,
+    body: Node<'t>,
+    out: &mut Vec<(Node<'t>, bool)>,
+) {
+    let mut cursor = body.walk();
+    for stmt in body.named_children(&mut cursor) {
+        let Some(a) = stmt.named_child(0).filter(|a| a.kind() == "assignment") else {
+            continue;
+        };
+        let (Some(left), Some(right)) = (
+            a.child_by_field_name("left"),
+            a.child_by_field_name("right"),
+        ) else {
+            continue;
+        };
+        if !matches!(right.kind(), "identifier" | "attribute") {
+            continue;
+        }
+        let name = src.text_of(left);
+        if MODEL_ATTRIBUTES.contains(&name) {
+            out.push((right, false));
+        } else if REPOSITORY_ATTRIBUTES.contains(&name) {
+            out.push((right, true));
+        }
+    }
+}
+
+/// The `self.NAME` attributes a method's body uses.
+fn self_attributes(src: &crate::source::SourceFile, f: &Function) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Some(receiver) = f.receiver() else {
+        return out;
+    };
+    let Some(body) = f.site.node.child_by_field_name("body") else {
+        return out;
+    };
+    let mut stack = vec![body];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "attribute"
+            && let (Some(object), Some(attr)) = (
+                n.child_by_field_name("object"),
+                n.child_by_field_name("attribute"),
+            )
+            && object.kind() == "identifier"
+            && src.text_of(object) == receiver.name
+        {
+            out.insert(src.text_of(attr).to_string());
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
     }
     out
 }
@@ -429,7 +607,10 @@ fn shared<'p>(
     resources: &BTreeSet<Resource>,
 ) -> Option<Resource> {
     let mut names = touched(index, module, g, Side::Write);
-    names.extend(receiver_class(index, module, g, &write.code));
+    if let Some(Resource::Class(class)) = receiver_class(index, module, g, &write.code) {
+        names.extend(class_models(index, &class, 0));
+        names.insert(Resource::Class(class));
+    }
     for step in &write.via {
         let path = index.root.join(&step.path);
         if let Some((m, h)) = function_at(index, &path, &step.function) {

@@ -240,3 +240,47 @@ fn no_invalidate_or_own_tags_leave_the_writers_alone() {
         assert!(!text.contains("delete_tags"), "{extra:?}: {text}");
     }
 }
+
+fn writers_in(fixture: &str, target: &str) -> (Vec<String>, Vec<String>) {
+    let dir = fixture_dir("invalidate").join(fixture);
+    let out = run(&dir, &[target, "--format", "json", "--no-setup"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inv = &doc["results"][0]["invalidation"];
+    let list = |k: &str, f: &str| -> Vec<String> {
+        inv[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                if f.is_empty() {
+                    v.as_str().unwrap().to_string()
+                } else {
+                    v[f].as_str().unwrap().to_string()
+                }
+            })
+            .collect()
+    };
+    (list("resources", ""), list("writers", "target"))
+}
+
+/// Repositories and services whose model is a type argument
+/// (`GenericRepository[m.Customer]`), a class attribute (`model = m.Note`)
+/// or an alias (`NoteRepositoryAlias = GenericRepository[m.Note]`), on
+/// advanced-alchemy's declarative base: the read through one and the
+/// service writing through another meet on the model.
+#[test]
+fn models_behind_repositories_and_services_are_found() {
+    let (resources, writers) = writers_in("services", "crm/views.py::customer_card");
+    assert_eq!(resources, ["model Customer"]);
+    assert_eq!(writers, ["crm/services.py::CustomerService.rename"]);
+    let (resources, writers) = writers_in("services", "crm/views.py::note_text");
+    assert_eq!(resources, ["model Note"]);
+    assert_eq!(writers, ["crm/services.py::NoteService.jot"]);
+    let (resources, writers) = writers_in("services", "crm/services.py::NoteBoard.pinned");
+    assert!(
+        resources.contains(&"model Note".to_string()),
+        "{resources:?}"
+    );
+    assert_eq!(writers, ["crm/services.py::NoteService.jot"]);
+}
