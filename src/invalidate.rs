@@ -253,8 +253,13 @@ fn touched<'p>(
         if !name.starts_with(|c: char| c.is_ascii_uppercase()) || !seen.insert(name) {
             continue;
         }
-        let Symbol::Class(def) = index.resolve_node(module, ident) else {
-            continue;
+        let def = match index.resolve_node(module, ident) {
+            Symbol::Class(def) => def,
+            Symbol::Data(alias) if side == Side::Read => {
+                out.extend(alias_models(index, &alias));
+                continue;
+            }
+            _ => continue,
         };
         if is_model(index, &def) {
             out.insert(Resource::Model(last(&def.qualname).to_string()));
@@ -272,11 +277,20 @@ fn touched<'p>(
         // (`self.user_repository.update(user)` in a service).
         out.extend(class_models(index, &class, 0));
         for attr in self_attributes(src, f) {
-            match index.attribute_type(&class, &attr) {
-                Some(Symbol::Class(held)) => out.extend(class_models(index, &held, 0)),
-                // `TagRepository = RepositoryBase[Tag, …]`, an alias.
-                Some(Symbol::Data(alias)) => out.extend(alias_models(index, &alias)),
-                _ => {}
+            let Some(held) = index.attribute(&class, &attr) else {
+                continue;
+            };
+            if let Some(Symbol::Class(def)) = &held.class {
+                out.extend(class_models(index, def, 0));
+            }
+            // `tags: TagRepository`, an alias of `RepositoryBase[Tag, …]`:
+            // its type arguments name the model its generic class does not.
+            if let Some(alias) = held
+                .annotation
+                .as_deref()
+                .and_then(|a| alias_of(index, &class, a))
+            {
+                out.extend(alias_models(index, &alias));
             }
         }
         if !is_generic(&class) && !is_model(index, &class) {
@@ -287,7 +301,16 @@ fn touched<'p>(
 }
 
 /// Class attributes that name the model a repository or service works on.
-const MODEL_ATTRIBUTES: &[&str] = &["model", "model_type", "__model__", "model_class", "entity"];
+const MODEL_ATTRIBUTES: &[&str] = &[
+    "model",
+    "model_type",
+    "__model__",
+    "model_class",
+    "entity",
+    // A Beanie/Motor repository's document class.
+    "collection",
+    "document",
+];
 
 /// Class attributes naming the repository a service delegates to.
 const REPOSITORY_ATTRIBUTES: &[&str] = &["repository_type", "repository_class", "repo_type"];
@@ -328,6 +351,17 @@ fn class_models(index: &Index, class: &Def, depth: usize) -> BTreeSet<Resource> 
         }
     }
     out
+}
+
+/// The module-level alias an annotation of `class`'s module names, if it
+/// is one (`TagRepository`, assigned `RepositoryBase[Tag, …]`).
+fn alias_of(index: &Index, class: &Def, annotation: &str) -> Option<Def> {
+    let module = index.module(&class.path)?;
+    let name = crate::project::classes::annotated_class_name(annotation)?;
+    match index.resolve_dotted(module, name) {
+        Symbol::Data(def) => Some(def),
+        _ => None,
+    }
 }
 
 /// The models a module-level alias of a subscripted generic names:

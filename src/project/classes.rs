@@ -325,9 +325,28 @@ impl<'p> Index<'p> {
         module: &Module,
         annotation: &str,
     ) -> Option<Symbol> {
+        self.annotation_text_class_in(module, annotation, 0)
+    }
+
+    /// A module-level alias (`GetChatServices = Annotated[ChatServices,
+    /// Depends(...)]`, FastAPI's dependency shorthand; `TagRepository =
+    /// RepositoryBase[Tag, …]`) is followed to the class it names, twice at most.
+    fn annotation_text_class_in(
+        &self,
+        module: &Module,
+        annotation: &str,
+        depth: usize,
+    ) -> Option<Symbol> {
         let name = annotated_class_name(annotation)?;
         match self.resolve_dotted(module, name) {
             Symbol::Unknown => None,
+            Symbol::Data(def) if depth < 2 => {
+                let followed = self.module(&def.path).and_then(|target| {
+                    let value = alias_value(target, &def.qualname)?;
+                    self.annotation_text_class_in(target, &value, depth + 1)
+                });
+                followed.or(Some(Symbol::Data(def)))
+            }
             s => Some(s),
         }
     }
@@ -446,6 +465,21 @@ fn decorator_names(src: &SourceFile, stmt: Node) -> Vec<String> {
 /// The dotted class name an annotation is about, looking through quotes,
 /// `Optional`/`Annotated`/`Union`/`ClassVar`/`Final` and `| None`; for a
 /// generic (`list[User]`) the container.
+/// The text a module-level `NAME = VALUE` (or `NAME: TypeAlias = VALUE`)
+/// assigns, when VALUE is a subscript (`Annotated[X, ...]`, a generic's
+/// alias `TagRepository = RepositoryBase[Tag, …]`).
+fn alias_value(module: &Module, name: &str) -> Option<String> {
+    let root = module.src.tree.root_node();
+    let mut cursor = root.walk();
+    root.named_children(&mut cursor).find_map(|stmt| {
+        let a = stmt.named_child(0).filter(|a| a.kind() == "assignment")?;
+        let left = a.child_by_field_name("left")?;
+        let right = a.child_by_field_name("right")?;
+        (module.src.text_of(left) == name && right.kind() == "subscript")
+            .then(|| module.src.text_of(right).to_string())
+    })
+}
+
 pub(crate) fn annotated_class_name(annotation: &str) -> Option<&str> {
     let mut t = annotation.trim().trim_matches(['"', '\'']).trim();
     for _ in 0..16 {
@@ -457,6 +491,8 @@ pub(crate) fn annotated_class_name(annotation: &str) -> Option<&str> {
         let wrapper = matches!(
             head.rsplit('.').next().unwrap_or(head),
             "Optional" | "Annotated" | "Union" | "ClassVar" | "Final" | "Required" | "NotRequired"
+                // `type[ChatRepository]`: the class itself, whose classmethods are called.
+                | "type" | "Type"
         );
         if !wrapper {
             t = head;

@@ -12,7 +12,8 @@ declare_rule! {
     /// rewrite's invalidation analysis, `invalidation.writers`), and
     /// neither the writer nor a function on its way to the write deletes a
     /// cache entry (`delete_tags`, `delete`, `delete_match`, `invalidate`,
-    /// `@cache.invalidate`). Only writers whose write is a write statement
+    /// `@cache.invalidate`), nor does every project function calling it (a
+    /// repository method whose route invalidates is fine). Only writers whose write is a write statement
     /// (an ORM or SQL write, not a write-named call of unknown type) on a
     /// model or a table the read names are reported (not a class alone),
     /// and a read in a test file is skipped.
@@ -73,7 +74,7 @@ pub(crate) fn check<'t>(ck: &mut Checker<'_, 't>, c: &Cached<'t>) {
         // High precision: a write statement (not a write-named call of
         // unknown type) on a model or table (not a shared class alone).
         .filter(|w| w.category == "db_write" && !w.resource.starts_with("class "))
-        .filter(|w| !invalidates(ck.index, w))
+        .filter(|w| !covered(ck.index, &found.writers, w, 0))
         .collect();
     let Some(first) = silent.first() else {
         return;
@@ -107,6 +108,22 @@ fn in_test_file(ck: &Checker) -> bool {
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     crate::project::is_test_file_name(name)
+}
+
+/// Whether the writer invalidates, or every project writer that calls it
+/// (one whose chain to the write goes through it) is covered: a
+/// repository's write invalidated by the route above it
+/// (`@cache.invalidate(...)` on `leave_chat`, which calls
+/// `ChatRepository.remove_member`) is not a silent writer.
+fn covered(index: &Index, all: &[Writer], w: &Writer, depth: usize) -> bool {
+    if invalidates(index, w) {
+        return true;
+    }
+    let callers: Vec<&Writer> = all
+        .iter()
+        .filter(|c| c.through.contains(&w.target))
+        .collect();
+    depth < 4 && !callers.is_empty() && callers.iter().all(|c| covered(index, all, c, depth + 1))
 }
 
 /// Whether the writer, or a function on its way to the write, drops cache
