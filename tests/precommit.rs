@@ -5,6 +5,13 @@
 //! the build goes to target/precommit-cargo and pre-commit's cache to
 //! target/precommit-home, so later runs are quicker.
 //!
+//! The `language: python` hook is tested the same way: pre-commit
+//! pip-installs the checkout into the hook's virtualenv, pip's build
+//! isolation fetches maturin from the package registry, and maturin's cargo
+//! builds in target/release-tests, the folder scripts/release-bin.sh fills,
+//! so only this crate is compiled again (pre-commit's clone of the
+//! repository is another path to cargo), not its dependencies.
+//!
 //! `pre-commit try-repo` points the hook repository at this checkout: in a
 //! clean checkout (CI) it uses HEAD; with uncommitted changes to tracked
 //! files it commits them to a shadow copy first, so what is tested is what
@@ -76,25 +83,21 @@ fn git(dir: &Path, args: &[&str]) {
     );
 }
 
-fn try_repo(pre_commit: &Path, work: &Path) -> (bool, String) {
+/// Runs `hook` of this repository on `work`'s files; `env` is what the
+/// hook's build needs. Returns whether it passed and everything it printed.
+fn try_repo(work: &Path, hook: &str, env: &[(&str, PathBuf)]) -> (bool, String) {
     let target = Path::new(REPO).join("target");
-    let out = run_bounded(
-        Command::new(pre_commit)
-            .args([
-                "try-repo",
-                REPO,
-                "cashews-add-lint",
-                "--all-files",
-                "--color",
-                "never",
-            ])
-            .current_dir(work)
-            .env("PRE_COMMIT_HOME", target.join("precommit-home"))
-            .env("CARGO_TARGET_DIR", target.join("precommit-cargo"))
-            // cargo install resolves dependencies afresh (it ignores Cargo.lock):
-            // offline, it takes them from the local cache the test build filled.
-            .env("CARGO_NET_OFFLINE", "true"),
-    );
+    let mut cmd = Command::new(pre_commit());
+    cmd.args(["try-repo", REPO, hook, "--all-files", "--color", "never"])
+        .current_dir(work)
+        .env("PRE_COMMIT_HOME", target.join("precommit-home"))
+        // Both builds resolve from the local crate cache the test build filled:
+        // cargo install ignores Cargo.lock, maturin's cargo keeps it.
+        .env("CARGO_NET_OFFLINE", "true");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = run_bounded(&mut cmd);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -103,40 +106,58 @@ fn try_repo(pre_commit: &Path, work: &Path) -> (bool, String) {
     (out.status.success(), text)
 }
 
-#[test]
-fn precommit_hook_fails_on_a_bad_key_and_passes_once_fixed() {
-    let pre_commit = pre_commit();
+/// A git repository in a temporary folder holding `app.py` (and a file the
+/// hook must not read).
+fn project(app: &str) -> tempfile::TempDir {
     let work = tempfile::Builder::new()
         .prefix("precommit-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap();
     let dir = work.path();
     git(dir, &["init", "-q"]);
-    let app = dir.join("app.py");
-    fs::write(
-        &app,
-        "from cashews import cache\n\ncache.setup(\"mem://\")\n\n\n@cache(ttl=\"1h\", key=\"f:{a}\")\nasync def f(a, b):\n    return a + b\n",
-    )
-    .unwrap();
+    fs::write(dir.join("app.py"), app).unwrap();
     fs::write(dir.join("README.md"), "not python\n").unwrap();
     git(dir, &["add", "."]);
+    work
+}
 
-    let (ok, output) = try_repo(&pre_commit, dir);
+const BAD_KEY: &str = "from cashews import cache\n\ncache.setup(\"mem://\")\n\n\n@cache(ttl=\"1h\", key=\"f:{a}\")\nasync def f(a, b):\n    return a + b\n";
+
+/// Runs `hook` on a bad key, then on the key fixed.
+fn fails_then_passes(hook: &str, env: &[(&str, PathBuf)]) {
+    let work = project(BAD_KEY);
+    let dir = work.path();
+    let (ok, output) = try_repo(dir, hook, env);
     assert!(!ok, "the hook passed on a bad key:\n{output}");
     assert!(
         output.contains("app.py:6:22: CA101 key \"f:{a}\" leaves out `b`"),
         "{output}"
     );
 
-    fs::write(
-        &app,
-        fs::read_to_string(&app)
-            .unwrap()
-            .replace("key=\"f:{a}\"", "key=\"f:{a}:{b}\""),
-    )
-    .unwrap();
+    let fixed = BAD_KEY.replace("key=\"f:{a}\"", "key=\"f:{a}:{b}\"");
+    fs::write(dir.join("app.py"), fixed).unwrap();
     git(dir, &["add", "."]);
-    let (ok, output) = try_repo(&pre_commit, dir);
+    let (ok, output) = try_repo(dir, hook, env);
     assert!(ok, "the hook failed on the fixed file:\n{output}");
     assert!(output.contains("Passed"), "{output}");
+}
+
+#[test]
+fn precommit_hook_fails_on_a_bad_key_and_passes_once_fixed() {
+    let cargo = Path::new(REPO).join("target/precommit-cargo");
+    fails_then_passes("cashews-add-lint", &[("CARGO_TARGET_DIR", cargo)]);
+}
+
+/// The `language: python` hook: pip builds the wheel with maturin
+/// (`bindings = "bin"`) into the hook's own virtualenv.
+#[test]
+fn python_precommit_hook_fails_on_a_bad_key_and_passes_once_fixed() {
+    // The shared release build, so maturin's cargo finds the dependencies built.
+    let release = PathBuf::from(common::release_bin());
+    let target = release
+        .ancestors()
+        .nth(2)
+        .expect("target/release-tests")
+        .to_path_buf();
+    fails_then_passes("cashews-add-lint-python", &[("CARGO_TARGET_DIR", target)]);
 }
