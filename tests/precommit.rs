@@ -1,25 +1,29 @@
-//! The pre-commit hook, end to end: a real `pre-commit` (pinned in
+//! The pre-commit hooks, end to end: a real `pre-commit` (pinned in
 //! scripts/requirements-test.txt) runs this repository's
-//! `.pre-commit-hooks.yaml` on a temporary git repository. It builds the hook
-//! with `cargo install` (`language: rust`), so the first run takes minutes;
-//! the build goes to target/precommit-cargo and pre-commit's cache to
-//! target/precommit-home, so later runs are quicker.
+//! `.pre-commit-hooks.yaml` on a temporary git repository, whose
+//! `.pre-commit-config.yaml` names this checkout as the hook repository.
 //!
-//! The `language: python` hook is tested the same way: pre-commit
-//! pip-installs the checkout into the hook's virtualenv, pip's build
+//! `cashews-add-lint` (`language: rust`) is built with `cargo install`,
+//! into target/precommit-cargo. `cashews-add-lint-python` (`language:
+//! python`) is pip-installed into the hook's virtualenv: pip's build
 //! isolation fetches maturin from the package registry, and maturin's cargo
 //! builds in target/release-tests, the folder scripts/release-bin.sh fills,
-//! so only this crate is compiled again (pre-commit's clone of the
-//! repository is another path to cargo), not its dependencies.
+//! so the dependencies are not compiled again, only this crate.
 //!
-//! `pre-commit try-repo` points the hook repository at this checkout: in a
-//! clean checkout (CI) it uses HEAD; with uncommitted changes to tracked
-//! files it commits them to a shadow copy first, so what is tested is what
-//! is on disk.
+//! pre-commit keeps each hook environment in target/precommit-home by
+//! repository and revision, so a hook is built once per revision and the
+//! test's two runs (and later test runs) reuse it. `pre-commit try-repo`
+//! would build it on every call: it uses a temporary store. The revision is
+//! HEAD when the tracked files are committed (CI); otherwise they are
+//! committed to target/precommit-shadow first, with a fixed author and date
+//! so that the same files give the same revision, and what is tested is
+//! what is on disk.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -70,25 +74,84 @@ fn run_bounded(cmd: &mut Command) -> Output {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
+fn git(dir: &Path, args: &[&str]) -> String {
+    git_with_input(dir, args, b"")
+}
+
+/// Runs git in `dir` with `input` on its stdin; returns its stdout.
+fn git_with_input(dir: &Path, args: &[&str], input: &[u8]) -> String {
+    let mut child = Command::new("git")
         .args(args)
         .current_dir(dir)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("git runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "git {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The hook repository and revision for the config (see the module doc);
+/// made once per test binary, as both tests use it.
+fn hook_repo() -> &'static (PathBuf, String) {
+    static REPO_REV: OnceLock<(PathBuf, String)> = OnceLock::new();
+    REPO_REV.get_or_init(|| {
+        let repo = Path::new(REPO);
+        let changed = git(repo, &["status", "--porcelain", "--untracked-files=no"]);
+        if changed.is_empty() {
+            return (repo.to_path_buf(), git(repo, &["rev-parse", "HEAD"]));
+        }
+        let shadow = repo.join("target/precommit-shadow");
+        if !shadow.join(".git").is_dir() {
+            fs::create_dir_all(&shadow).unwrap();
+            git(&shadow, &["init", "-q"]);
+        }
+        git(&shadow, &["fetch", "-q", REPO, "HEAD"]);
+        git(
+            &shadow,
+            &["checkout", "-q", "--force", "--detach", "FETCH_HEAD"],
+        );
+        let diff = Command::new("git")
+            .args(["diff", "HEAD", "--binary"])
+            .current_dir(repo)
+            .output()
+            .unwrap();
+        git_with_input(&shadow, &["apply", "--index", "-"], &diff.stdout);
+        let fixed = "2000-01-01T00:00:00Z";
+        let commit = Command::new("git")
+            .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(["commit", "-q", "--no-verify", "-m", "uncommitted changes"])
+            .env("GIT_AUTHOR_DATE", fixed)
+            .env("GIT_COMMITTER_DATE", fixed)
+            .current_dir(&shadow)
+            .output()
+            .unwrap();
+        assert!(commit.status.success(), "{commit:?}");
+        (shadow.clone(), git(&shadow, &["rev-parse", "HEAD"]))
+    })
 }
 
 /// Runs `hook` of this repository on `work`'s files; `env` is what the
 /// hook's build needs. Returns whether it passed and everything it printed.
-fn try_repo(work: &Path, hook: &str, env: &[(&str, PathBuf)]) -> (bool, String) {
+fn run_hook(work: &Path, hook: &str, env: &[(&str, PathBuf)]) -> (bool, String) {
+    let (repo, rev) = hook_repo();
+    let config = format!(
+        "repos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n      - id: {hook}\n",
+        repo.display()
+    );
+    fs::write(work.join(".pre-commit-config.yaml"), config).unwrap();
+    git(work, &["add", "."]);
     let target = Path::new(REPO).join("target");
     let mut cmd = Command::new(pre_commit());
-    cmd.args(["try-repo", REPO, hook, "--all-files", "--color", "never"])
+    cmd.args(["run", "--all-files", "--color", "never"])
         .current_dir(work)
         .env("PRE_COMMIT_HOME", target.join("precommit-home"))
         // Both builds resolve from the local crate cache the test build filled:
@@ -117,7 +180,6 @@ fn project(app: &str) -> tempfile::TempDir {
     git(dir, &["init", "-q"]);
     fs::write(dir.join("app.py"), app).unwrap();
     fs::write(dir.join("README.md"), "not python\n").unwrap();
-    git(dir, &["add", "."]);
     work
 }
 
@@ -127,7 +189,7 @@ const BAD_KEY: &str = "from cashews import cache\n\ncache.setup(\"mem://\")\n\n\
 fn fails_then_passes(hook: &str, env: &[(&str, PathBuf)]) {
     let work = project(BAD_KEY);
     let dir = work.path();
-    let (ok, output) = try_repo(dir, hook, env);
+    let (ok, output) = run_hook(dir, hook, env);
     assert!(!ok, "the hook passed on a bad key:\n{output}");
     assert!(
         output.contains("app.py:6:22: CA101 key \"f:{a}\" leaves out `b`"),
@@ -136,8 +198,7 @@ fn fails_then_passes(hook: &str, env: &[(&str, PathBuf)]) {
 
     let fixed = BAD_KEY.replace("key=\"f:{a}\"", "key=\"f:{a}:{b}\"");
     fs::write(dir.join("app.py"), fixed).unwrap();
-    git(dir, &["add", "."]);
-    let (ok, output) = try_repo(dir, hook, env);
+    let (ok, output) = run_hook(dir, hook, env);
     assert!(ok, "the hook failed on the fixed file:\n{output}");
     assert!(output.contains("Passed"), "{output}");
 }
