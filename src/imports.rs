@@ -838,6 +838,10 @@ mod tests {
         );
         // Not one name a line: inline, in order.
         assert_eq!(
+            add("from cashews import (\n    Cache\n    , noself\n)\n"),
+            "cache|from cashews import (\n    Cache, cache\n    , noself\n)\n"
+        );
+        assert_eq!(
             add("from cashews import (Cache,\n    noself)\n"),
             "cache|from cashews import (Cache, cache,\n    noself)\n"
         );

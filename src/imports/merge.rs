@@ -29,7 +29,7 @@ pub(super) fn merge(
         .iter()
         .position(|n| member_key(src, *n, module, style) > new_key)
         .unwrap_or(names.len());
-    if one_per_line(stmt, &names) {
+    if one_per_line(src, stmt, &names) {
         return Some(own_line(src, stmt, &names, pos, name));
     }
     let inline = inline(&names, pos, name);
@@ -56,16 +56,22 @@ fn token<'t>(stmt: Node<'t>, kind: &str) -> Option<Node<'t>> {
     stmt.children(&mut cursor).find(|c| c.kind() == kind)
 }
 
-/// `from m import (\n    a,\n    b,\n)`: parenthesised, the names on rows
-/// of their own, apart from both parentheses.
-fn one_per_line(stmt: Node, names: &[Node]) -> bool {
+/// `from m import (\n    a,\n    b,\n)`: parenthesised, each name first on
+/// a row of its own, apart from both parentheses.
+fn one_per_line(src: &SourceFile, stmt: Node, names: &[Node]) -> bool {
     let (Some(open), Some(close)) = (token(stmt, "("), token(stmt, ")")) else {
         return false;
     };
     let rows: Vec<usize> = names.iter().map(|n| n.start_position().row).collect();
+    let first_on_row = |n: &Node| {
+        let start = n.start_byte();
+        let line_start = src.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        src.text[line_start..start].trim().is_empty()
+    };
     rows.windows(2).all(|w| w[0] < w[1])
         && rows[0] > open.start_position().row
         && close.start_position().row > names[names.len() - 1].end_position().row
+        && names.iter().all(first_on_row)
 }
 
 /// `    name,` on a line of its own: above the name it sorts before (and
