@@ -3,7 +3,8 @@
 //! PEP 621 `[project] dependencies` and Poetry's `[tool.poetry.dependencies]`
 //! in pyproject.toml (located with toml_edit's spans, edited as text so every
 //! comment and the layout stay as they were), else a requirements file, line
-//! by line. New lines take the file's line ending.
+//! by line. New lines take the file's line ending. Existing pins are checked
+//! against cashews 7.x: PEP 440 here, Poetry's syntax in `poetry.rs`.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use crate::rewrite::FileChange;
 use crate::source::{BadInput, io_reason};
 
 pub(crate) mod optional;
+mod poetry;
 
 /// The lower bound on cashews' current major version: the emitted code
 /// (decorator arguments, `disk://?directory=` URLs) is checked against 7.x.
@@ -338,10 +340,12 @@ fn excludes_7(spec: &str) -> bool {
     let Ok(specs) = spec.parse::<VersionSpecifiers>() else {
         return false; // not PEP 440 (a typo, a Poetry caret): left to the person
     };
-    !(0..=30).any(|minor| {
-        let version = Version::new([7, minor]);
-        specs.contains(&version)
-    })
+    !admits_7(&specs)
+}
+
+/// Whether some cashews 7.0 to 7.30 satisfies the specifiers.
+fn admits_7(specs: &VersionSpecifiers) -> bool {
+    (0..=30).any(|minor| specs.contains(&Version::new([7, minor])))
 }
 
 /// `cashews[redis]>=6` with `diskcache` -> `cashews[diskcache,redis]>=7.0`:
@@ -375,10 +379,15 @@ fn widened(req: &str, head: &Head, extra: Option<&str>) -> Option<String> {
 /// The requirement `old` at `range` of `text` replaced by `new`, written as
 /// `literal` (quoted in a TOML file).
 fn widen_edit(text: &str, range: Range<usize>, old: &str, new: &str, literal: String) -> Outcome {
-    let new_text = apply(text, &[Edit::replace(range.start, range.end, literal)])
-        .expect("one edit computed from this text");
+    let edit = Edit::replace(range.start, range.end, literal);
+    updated(text, &[edit], range.start, old, new)
+}
+
+/// The `Updated` outcome of `edits`, saying `old` gave way to `new`.
+fn updated(text: &str, edits: &[Edit], at: usize, old: &str, new: &str) -> Outcome {
+    let new_text = apply(text, edits).expect("edits computed from this text do not overlap");
     Outcome::Edited {
-        line: line_of(&new_text, range.start),
+        line: line_of(&new_text, at),
         text: new_text,
         what: format!(
             "`{}` excluded cashews 7.x, which the emitted code needs: now `{new}`",
@@ -520,33 +529,86 @@ fn append_to_array(text: &str, array: &Array, req: &str) -> Outcome {
 
 /// The cashews entry of `[tool.poetry.dependencies]`, if any.
 fn poetry_existing(text: &str, table: &Table, extra: Option<&str>) -> Option<Outcome> {
-    let (_, item) = table.iter().find(|(k, _)| normalize(k) == "cashews")?;
-    let value = item.as_value()?;
+    let (key, item) = table.iter().find(|(k, _)| normalize(k) == "cashews")?;
+    let Some(value) = item.as_value() else {
+        // `[tool.poetry.dependencies.cashews]`: a table of its own, which a
+        // new `cashews = ...` line would duplicate.
+        return Some(Outcome::Manual(
+            "cashews is declared as a [tool.poetry.dependencies.cashews] table; check its version allows 7.x and add the extra there".to_string(),
+        ));
+    };
     let span = value.span()?;
+    if let Some(outcome) = poetry_widened(text, key, value, extra) {
+        return Some(outcome);
+    }
     let line = line_of(text, span.start);
     let Some(extra) = extra else {
         return Some(Outcome::Present { line });
     };
     let what = format!("the {extra} extra on cashews");
-    match value {
+    let edit = match value {
         Value::String(s) => {
             let version = toml_str(s.value(), &text[span.clone()]);
             let inline = format!("{{ version = {version}, extras = [\"{extra}\"] }}");
-            Some(edited(
-                text,
-                &[Edit::replace(span.start, span.end, inline)],
-                span.start,
-                what,
-            ))
+            Edit::replace(span.start, span.end, inline)
         }
-        Value::InlineTable(t) => Some(poetry_inline(text, t, extra, line, what)),
-        _ => Some(Outcome::Manual(format!(
-            "cashews has several constraints in [tool.poetry.dependencies]; add the {extra} extra to them"
-        ))),
-    }
+        Value::InlineTable(t) => match extras_edit(t, extra) {
+            Ok(Some(edit)) => edit,
+            Ok(None) => return Some(Outcome::Present { line }),
+            Err(manual) => return Some(manual),
+        },
+        _ => {
+            return Some(Outcome::Manual(format!(
+                "cashews has several constraints in [tool.poetry.dependencies]; add the {extra} extra to them"
+            )));
+        }
+    };
+    Some(edited(text, &[edit], span.start, what))
 }
 
-fn poetry_inline(text: &str, t: &InlineTable, extra: &str, line: usize, what: String) -> Outcome {
+/// A Poetry entry whose version excludes cashews 7.x (`"^6.0"`, `{ version
+/// = "~6.4", extras = [...] }`): the version becomes `>=7.0` and the extra
+/// is merged in, in the entry's own form. None when the version allows 7.x.
+fn poetry_widened(text: &str, key: &str, value: &Value, extra: Option<&str>) -> Option<Outcome> {
+    let span = value.span()?;
+    let mut edits = Vec::new();
+    match value {
+        Value::String(s) if poetry::excludes_7(s.value()) => {
+            let version = toml_str(LOWER_BOUND, &text[span.clone()]);
+            let new = match extra {
+                Some(e) => format!("{{ version = {version}, extras = [\"{e}\"] }}"),
+                None => version,
+            };
+            edits.push(Edit::replace(span.start, span.end, new));
+        }
+        Value::InlineTable(t) => {
+            let version = t.get("version")?;
+            let vspan = version.span()?;
+            if !poetry::excludes_7(version.as_str()?) {
+                return None;
+            }
+            let literal = toml_str(LOWER_BOUND, &text[vspan.clone()]);
+            edits.push(Edit::replace(vspan.start, vspan.end, literal));
+            if let Some(e) = extra
+                && let Ok(Some(edit)) = extras_edit(t, e)
+            {
+                edits.push(edit);
+            }
+        }
+        _ => return None,
+    }
+    let new_text = apply(text, &edits).expect("edits computed from this text do not overlap");
+    // Every edit is inside the value: its new text ends as far past the
+    // old end as the file grew.
+    let new_end = (span.end + new_text.len()) - text.len();
+    let old = format!("{key} = {}", &text[span.clone()]);
+    let new = format!("{key} = {}", &new_text[span.start..new_end]);
+    Some(updated(text, &edits, span.start, &old, &new))
+}
+
+/// The edit adding `extra` to an inline table's `extras`: None when it is
+/// there already, Err when `extras` is not a list.
+fn extras_edit(t: &InlineTable, extra: &str) -> Result<Option<Edit>, Outcome> {
     let span = t.span().expect("parsed tables have spans");
     match t.get("extras") {
         Some(Value::Array(extras)) => {
@@ -554,16 +616,17 @@ fn poetry_inline(text: &str, t: &InlineTable, extra: &str, line: usize, what: St
                 .iter()
                 .any(|v| v.as_str().is_some_and(|s| normalize(s) == extra))
             {
-                return Outcome::Present { line };
+                return Ok(None);
             }
             let aspan = extras.span().expect("parsed arrays have spans");
-            let edit = match extras.iter().filter_map(Value::span).last() {
+            Ok(Some(match extras.iter().filter_map(Value::span).last() {
                 Some(last) => Edit::insert(last.end, format!(", \"{extra}\"")),
                 None => Edit::insert(aspan.start + 1, format!("\"{extra}\"")),
-            };
-            edited(text, &[edit], span.start, what)
+            }))
         }
-        Some(_) => Outcome::Manual("cashews' `extras` is not a list".to_string()),
+        Some(_) => Err(Outcome::Manual(
+            "cashews' `extras` is not a list".to_string(),
+        )),
         None => {
             let last_end = t
                 .get_values()
@@ -571,11 +634,10 @@ fn poetry_inline(text: &str, t: &InlineTable, extra: &str, line: usize, what: St
                 .filter_map(|(_, v)| v.span())
                 .map(|r| r.end)
                 .max();
-            let edit = match last_end {
+            Ok(Some(match last_end {
                 Some(end) => Edit::insert(end, format!(", extras = [\"{extra}\"]")),
                 None => Edit::insert(span.start + 1, format!(" extras = [\"{extra}\"] ")),
-            };
-            edited(text, &[edit], span.start, what)
+            }))
         }
     }
 }
@@ -894,6 +956,87 @@ mod tests {
             new_text(edit_pyproject("[tool.poetry.dependencies]\n", None).unwrap()),
             "[tool.poetry.dependencies]\ncashews = \">=7.0\"\n"
         );
+    }
+
+    #[test]
+    fn poetry_pins_that_exclude_7_are_widened_in_their_own_form() {
+        let poetry = |entry: &str, extra: Option<&str>| {
+            let text =
+                format!("[tool.poetry.dependencies]\npython = \"^3.10\"\n{entry}  # cache\n");
+            let (status, text) = status_and_text(edit_pyproject(&text, extra).unwrap());
+            assert_eq!(status, DepStatus::Updated, "{entry}");
+            let line = text.lines().nth(2).unwrap();
+            line.strip_suffix("  # cache").unwrap().to_string()
+        };
+        for version in ["^6.0", "~6.4", "6.*", ">=6,<7", "6.4.0", "^0.5"] {
+            assert_eq!(
+                poetry(&format!("cashews = \"{version}\""), None),
+                "cashews = \">=7.0\"",
+                "{version}"
+            );
+        }
+        assert_eq!(
+            poetry("cashews = '^6.0'", DISK),
+            "cashews = { version = '>=7.0', extras = [\"diskcache\"] }"
+        );
+        assert_eq!(
+            poetry(
+                "cashews = { version = \"^6.0\", extras = [\"redis\"] }",
+                DISK
+            ),
+            "cashews = { version = \">=7.0\", extras = [\"redis\", \"diskcache\"] }"
+        );
+        assert_eq!(
+            poetry("cashews = {version = \"~6.4\", optional = true}", DISK),
+            "cashews = {version = \">=7.0\", optional = true, extras = [\"diskcache\"]}"
+        );
+        assert_eq!(
+            poetry(
+                "cashews = { version = \"^6.0\", extras = [\"diskcache\"] }",
+                DISK
+            ),
+            "cashews = { version = \">=7.0\", extras = [\"diskcache\"] }"
+        );
+        let text =
+            "[tool.poetry.dependencies]\ncashews = { version = \"^6.0\", extras = [\"redis\"] }\n";
+        let Outcome::Edited { what, .. } = edit_pyproject(text, DISK).unwrap() else {
+            panic!("expected an edit");
+        };
+        assert_eq!(
+            what,
+            "`cashews = { version = \"^6.0\", extras = [\"redis\"] }` excluded cashews 7.x, which the emitted code needs: now `cashews = { version = \">=7.0\", extras = [\"redis\", \"diskcache\"] }`"
+        );
+    }
+
+    #[test]
+    fn poetry_pins_that_allow_7_are_kept() {
+        for entry in [
+            "cashews = { version = \"*\", extras = [\"diskcache\"] }",
+            "cashews = { version = \"^7.1\", extras = [\"diskcache\"] }",
+            "cashews = { version = \"^6.0 || ^7.0\", extras = [\"diskcache\"] }",
+            "cashews = { git = \"https://github.com/Krukov/cashews\", extras = [\"diskcache\"] }",
+            "cashews = \">=6\"",
+        ] {
+            let text = format!("[tool.poetry.dependencies]\n{entry}\n");
+            let extra = entry.contains("extras").then_some("diskcache");
+            assert_eq!(
+                edit_pyproject(&text, extra).unwrap(),
+                Outcome::Present { line: 2 },
+                "{entry}"
+            );
+        }
+        // `^7.0` allows 7: only the extra is added.
+        let (status, text) = status_and_text(
+            edit_pyproject("[tool.poetry.dependencies]\ncashews = \"^7.0\"\n", DISK).unwrap(),
+        );
+        assert_eq!(status, DepStatus::Added);
+        assert!(text.contains("version = \"^7.0\""), "{text}");
+        // A cashews table of its own is not duplicated by a new key.
+        let table = "[tool.poetry.dependencies.cashews]\nversion = \"^6.0\"\n";
+        assert!(matches!(
+            edit_pyproject(table, DISK).unwrap(),
+            Outcome::Manual(_)
+        ));
     }
 
     #[test]

@@ -422,8 +422,10 @@ fn check_results(results: &[TargetResult]) -> Result<(), String> {
 }
 
 /// Every original line is still there, byte for byte and in order; the only
-/// line that may change is a `from M import …` line that gained `, name`.
+/// line that may change is a `from M import …` line that gained `, name`
+/// (or `name, `), wrapped in parentheses when that made it too long.
 pub(crate) fn only_adds_lines(old: &str, new: &str) -> Result<(), String> {
+    let (old, new) = (joined_imports(old), joined_imports(new));
     let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
     let mut i = 0;
     for line in new.split_inclusive('\n') {
@@ -460,15 +462,49 @@ fn is_merged_import(old: &str, new: &str) -> bool {
     let Some(extra) = new.len().checked_sub(old.len()) else {
         return false;
     };
+    let is_name =
+        |name: &str| !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
     (0..=old.len())
         .filter(|i| old.is_char_boundary(*i))
         .any(|i| {
+            // Both ends match first, so `i` and `i + extra` are boundaries in `new`.
             new.starts_with(&old[..i])
                 && new.ends_with(&old[i..])
-                && new[i..i + extra]
-                    .strip_prefix(", ")
-                    .is_some_and(|name| name.chars().all(|c| c.is_alphanumeric() || c == '_'))
+                && (new[i..i + extra].strip_prefix(", ").is_some_and(is_name)
+                    || new[i..i + extra].strip_suffix(", ").is_some_and(is_name))
         })
+}
+
+/// `from m import (`, one name a line, `)  # c` joined to `from m import a,
+/// b  # c` (comments inside dropped), so that a statement wrapped when a
+/// name was merged into it compares with its one-line self.
+fn joined_imports(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut lines = text.split_inclusive('\n');
+    while let Some(line) = lines.next() {
+        let body = line.trim_end_matches(['\r', '\n']);
+        let head = body
+            .strip_suffix(" import (")
+            .filter(|h| h.trim_start().starts_with("from "));
+        let Some(head) = head else {
+            out.push_str(line);
+            continue;
+        };
+        let mut taken = line.to_string();
+        let mut names: Vec<&str> = Vec::new();
+        let mut joined = None;
+        for next in lines.by_ref() {
+            taken.push_str(next);
+            let code = next.split('#').next().unwrap_or_default().trim();
+            if let Some(rest) = next.trim_start().strip_prefix(')') {
+                joined = Some(format!("{head} import {}{rest}", names.join(", ")));
+                break;
+            }
+            names.extend(code.split(',').map(str::trim).filter(|n| !n.is_empty()));
+        }
+        out.push_str(joined.as_deref().unwrap_or(&taken));
+    }
+    out
 }
 
 fn manifest_dir() -> PathBuf {
@@ -759,6 +795,15 @@ mod tests {
     fn only_adds_lines_allows_a_merged_import_and_nothing_else() {
         assert!(only_adds_lines("a\nb\n", "x\na\ny\nb\n").is_ok());
         assert!(only_adds_lines("from m import A\nb\n", "from m import A, cache\n@d\nb\n").is_ok());
+        assert!(only_adds_lines("from m import b\n", "from m import a, b\n").is_ok());
+        assert!(
+            only_adds_lines(
+                "from m import A, b  # c\nx\n",
+                "from m import (\n    A,\n    a,\n    b,\n)  # c\nx\n"
+            )
+            .is_ok()
+        );
+        assert!(only_adds_lines("from m import A, b\n", "from m import (\n    A,\n)\n").is_err());
         assert!(only_adds_lines("a\nb\n", "a\n").is_err());
         assert!(only_adds_lines("a\r\nb\n", "a\nb\n").is_err());
         assert!(only_adds_lines("a = 1\n", "a = 12\n").is_err());

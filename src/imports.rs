@@ -12,6 +12,8 @@ use crate::function::dotted_name;
 use crate::isort::{ImportLine, Style};
 use crate::source::SourceFile;
 
+mod merge;
+
 pub(crate) struct Imports<'t> {
     /// Local name -> dotted path: `h` -> `httpx`, `run` -> `subprocess.run`.
     aliases: BTreeMap<String, String>,
@@ -42,8 +44,6 @@ pub(crate) enum Binding {
 pub(crate) struct FromImport<'t> {
     pub(crate) node: Node<'t>,
     pub(crate) module: String,
-    /// The last imported name: a merged name goes after it.
-    pub(crate) last_name: Option<Node<'t>>,
 }
 
 impl<'t> Imports<'t> {
@@ -120,7 +120,6 @@ impl<'t> Imports<'t> {
             self.wildcards.push(module);
             return;
         }
-        let mut last_name = None;
         for name in node.children_by_field_name("name", &mut node.walk()) {
             let (path, alias) = split_alias(src, name);
             let local = alias.unwrap_or_else(|| path.clone());
@@ -134,14 +133,9 @@ impl<'t> Imports<'t> {
             );
             self.aliases
                 .insert(local.clone(), format!("{module}.{path}"));
-            last_name = Some(name);
         }
         if node.parent().is_some_and(|p| p.kind() == "module") {
-            self.from_statements.push(FromImport {
-                node,
-                module,
-                last_name,
-            });
+            self.from_statements.push(FromImport { node, module });
         }
     }
 
@@ -206,17 +200,17 @@ impl<'t> Imports<'t> {
             return (local, None);
         }
         let taken = self.is_bound(name) || name_in_use(src, name);
+        let style = crate::isort::for_file(&src.path);
         // isort's force-single-line wants one name per `from` import.
-        if !taken && !crate::isort::for_file(&src.path).force_single_line {
+        if !taken && !style.force_single_line {
             let existing = self
                 .from_statements
                 .iter()
                 .find(|s| s.module == module && s.node.start_byte() < before);
-            if let Some(last) = existing.and_then(|s| s.last_name) {
-                return (
-                    name.to_string(),
-                    Some(Edit::insert(last.end_byte(), format!(", {name}"))),
-                );
+            if let Some(s) = existing
+                && let Some(edit) = merge::merge(src, s.node, &s.module, name, &style)
+            {
+                return (name.to_string(), Some(edit));
             }
         }
         let local = if taken {
@@ -830,9 +824,85 @@ mod tests {
             add("from cashews import Cache\nx = 1\n"),
             "cache|from cashews import Cache, cache\nx = 1\n"
         );
+        // In ruff's order (order-by-type: classes before the rest).
+        assert_eq!(
+            add("from cashews import Cache, noself\n"),
+            "cache|from cashews import Cache, cache, noself\n"
+        );
+        assert_eq!(
+            add("from cashews import key_context  # ctx\n"),
+            "cache|from cashews import cache, key_context  # ctx\n"
+        );
+    }
+
+    /// A parenthesised block, one name a line: the name gets a line of its
+    /// own in sorted position, in the block's indentation.
+    #[test]
+    fn merges_into_a_parenthesised_block_in_its_style() {
         assert_eq!(
             add("from cashews import (\n    Cache,\n    noself,\n)\n"),
-            "cache|from cashews import (\n    Cache,\n    noself, cache,\n)\n"
+            "cache|from cashews import (\n    Cache,\n    cache,\n    noself,\n)\n"
+        );
+        assert_eq!(
+            add("from cashews import (\n  # the context\n  key_context,\n)\n"),
+            "cache|from cashews import (\n  cache,\n  # the context\n  key_context,\n)\n"
+        );
+        assert_eq!(
+            add("from cashews import (\r\n\tCache,\r\n\tCommand  # cmd\r\n)\r\n"),
+            "cache|from cashews import (\r\n\tCache,\r\n\tCommand,  # cmd\r\n\tcache,\r\n)\r\n"
+        );
+        // Not one name a line: inline, in order.
+        assert_eq!(
+            add("from cashews import (\n    Cache\n    , noself\n)\n"),
+            "cache|from cashews import (\n    Cache, cache\n    , noself\n)\n"
+        );
+        assert_eq!(
+            add("from cashews import (Cache,\n    noself)\n"),
+            "cache|from cashews import (Cache, cache,\n    noself)\n"
+        );
+    }
+
+    fn add_with(pyproject: &str, text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pyproject.toml"), pyproject).unwrap();
+        let path = dir.path().join("m.py");
+        let src = SourceFile::parse(&path, text.as_bytes().to_vec()).unwrap();
+        let (_, edit) = Imports::collect(&src).ensure(&src, "cashews", "cache", src.text.len());
+        apply(&src.text, &[edit.unwrap()]).unwrap()
+    }
+
+    /// Past the project's line length the merged statement is wrapped as
+    /// ruff-format and ruff's isort write it.
+    #[test]
+    fn a_merged_line_past_the_line_length_is_wrapped() {
+        let ruff = "[tool.ruff]\nline-length = 40\n";
+        let before = "from cashews import Cache, key_context, noself  # noqa: F401\n\nx = 1\n";
+        assert_eq!(
+            add_with(ruff, before),
+            "from cashews import (\n    Cache,\n    cache,\n    key_context,\n    noself,\n)  # noqa: F401\n\nx = 1\n"
+        );
+        // Exactly the line length fits (E501 counts `>`); black's setting counts too.
+        let fits = "from cashews import Cache, noself\n";
+        let black = "[tool.black]\nline-length = 40\n";
+        assert_eq!(
+            add_with(black, fits),
+            "from cashews import Cache, cache, noself\n"
+        );
+        assert_eq!(
+            add_with("[tool.black]\nline-length = 39\n", fits),
+            "from cashews import (\n    Cache,\n    cache,\n    noself,\n)\n"
+        );
+        // The file's indentation and line ending; aliases kept as written.
+        let tabs = "from cashews import Cache as C, noself\r\n\r\nif x:\r\n\tpass\r\n";
+        assert_eq!(
+            add_with(black, tabs),
+            "from cashews import (\r\n\tCache as C,\r\n\tcache,\r\n\tnoself,\r\n)\r\n\r\nif x:\r\n\tpass\r\n"
+        );
+        // A parenthesised block stays one name a line whatever the length.
+        let block = "from cashews import (\n    Cache,\n)\n";
+        assert_eq!(
+            add_with("[tool.ruff]\nline-length = 10\n", block),
+            "from cashews import (\n    Cache,\n    cache,\n)\n"
         );
     }
 

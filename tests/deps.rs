@@ -49,3 +49,38 @@ fn a_pin_below_7_is_reported_and_rewritten_only_with_write() {
         read()
     );
 }
+
+/// The same for Poetry's syntax: `^6.0` means >=6.0,<7.0, so the table
+/// entry is updated in its own form, the extras merged.
+#[test]
+fn a_poetry_caret_below_7_is_reported_and_rewritten_only_with_write() {
+    let dir = common::project(&[("app.py", APP)]);
+    let manifest = "[tool.poetry]\nname = \"fx\"\n\n[tool.poetry.dependencies]\npython = \"^3.10\"\ncashews = { version = \"^6.0\", extras = [\"redis\"] }  # cache\n";
+    std::fs::write(dir.path().join("pyproject.toml"), manifest).unwrap();
+    let out = run(
+        dir.path(),
+        &["app.py::get_user", "--format", "json", "--no-setup"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dep = &doc["dependency"];
+    assert_eq!(dep["status"], "updated", "{dep}");
+    let message = dep["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "`cashews = { version = \"^6.0\", extras = [\"redis\"] }` excluded cashews 7.x"
+        ),
+        "{message}"
+    );
+    let want = "cashews = { version = \">=7.0\", extras = [\"redis\", \"diskcache\"] }  # cache";
+    assert!(
+        doc["diff"].as_str().unwrap().contains(&format!("+{want}")),
+        "{}",
+        stdout(&out)
+    );
+    let read = || std::fs::read_to_string(dir.path().join("pyproject.toml")).unwrap();
+    assert_eq!(read(), manifest, "a dry run writes nothing");
+    let out = run(dir.path(), &["app.py::get_user", "--write", "--no-setup"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(read().contains(want), "{}", read());
+}

@@ -1,18 +1,29 @@
-//! The pre-commit hook, end to end: a real `pre-commit` (pinned in
+//! The pre-commit hooks, end to end: a real `pre-commit` (pinned in
 //! scripts/requirements-test.txt) runs this repository's
-//! `.pre-commit-hooks.yaml` on a temporary git repository. It builds the hook
-//! with `cargo install` (`language: rust`), so the first run takes minutes;
-//! the build goes to target/precommit-cargo and pre-commit's cache to
-//! target/precommit-home, so later runs are quicker.
+//! `.pre-commit-hooks.yaml` on a temporary git repository, whose
+//! `.pre-commit-config.yaml` names this checkout as the hook repository.
 //!
-//! `pre-commit try-repo` points the hook repository at this checkout: in a
-//! clean checkout (CI) it uses HEAD; with uncommitted changes to tracked
-//! files it commits them to a shadow copy first, so what is tested is what
-//! is on disk.
+//! `cashews-add-lint` (`language: rust`) is built with `cargo install`,
+//! into target/precommit-cargo. `cashews-add-lint-python` (`language:
+//! python`) is pip-installed into the hook's virtualenv: pip's build
+//! isolation fetches maturin from the package registry, and maturin's cargo
+//! builds in target/release-tests, the folder scripts/release-bin.sh fills,
+//! so the dependencies are not compiled again, only this crate.
+//!
+//! pre-commit keeps each hook environment in target/precommit-home by
+//! repository and revision, so a hook is built once per revision and the
+//! test's two runs (and later test runs) reuse it. `pre-commit try-repo`
+//! would build it on every call: it uses a temporary store. The revision is
+//! HEAD when the tracked files are committed (CI); otherwise they are
+//! committed to target/precommit-shadow first, with a fixed author and date
+//! so that the same files give the same revision, and what is tested is
+//! what is on disk.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -63,38 +74,93 @@ fn run_bounded(cmd: &mut Command) -> Output {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
+fn git(dir: &Path, args: &[&str]) -> String {
+    git_with_input(dir, args, b"")
+}
+
+/// Runs git in `dir` with `input` on its stdin; returns its stdout.
+fn git_with_input(dir: &Path, args: &[&str], input: &[u8]) -> String {
+    let mut child = Command::new("git")
         .args(args)
         .current_dir(dir)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("git runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "git {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn try_repo(pre_commit: &Path, work: &Path) -> (bool, String) {
-    let target = Path::new(REPO).join("target");
-    let out = run_bounded(
-        Command::new(pre_commit)
-            .args([
-                "try-repo",
-                REPO,
-                "cashews-add-lint",
-                "--all-files",
-                "--color",
-                "never",
-            ])
-            .current_dir(work)
-            .env("PRE_COMMIT_HOME", target.join("precommit-home"))
-            .env("CARGO_TARGET_DIR", target.join("precommit-cargo"))
-            // cargo install resolves dependencies afresh (it ignores Cargo.lock):
-            // offline, it takes them from the local cache the test build filled.
-            .env("CARGO_NET_OFFLINE", "true"),
+/// The hook repository and revision for the config (see the module doc);
+/// made once per test binary, as both tests use it.
+fn hook_repo() -> &'static (PathBuf, String) {
+    static REPO_REV: OnceLock<(PathBuf, String)> = OnceLock::new();
+    REPO_REV.get_or_init(|| {
+        let repo = Path::new(REPO);
+        let changed = git(repo, &["status", "--porcelain", "--untracked-files=no"]);
+        if changed.is_empty() {
+            return (repo.to_path_buf(), git(repo, &["rev-parse", "HEAD"]));
+        }
+        let shadow = repo.join("target/precommit-shadow");
+        if !shadow.join(".git").is_dir() {
+            fs::create_dir_all(&shadow).unwrap();
+            git(&shadow, &["init", "-q"]);
+        }
+        git(&shadow, &["fetch", "-q", REPO, "HEAD"]);
+        git(
+            &shadow,
+            &["checkout", "-q", "--force", "--detach", "FETCH_HEAD"],
+        );
+        let diff = Command::new("git")
+            .args(["diff", "HEAD", "--binary"])
+            .current_dir(repo)
+            .output()
+            .unwrap();
+        git_with_input(&shadow, &["apply", "--index", "-"], &diff.stdout);
+        let fixed = "2000-01-01T00:00:00Z";
+        let commit = Command::new("git")
+            .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(["commit", "-q", "--no-verify", "-m", "uncommitted changes"])
+            .env("GIT_AUTHOR_DATE", fixed)
+            .env("GIT_COMMITTER_DATE", fixed)
+            .current_dir(&shadow)
+            .output()
+            .unwrap();
+        assert!(commit.status.success(), "{commit:?}");
+        (shadow.clone(), git(&shadow, &["rev-parse", "HEAD"]))
+    })
+}
+
+/// Runs `hook` of this repository on `work`'s files; `env` is what the
+/// hook's build needs. Returns whether it passed and everything it printed.
+fn run_hook(work: &Path, hook: &str, env: &[(&str, PathBuf)]) -> (bool, String) {
+    let (repo, rev) = hook_repo();
+    let config = format!(
+        "repos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n      - id: {hook}\n",
+        repo.display()
     );
+    fs::write(work.join(".pre-commit-config.yaml"), config).unwrap();
+    git(work, &["add", "."]);
+    let target = Path::new(REPO).join("target");
+    let mut cmd = Command::new(pre_commit());
+    cmd.args(["run", "--all-files", "--color", "never"])
+        .current_dir(work)
+        .env("PRE_COMMIT_HOME", target.join("precommit-home"))
+        // Both builds resolve from the local crate cache the test build filled:
+        // cargo install ignores Cargo.lock, maturin's cargo keeps it.
+        .env("CARGO_NET_OFFLINE", "true");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = run_bounded(&mut cmd);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -103,40 +169,56 @@ fn try_repo(pre_commit: &Path, work: &Path) -> (bool, String) {
     (out.status.success(), text)
 }
 
-#[test]
-fn precommit_hook_fails_on_a_bad_key_and_passes_once_fixed() {
-    let pre_commit = pre_commit();
+/// A git repository in a temporary folder holding `app.py` (and a file the
+/// hook must not read).
+fn project(app: &str) -> tempfile::TempDir {
     let work = tempfile::Builder::new()
         .prefix("precommit-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap();
     let dir = work.path();
     git(dir, &["init", "-q"]);
-    let app = dir.join("app.py");
-    fs::write(
-        &app,
-        "from cashews import cache\n\ncache.setup(\"mem://\")\n\n\n@cache(ttl=\"1h\", key=\"f:{a}\")\nasync def f(a, b):\n    return a + b\n",
-    )
-    .unwrap();
+    fs::write(dir.join("app.py"), app).unwrap();
     fs::write(dir.join("README.md"), "not python\n").unwrap();
-    git(dir, &["add", "."]);
+    work
+}
 
-    let (ok, output) = try_repo(&pre_commit, dir);
+const BAD_KEY: &str = "from cashews import cache\n\ncache.setup(\"mem://\")\n\n\n@cache(ttl=\"1h\", key=\"f:{a}\")\nasync def f(a, b):\n    return a + b\n";
+
+/// Runs `hook` on a bad key, then on the key fixed.
+fn fails_then_passes(hook: &str, env: &[(&str, PathBuf)]) {
+    let work = project(BAD_KEY);
+    let dir = work.path();
+    let (ok, output) = run_hook(dir, hook, env);
     assert!(!ok, "the hook passed on a bad key:\n{output}");
     assert!(
         output.contains("app.py:6:22: CA101 key \"f:{a}\" leaves out `b`"),
         "{output}"
     );
 
-    fs::write(
-        &app,
-        fs::read_to_string(&app)
-            .unwrap()
-            .replace("key=\"f:{a}\"", "key=\"f:{a}:{b}\""),
-    )
-    .unwrap();
-    git(dir, &["add", "."]);
-    let (ok, output) = try_repo(&pre_commit, dir);
+    let fixed = BAD_KEY.replace("key=\"f:{a}\"", "key=\"f:{a}:{b}\"");
+    fs::write(dir.join("app.py"), fixed).unwrap();
+    let (ok, output) = run_hook(dir, hook, env);
     assert!(ok, "the hook failed on the fixed file:\n{output}");
     assert!(output.contains("Passed"), "{output}");
+}
+
+#[test]
+fn precommit_hook_fails_on_a_bad_key_and_passes_once_fixed() {
+    let cargo = Path::new(REPO).join("target/precommit-cargo");
+    fails_then_passes("cashews-add-lint", &[("CARGO_TARGET_DIR", cargo)]);
+}
+
+/// The `language: python` hook: pip builds the wheel with maturin
+/// (`bindings = "bin"`) into the hook's own virtualenv.
+#[test]
+fn python_precommit_hook_fails_on_a_bad_key_and_passes_once_fixed() {
+    // The shared release build, so maturin's cargo finds the dependencies built.
+    let release = PathBuf::from(common::release_bin());
+    let target = release
+        .ancestors()
+        .nth(2)
+        .expect("target/release-tests")
+        .to_path_buf();
+    fails_then_passes("cashews-add-lint-python", &[("CARGO_TARGET_DIR", target)]);
 }
