@@ -371,18 +371,7 @@ fn alias_models(index: &Index, alias: &Def) -> BTreeSet<Resource> {
     let Some(m) = index.module(&alias.path) else {
         return out;
     };
-    let root = m.src.tree.root_node();
-    let mut cursor = root.walk();
-    for stmt in root.named_children(&mut cursor) {
-        let Some(a) = stmt.named_child(0).filter(|a| a.kind() == "assignment") else {
-            continue;
-        };
-        let (Some(left), Some(right)) = (
-            a.child_by_field_name("left"),
-            a.child_by_field_name("right"),
-        ) else {
-            continue;
-        };
+    for (left, right) in crate::source::assignments(m.src.tree.root_node()) {
         if m.src.text_of(left) != alias.qualname || right.kind() != "subscript" {
             continue;
         }
@@ -421,17 +410,7 @@ fn class_assignments<'t>(
     body: Node<'t>,
     out: &mut Vec<(Node<'t>, bool)>,
 ) {
-    let mut cursor = body.walk();
-    for stmt in body.named_children(&mut cursor) {
-        let Some(a) = stmt.named_child(0).filter(|a| a.kind() == "assignment") else {
-            continue;
-        };
-        let (Some(left), Some(right)) = (
-            a.child_by_field_name("left"),
-            a.child_by_field_name("right"),
-        ) else {
-            continue;
-        };
+    for (left, right) in crate::source::assignments(body) {
         if !matches!(right.kind(), "identifier" | "attribute") {
             continue;
         }

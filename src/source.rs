@@ -391,6 +391,22 @@ fn scan(text: &str, root: Node) -> (Option<SyntaxProblem>, usize) {
     }
 }
 
+/// The `(left, right)` of each assignment statement directly in a module
+/// or block (`x = 1`, `model: type = User`), in order.
+pub(crate) fn assignments(block: Node) -> Vec<(Node, Node)> {
+    let mut cursor = block.walk();
+    block
+        .named_children(&mut cursor)
+        .filter_map(|stmt| {
+            let a = stmt.named_child(0).filter(|a| a.kind() == "assignment")?;
+            Some((
+                a.child_by_field_name("left")?,
+                a.child_by_field_name("right")?,
+            ))
+        })
+        .collect()
+}
+
 /// tree-sitter-python's one known gap in valid code: an annotation that is
 /// a boolean expression starting with a generic type (`-> list["A"] or "A":`,
 /// `labels: list[str] or None = None`; valid Python, meaningless as a type).

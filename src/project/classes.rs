@@ -469,15 +469,10 @@ fn decorator_names(src: &SourceFile, stmt: Node) -> Vec<String> {
 /// assigns, when VALUE is a subscript (`Annotated[X, ...]`, a generic's
 /// alias `TagRepository = RepositoryBase[Tag, …]`).
 fn alias_value(module: &Module, name: &str) -> Option<String> {
-    let root = module.src.tree.root_node();
-    let mut cursor = root.walk();
-    root.named_children(&mut cursor).find_map(|stmt| {
-        let a = stmt.named_child(0).filter(|a| a.kind() == "assignment")?;
-        let left = a.child_by_field_name("left")?;
-        let right = a.child_by_field_name("right")?;
-        (module.src.text_of(left) == name && right.kind() == "subscript")
-            .then(|| module.src.text_of(right).to_string())
-    })
+    crate::source::assignments(module.src.tree.root_node())
+        .into_iter()
+        .find(|(left, right)| module.src.text_of(*left) == name && right.kind() == "subscript")
+        .map(|(_, right)| module.src.text_of(right).to_string())
 }
 
 pub(crate) fn annotated_class_name(annotation: &str) -> Option<&str> {
