@@ -2,9 +2,10 @@
 //! pinned corpus (django, sqlalchemy, fastapi, starlette, httpx, aiohttp,
 //! cashews; cached under target/), which is copied to a temporary folder.
 //! For each file, every top-level function and every method of a top-level
-//! class (as Python's `ast` lists them) is a target of one call with
-//! `--write --force --no-setup`. Any of these fails the test, naming the file
-//! and function:
+//! class (as Python's `ast` lists them) is a target of a call with
+//! `--write --force --no-setup`; a call takes the targets of up to 100 files
+//! of one package (a failed call is repeated file by file). Any of these
+//! fails the test, naming the file and function:
 //! - a crash or an exit code other than 0 or 1 (a tree-sitter parse error,
 //!   exit 2, is counted as skipped and listed);
 //! - a sync function decorated;
@@ -119,37 +120,27 @@ fn reason(qualname: &str, message: &str) -> String {
         .to_string()
 }
 
-fn check_file(
-    bin: &str,
-    path: &Path,
-    targets: &[(String, bool)],
-    root: &Path,
-    totals: &Mutex<Totals>,
-) {
-    let shown = path
-        .strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string();
+/// One file's targets: its path, and (qualname, is_async) pairs.
+type Job<'a> = (&'a PathBuf, &'a Vec<(String, bool)>);
+
+/// The distinct names of a file's targets, in order.
+fn names_of(targets: &[(String, bool)]) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();
     for (name, _) in targets {
         if !names.contains(&name.as_str()) {
             names.push(name);
         }
     }
-    // Python keeps the last definition of a name, and so does the tool.
-    let is_async = |name: &str| {
-        targets
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .is_some_and(|(_, a)| *a)
-    };
+    names
+}
+
+/// The tool's arguments for every target of `jobs`.
+fn target_args(jobs: &[Job]) -> Vec<String> {
     // Writers get their delete_tags in other files of the package, which
     // other threads check at the same time: those edits would race. The
     // invalidation edits are checked by tests/invalidate.rs, tests/e2e.rs
     // and the fuzzer (src/fuzz.rs, the file as its own project).
-    let mut args = vec![
+    let mut args: Vec<String> = [
         "--write",
         "--force",
         "--no-setup",
@@ -157,90 +148,112 @@ fn check_file(
         "--format",
         "json",
     ]
-    .into_iter()
     .map(String::from)
-    .collect::<Vec<_>>();
-    args.extend(names.iter().map(|n| format!("{}::{n}", path.display())));
-    let before = std::fs::read(path).unwrap();
+    .to_vec();
+    for (path, targets) in jobs {
+        args.extend(
+            names_of(targets)
+                .iter()
+                .map(|n| format!("{}::{n}", path.display())),
+        );
+    }
+    args
+}
+
+/// The results of a JSON run, by the file of their target.
+fn results_by_file(stdout: &[u8]) -> BTreeMap<PathBuf, Vec<serde_json::Value>> {
+    let doc: serde_json::Value = serde_json::from_slice(stdout).unwrap();
+    let mut out: BTreeMap<PathBuf, Vec<serde_json::Value>> = BTreeMap::new();
+    for r in doc["results"].as_array().unwrap() {
+        let target = r["target"].as_str().unwrap();
+        let (path, _) = target.rsplit_once("::").unwrap();
+        out.entry(PathBuf::from(path)).or_default().push(r.clone());
+    }
+    out
+}
+
+/// Runs the tool once over the targets of several files (one project
+/// index serves them all), then a second time. A run that fails is
+/// undone and repeated file by file, so a failure names its file.
+fn check_files(bin: &str, jobs: &[Job], root: &Path, totals: &Mutex<Totals>) {
+    let shown = |path: &Path| {
+        path.strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    let args = target_args(jobs);
+    let before: Vec<Vec<u8>> = jobs
+        .iter()
+        .map(|(p, _)| std::fs::read(p).unwrap())
+        .collect();
     let first = Command::new(bin).args(&args).output().unwrap();
-    let mut failures = Vec::new();
-    let mut local = Totals::default();
-    match code(&first) {
-        0 | 1 => {}
-        2 if String::from_utf8_lossy(&first.stderr).contains("fix the file") => {
-            let mut t = totals.lock().unwrap();
-            t.files += 1;
-            t.skipped.push(format!(
-                "{shown}: skipped: tree-sitter parse error: {}",
-                String::from_utf8_lossy(&first.stderr).trim()
-            ));
+    let code_first = code(&first);
+    if !matches!(code_first, 0 | 1) {
+        if jobs.len() > 1 {
+            for ((path, _), bytes) in jobs.iter().zip(&before) {
+                std::fs::write(path, bytes).unwrap();
+            }
+            for job in jobs {
+                check_files(bin, std::slice::from_ref(job), root, totals);
+            }
             return;
         }
-        c => {
-            failures.push(format!(
-                "{shown}: exit {c}: {}",
-                String::from_utf8_lossy(&first.stderr).trim()
-            ));
+        let stderr = String::from_utf8_lossy(&first.stderr);
+        let mut t = totals.lock().unwrap();
+        t.files += 1;
+        let (file, why) = (shown(jobs[0].0), stderr.trim());
+        if code_first == 2 && stderr.contains("fix the file") {
+            t.skipped
+                .push(format!("{file}: skipped: tree-sitter parse error: {why}"));
+        } else {
+            t.failures.push(format!("{file}: exit {code_first}: {why}"));
         }
+        return;
     }
-    if failures.is_empty() {
-        let doc: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
-        for r in doc["results"].as_array().unwrap() {
-            let qualname = r["function"]["qualname"].as_str().unwrap();
-            local.functions += 1;
-            match r["status"].as_str().unwrap() {
-                "changed" => {
-                    local.decorated += 1;
-                    if !is_async(qualname) {
-                        failures.push(format!("{shown}::{qualname}: a sync def was decorated"));
-                    }
-                }
-                "unchanged" => local.unchanged += 1,
-                _ => {
-                    let why = reason(qualname, r["message"].as_str().unwrap());
-                    *local.refused.entry(why).or_default() += 1;
-                }
-            }
-        }
-        if local.functions != names.len() {
-            failures.push(format!(
-                "{shown}: {} results for {} targets",
-                local.functions,
-                names.len()
-            ));
-        }
-        let after = std::fs::read(path).unwrap();
-        if after != before {
+    let results = results_by_file(&first.stdout);
+    let after: Vec<Vec<u8>> = jobs
+        .iter()
+        .map(|(p, _)| std::fs::read(p).unwrap())
+        .collect();
+    let second = Command::new(bin).args(&args).output().unwrap();
+    let mut failures = Vec::new();
+    if code(&second) != code_first {
+        failures.push(format!(
+            "the run of {} file(s) from {}: second run exit {} after {code_first}: {}",
+            jobs.len(),
+            shown(jobs[0].0),
+            code(&second),
+            String::from_utf8_lossy(&second.stderr).trim()
+        ));
+    }
+    let again = results_by_file(&second.stdout);
+    let mut local = Totals::default();
+    for (((path, targets), old), new) in jobs.iter().zip(&before).zip(&after) {
+        let shown = shown(path);
+        let got = results.get(*path).map_or(&[][..], Vec::as_slice);
+        check_results(&shown, targets, got, &mut local, &mut failures);
+        if new != old {
             local.edited_files.push(path.to_path_buf());
-            if let Err(e) = only_adds_lines(&before, &after) {
+            if let Err(e) = only_adds_lines(old, new) {
                 failures.push(format!("{shown}: {e}"));
             }
         }
-        let second = Command::new(bin).args(&args).output().unwrap();
-        if code(&second) != code(&first) {
-            failures.push(format!(
-                "{shown}: second run exit {} after {}: {}",
-                code(&second),
-                code(&first),
-                String::from_utf8_lossy(&second.stderr).trim()
-            ));
-        } else {
-            let doc: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
-            for r in doc["results"].as_array().unwrap() {
-                if r["status"] == "changed" {
-                    failures.push(format!(
-                        "{shown}::{}: changed again on the second run",
-                        r["function"]["qualname"].as_str().unwrap()
-                    ));
-                }
+        for r in again.get(*path).into_iter().flatten() {
+            if r["status"] == "changed" {
+                failures.push(format!(
+                    "{shown}::{}: changed again on the second run",
+                    r["function"]["qualname"].as_str().unwrap()
+                ));
             }
         }
-        if std::fs::read(path).unwrap() != after {
+        if std::fs::read(path).unwrap() != *new {
             failures.push(format!("{shown}: the second run changed bytes"));
         }
+        local.files += 1;
     }
     let mut t = totals.lock().unwrap();
-    t.files += 1;
+    t.files += local.files;
     t.functions += local.functions;
     t.decorated += local.decorated;
     t.unchanged += local.unchanged;
@@ -249,6 +262,74 @@ fn check_file(
     }
     t.edited_files.extend(local.edited_files);
     t.failures.extend(failures);
+}
+
+/// Counts one file's results; a sync def decorated, or a result missing
+/// or extra, is a failure.
+fn check_results(
+    shown: &str,
+    targets: &[(String, bool)],
+    results: &[serde_json::Value],
+    local: &mut Totals,
+    failures: &mut Vec<String>,
+) {
+    // Python keeps the last definition of a name, and so does the tool.
+    let is_async = |name: &str| {
+        targets
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .is_some_and(|(_, a)| *a)
+    };
+    for r in results {
+        let qualname = r["function"]["qualname"].as_str().unwrap();
+        local.functions += 1;
+        match r["status"].as_str().unwrap() {
+            "changed" => {
+                local.decorated += 1;
+                if !is_async(qualname) {
+                    failures.push(format!("{shown}::{qualname}: a sync def was decorated"));
+                }
+            }
+            "unchanged" => local.unchanged += 1,
+            _ => {
+                let why = reason(qualname, r["message"].as_str().unwrap());
+                *local.refused.entry(why).or_default() += 1;
+            }
+        }
+    }
+    let names = names_of(targets).len();
+    if results.len() != names {
+        failures.push(format!(
+            "{shown}: {} results for {names} targets",
+            results.len()
+        ));
+    }
+}
+
+/// Files of one corpus package per run, at most this many: one project
+/// index then serves them all, which makes the test several times faster
+/// than a run per file.
+const FILES_PER_RUN: usize = 100;
+
+/// The jobs in runs: files with targets, grouped by corpus package (the
+/// first folder under `root`), in chunks of FILES_PER_RUN.
+fn runs<'a>(jobs: &[Job<'a>], root: &Path) -> Vec<Vec<Job<'a>>> {
+    let package = |p: &Path| {
+        let first = p.strip_prefix(root).ok()?.components().next()?;
+        Some(first.as_os_str().to_owned())
+    };
+    let mut out: Vec<Vec<Job>> = Vec::new();
+    for job in jobs {
+        let same = out
+            .last()
+            .is_some_and(|run| run.len() < FILES_PER_RUN && package(run[0].0) == package(job.0));
+        if !same {
+            out.push(Vec::new());
+        }
+        out.last_mut().unwrap().push(*job);
+    }
+    out
 }
 
 #[test]
@@ -270,19 +351,19 @@ fn every_function_of_the_corpus() {
         .map(|f| std::fs::read(f).unwrap().split(|b| *b == b'\n').count() - 1)
         .sum();
     let targets = list_targets(&python, &files);
-    let jobs: Vec<(&PathBuf, &Vec<(String, bool)>)> = targets.iter().collect();
+    let jobs: Vec<Job> = targets.iter().filter(|(_, t)| !t.is_empty()).collect();
+    let runs = runs(&jobs, work.path());
     let next = AtomicUsize::new(0);
-    let totals = Mutex::new(Totals::default());
+    let totals = Mutex::new(Totals {
+        files: targets.len() - jobs.len(),
+        ..Totals::default()
+    });
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
-                while let Some((path, targets)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if targets.is_empty() {
-                        totals.lock().unwrap().files += 1;
-                    } else {
-                        check_file(&bin, path, targets, work.path(), &totals);
-                    }
+                while let Some(run) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    check_files(&bin, run, work.path(), &totals);
                 }
             });
         }

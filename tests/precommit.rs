@@ -3,12 +3,13 @@
 //! `.pre-commit-hooks.yaml` on a temporary git repository, whose
 //! `.pre-commit-config.yaml` names this checkout as the hook repository.
 //!
-//! `cashews-add-lint` (`language: rust`) is built with `cargo install`,
-//! into target/precommit-cargo. `cashews-add-lint-python` (`language:
-//! python`) is pip-installed into the hook's virtualenv: pip's build
-//! isolation fetches maturin from the package registry, and maturin's cargo
-//! builds in target/release-tests, the folder scripts/release-bin.sh fills,
-//! so the dependencies are not compiled again, only this crate.
+//! `cashews-add-lint` (`language: rust`) is built with `cargo install`.
+//! `cashews-add-lint-python` (`language: python`) is pip-installed into the
+//! hook's virtualenv: pip's build isolation fetches maturin from the package
+//! registry. Both builds (cargo install's, maturin's cargo) use
+//! target/release-tests, the folder scripts/release-bin.sh fills with the
+//! same release profile and the same locked versions, so nothing is
+//! compiled again: a release build of its own would take minutes.
 //!
 //! pre-commit keeps each hook environment in target/precommit-home by
 //! repository and revision, so a hook is built once per revision and the
@@ -203,22 +204,30 @@ fn fails_then_passes(hook: &str, env: &[(&str, PathBuf)]) {
     assert!(output.contains("Passed"), "{output}");
 }
 
+/// The shared release build's target folder (see the module doc).
+fn release_target() -> PathBuf {
+    let release = PathBuf::from(common::release_bin());
+    release
+        .ancestors()
+        .nth(2)
+        .expect("target/release-tests")
+        .to_path_buf()
+}
+
 #[test]
 fn precommit_hook_fails_on_a_bad_key_and_passes_once_fixed() {
-    let cargo = Path::new(REPO).join("target/precommit-cargo");
-    fails_then_passes("cashews-add-lint", &[("CARGO_TARGET_DIR", cargo)]);
+    fails_then_passes(
+        "cashews-add-lint",
+        &[("CARGO_TARGET_DIR", release_target())],
+    );
 }
 
 /// The `language: python` hook: pip builds the wheel with maturin
 /// (`bindings = "bin"`) into the hook's own virtualenv.
 #[test]
 fn python_precommit_hook_fails_on_a_bad_key_and_passes_once_fixed() {
-    // The shared release build, so maturin's cargo finds the dependencies built.
-    let release = PathBuf::from(common::release_bin());
-    let target = release
-        .ancestors()
-        .nth(2)
-        .expect("target/release-tests")
-        .to_path_buf();
-    fails_then_passes("cashews-add-lint-python", &[("CARGO_TARGET_DIR", target)]);
+    fails_then_passes(
+        "cashews-add-lint-python",
+        &[("CARGO_TARGET_DIR", release_target())],
+    );
 }
