@@ -22,4 +22,12 @@ for entry in "${pids[@]}"; do
     # A failed step is shown; the tests that need it then fail with its reason.
     wait "${entry%%:*}" || { echo "scripts/${entry#*:}.sh failed:" >&2; cat "target/prepare/${entry#*:}.log" >&2; }
 done
-cargo test --locked "$@"
+# cargo-nextest (on this project's machines) runs the tests of every binary
+# at once, the slowest first (.config/nextest.toml); plain cargo test runs
+# one binary after the other. nextest does not run doctests: cargo does.
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --locked "$@"
+    [[ $# -gt 0 ]] || cargo test --locked --doc
+else
+    cargo test --locked "$@"
+fi
