@@ -3,7 +3,7 @@
 //! cashews; cached under target/), which is copied to a temporary folder.
 //! For each file, every top-level function and every method of a top-level
 //! class (as Python's `ast` lists them) is a target of a call with
-//! `--write --force --no-setup`; a call takes the targets of up to 100 files
+//! `--write --force --no-setup`; a call takes the targets of up to 400 files
 //! of one package (a failed call is repeated file by file). Any of these
 //! fails the test, naming the file and function:
 //! - a crash or an exit code other than 0 or 1 (a tree-sitter parse error,
@@ -310,7 +310,7 @@ fn check_results(
 /// Files of one corpus package per run, at most this many: one project
 /// index then serves them all, which makes the test several times faster
 /// than a run per file.
-const FILES_PER_RUN: usize = 100;
+const FILES_PER_RUN: usize = 400;
 
 /// The jobs in runs: files with targets, grouped by corpus package (the
 /// first folder under `root`), in chunks of FILES_PER_RUN.
