@@ -39,14 +39,7 @@ pub(crate) fn plan(file: &Path, probe: &Probe) -> (TestReport, Option<FileChange
         return (skipped(format!("no test: {why}")), None);
     }
     let root = crate::project::root_or_folder(file).0;
-    let folder = crate::setup::conftest::test_folder(&root)
-        .or_else(|| {
-            std::path::absolute(file)
-                .ok()?
-                .parent()
-                .map(Path::to_path_buf)
-        })
-        .unwrap_or_else(|| root.clone());
+    let folder = test_folder(file, &root);
     let path = folder.join(file_name(probe));
     let shown = crate::render::diff_path(&path);
     let mut report = TestReport {
@@ -68,9 +61,34 @@ pub(crate) fn plan(file: &Path, probe: &Probe) -> (TestReport, Option<FileChange
     let change = FileChange {
         path,
         old: String::new(),
-        new: text::render(probe, style),
+        new: text::render(probe, style, style::marks_unit(&folder)),
     };
     (report, Some(change))
+}
+
+/// Where the test goes: the nearest `tests/` (or `test/`) folder above the
+/// module, inside the project and collected by a plain `pytest` run (a
+/// project keeping its tests beside each package), else the project's test
+/// folder (`testpaths`, `tests/`, `test/`), else beside the module.
+fn test_folder(file: &Path, root: &Path) -> PathBuf {
+    let beside = std::path::absolute(file)
+        .ok()
+        .and_then(|f| f.parent().map(Path::to_path_buf));
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    let mut dir = beside.clone();
+    while let Some(d) = dir.filter(|d| d.starts_with(&root) && *d != root) {
+        let near = ["tests", "test"]
+            .iter()
+            .map(|n| d.join(n))
+            .find(|t| t.is_dir() && crate::setup::conftest::collected(&root, t));
+        if let Some(near) = near {
+            return near;
+        }
+        dir = d.parent().map(Path::to_path_buf);
+    }
+    crate::setup::conftest::test_folder(&root)
+        .or(beside)
+        .unwrap_or(root)
 }
 
 fn miss_note(probe: &Probe) -> String {

@@ -643,6 +643,34 @@ pub(crate) fn plan_file<'p>(
 
 pub(crate) type Edits = Option<(Vec<Edit>, Edit)>;
 
+/// The write check of a target cached already (by an earlier run, say): a
+/// writer that deletes already, when the decorator gives the entry tags.
+/// So a test deleted and generated again is the same as the first one.
+fn existing_writer<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
+    purity: &crate::purity::Purity,
+    settings: &Settings,
+    probe: &mut crate::prove::Probe,
+) {
+    let tagged = f
+        .decorators
+        .iter()
+        .any(|d| module.src.text_of(d.expr).contains("tags="));
+    if !tagged {
+        return;
+    }
+    let inv = crate::invalidate::analyse(index, module, f, purity, &settings.patterns);
+    let (always, conditional) = crate::tags::deleting_writers(index, &inv);
+    probe.writer = always.iter().find_map(|(path, qualname)| {
+        let m = index.module(path)?;
+        let g = Function::new(m.src, m.function(qualname)?);
+        crate::prove::probe::writer_call(&index.module_name(path), &g, probe)
+    });
+    probe.conditional_writers = conditional;
+}
+
 pub(crate) fn plan_target<'p>(
     index: &Index<'p>,
     module: &Module<'p>,
@@ -731,7 +759,11 @@ pub(crate) fn plan_target<'p>(
             let origin =
                 cache_object(index, module, def_start, settings.library_cache.as_ref()).origin;
             let vary = |name: &str| existing_key_holds(src, f, name);
-            let probe = crate::prove::probe::build(module, prefix_module, f, &key, origin, &vary);
+            let mut probe =
+                crate::prove::probe::build(module, prefix_module, f, &key, origin, &vary);
+            if req.invalidate {
+                existing_writer(index, module, f, &result.purity, settings, &mut probe);
+            }
             result.probe = Some((src.path.clone(), probe));
             return Ok((result, None));
         }
@@ -781,6 +813,7 @@ pub(crate) fn plan_target<'p>(
                     let g = Function::new(m.src, m.function(qualname)?);
                     crate::prove::probe::writer_call(&index.module_name(path), &g, probe)
                 });
+                probe.conditional_writers.clone_from(&planned.conditional);
             }
         }
         result.invalidation = Some(inv);

@@ -58,6 +58,8 @@ pub(crate) struct WriterEdit {
     eol: &'static str,
     /// `(family, entry tag)`: `("stock", Some("f\"stock:{sku}\""))`; None deletes the family.
     tags: Vec<(String, Option<String>)>,
+    /// The delete runs on every call: no `if`, loop or `except` around it.
+    always: bool,
 }
 
 impl WriterEdit {
@@ -111,8 +113,12 @@ pub(crate) struct Planned {
     pub(crate) tags: Vec<String>,
     pub(crate) shown: Vec<InvalidationEdit>,
     pub(crate) edits: Vec<WriterEdit>,
-    /// The writers given a delete, `(file, qualname)`: `--emit-test` calls one.
+    /// The writers given a delete that runs on every call, `(file, qualname)`:
+    /// `--emit-test` calls one.
     pub(crate) edited: Vec<(PathBuf, String)>,
+    /// Those whose delete sits under an `if`, a loop or an `except`: a test
+    /// with fake inputs may not reach it.
+    pub(crate) conditional: Vec<String>,
 }
 
 /// The read's resource families and the key input naming an entry.
@@ -156,8 +162,16 @@ pub(crate) fn plan(
             continue;
         };
         let (shown, edit) = writer_edit(index, w, family, library_cache);
-        if edit.is_some() {
-            out.edited.push((w.path.clone(), w.qualname.clone()));
+        // A writer deleting already (an earlier run's edit) counts as one
+        // given a delete: a regenerated test is the same as the first.
+        let always = edit
+            .as_ref()
+            .map(|e| e.always)
+            .or_else(|| existing_delete(index, w));
+        match always {
+            Some(true) => out.edited.push((w.path.clone(), w.qualname.clone())),
+            Some(false) => out.conditional.push(w.qualname.clone()),
+            None => {}
         }
         out.shown.push(shown);
         out.edits.extend(edit);
@@ -268,11 +282,59 @@ fn writer_edit(
         cache: choice.local,
         eol,
         tags: vec![(family.name.clone(), tag)],
+        always: unconditional(after),
     };
     shown.after_line = after.end_position().row + 1;
     shown.code = edit.code();
     shown.why = format!("{when}; {how}");
     (shown, Some(edit))
+}
+
+/// The writers of `inv` that call `delete_tags(...)` already: those whose
+/// delete runs on every call, `(file, qualname)`, and the others' names.
+pub(crate) fn deleting_writers(
+    index: &Index,
+    inv: &Invalidation,
+) -> (Vec<(PathBuf, String)>, Vec<String>) {
+    let mut always = Vec::new();
+    let mut conditional = Vec::new();
+    for w in inv.writers.iter().filter(|w| edited(w)) {
+        match existing_delete(index, w) {
+            Some(true) => always.push((w.path.clone(), w.qualname.clone())),
+            Some(false) => conditional.push(w.qualname.clone()),
+            None => {}
+        }
+    }
+    (always, conditional)
+}
+
+/// For a writer that calls `delete_tags(...)` already: whether that call
+/// runs on every call of it (None when it has none).
+fn existing_delete(index: &Index, w: &Writer) -> Option<bool> {
+    let m = index.module(&w.path)?;
+    let g = Function::new(m.src, m.function(&w.qualname)?);
+    let call = g.body.calls.iter().find(|c| {
+        c.child_by_field_name("function")
+            .is_some_and(|f| m.src.text_of(f).ends_with("delete_tags"))
+    })?;
+    Some(unconditional(*call))
+}
+
+/// Whether `stmt` runs on every call of its function that does not raise:
+/// no branch, loop or `except` between it and the function's body.
+fn unconditional(stmt: Node) -> bool {
+    let mut node = stmt;
+    while let Some(parent) = node.parent() {
+        match parent.kind() {
+            "function_definition" => return true,
+            "if_statement" | "elif_clause" | "else_clause" | "for_statement"
+            | "while_statement" | "except_clause" | "match_statement" | "case_clause" => {
+                return false;
+            }
+            _ => node = parent,
+        }
+    }
+    true
 }
 
 /// The statement of `g`'s body that holds line `line` (1-based), the

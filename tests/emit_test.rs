@@ -42,6 +42,40 @@ const CASES: &[(&str, &[&str], &[&str], &str)] = &[
         &["tests/test_cache_pricing_tax_tax_rate.py"],
         "asyncio.run(check())",
     ),
+    (
+        "feeds_client",
+        FEEDS,
+        &[
+            "tests/test_cache_feeds_client_feedclient_headline.py",
+            "tests/test_cache_feeds_client_feedclient_entry_count.py",
+            "tests/test_cache_feeds_client_feedclient_entries.py",
+            "tests/test_cache_feeds_client_feed_title.py",
+        ],
+        "async def test_FeedClient_headline_second_call_is_a_hit",
+    ),
+    (
+        "shelf_service",
+        SHELF,
+        &[
+            "src/shelf/books/tests/test_cache_shelf_books_shelves_shelf_size.py",
+            "src/shelf/books/tests/test_cache_shelf_books_service_bookservice_book_card.py",
+            "src/shelf/books/tests/test_cache_shelf_books_loans_open_loans.py",
+        ],
+        "pytestmark = pytest.mark.unit",
+    ),
+];
+
+const FEEDS: &[&str] = &[
+    "feeds/client.py::FeedClient.headline",
+    "feeds/client.py::FeedClient.entry_count",
+    "feeds/client.py::FeedClient.entries",
+    "feeds/client.py::feed_title",
+];
+
+const SHELF: &[&str] = &[
+    "src/shelf/books/shelves.py::shelf_size",
+    "src/shelf/books/service.py::BookService.book_card",
+    "src/shelf/books/loans.py::open_loans",
 ];
 
 fn tool(dir: &Path, targets: &[&str], extra: &[&str]) -> Value {
@@ -201,4 +235,65 @@ fn the_writer_check_passes_and_catches_a_missing_delete() {
         "without the delete the writer check must fail:\n{text}"
     );
     assert!(text.contains("1 failed, 2 passed"), "{text}");
+}
+
+fn generated(fixture: &str, targets: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(fixture);
+    common::copy_dir(&common::fixture_dir("emit_test").join(fixture), &dir);
+    tool(&dir, targets, &["--write"]);
+    (tmp, dir)
+}
+
+/// An API client (`fixtures/emit_test/feeds_client`): the I/O sits in a
+/// helper method (`async with Session(...)` imported from the project) or
+/// in an awaited project function, the handles in a base class of another
+/// module; an iterator whose faked source yields nothing says so and skips.
+#[test]
+fn helpers_imports_and_base_classes_are_faked() {
+    let (_tmp, dir) = generated("feeds_client", FEEDS);
+    let read = |f: &str| std::fs::read_to_string(dir.join("tests").join(f)).unwrap();
+    let headline = read("test_cache_feeds_client_feedclient_headline.py");
+    assert!(
+        headline.contains("monkeypatch.setattr(_target, \"Session\", _Stub())"),
+        "{headline}"
+    );
+    let title = read("test_cache_feeds_client_feed_title.py");
+    assert!(
+        title.contains("monkeypatch.setattr(_target, \"download\", _Stub())"),
+        "{title}"
+    );
+    let count = read("test_cache_feeds_client_feedclient_entry_count.py");
+    assert!(count.contains("class _Fake(FeedClient):"), "{count}");
+    let entries = read("test_cache_feeds_client_feedclient_entries.py");
+    assert!(entries.contains("pytest.skip("), "{entries}");
+    let (ok, text) = pytest(&dir, &[]);
+    assert!(ok, "{text}");
+    assert!(text.contains("7 passed, 2 skipped"), "{text}");
+}
+
+/// A service project (`fixtures/emit_test/shelf_service`): tests beside
+/// each package under pytest.ini's `testpaths`, each marked `unit` as a
+/// collection hook demands; a read that raises on a missing row; the write
+/// check calls the writer whose delete always runs, and names the one whose
+/// delete sits under an `if`.
+#[test]
+fn service_tests_follow_the_layout_and_the_unconditional_writer() {
+    let (_tmp, dir) = generated("shelf_service", SHELF);
+    let tests = dir.join("src/shelf/books/tests");
+    let loans =
+        std::fs::read_to_string(tests.join("test_cache_shelf_books_loans_open_loans.py")).unwrap();
+    assert!(
+        loans.contains("await lend(conn=_Stub(), reader_id=1, book_id=1)"),
+        "{loans}"
+    );
+    let size = std::fs::read_to_string(tests.join("test_cache_shelf_books_shelves_shelf_size.py"))
+        .unwrap();
+    assert!(
+        size.contains("# No write check: the delete added to `seed_books` runs only"),
+        "{size}"
+    );
+    let (ok, text) = pytest(&dir, &[]);
+    assert!(ok, "{text}");
+    assert!(text.contains("8 passed"), "{text}");
 }

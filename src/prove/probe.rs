@@ -32,6 +32,9 @@ pub(crate) struct Probe {
     pub(crate) self_fakes: Vec<String>,
     /// Module-level names of the target module replaced by a fake.
     pub(crate) patches: Vec<String>,
+    /// A method's class inherits from elsewhere: the instance answers any
+    /// attribute `__init__` would have set with a fake.
+    pub(crate) fake_rest: bool,
     /// One line each: what is stubbed and why.
     pub(crate) stubs: Vec<String>,
     /// The cache object the decorator uses, `(module, name)`.
@@ -41,6 +44,8 @@ pub(crate) struct Probe {
     pub(crate) unsupported: Option<String>,
     /// A writer whose `delete_tags` the rewrite adds: the third check.
     pub(crate) writer: Option<WriterCall>,
+    /// Writers given a delete under a condition: named, not called.
+    pub(crate) conditional_writers: Vec<String>,
 }
 
 /// A call of one writer of what the target reads, for the check "after the
@@ -118,6 +123,7 @@ const IO_LIBRARIES: &[&str] = &[
     "databases",
     "aiomysql",
     "aiopg",
+    "celery",
 ];
 
 /// The probe of `f`, cached under `key` on `cache`. `vary` says whether an
@@ -139,11 +145,13 @@ pub(crate) fn build(
         self_values: Vec::new(),
         self_fakes: Vec::new(),
         patches: Vec::new(),
+        fake_rest: false,
         stubs: Vec::new(),
         cache,
         imports: BTreeSet::new(),
         unsupported: None,
         writer: None,
+        conditional_writers: Vec::new(),
     };
     if f.qualname.matches('.').count() > 1 {
         p.unsupported = Some("a nested class or function: call it from a test yourself".into());
@@ -365,14 +373,53 @@ fn add_self(p: &mut Probe, module: &Module, f: &Function, key: &Key) {
             names.join(", ")
         ));
     }
+    if inherits_elsewhere(module, f) {
+        p.fake_rest = true;
+        p.stubs.push(
+            "any other public attribute of the instance (its base class, defined elsewhere, may read what __init__ sets): a fake".to_string(),
+        );
+    }
 }
 
 /// The `self.NAME`s `f` reads, and those the methods of its class it
 /// calls read (`self._fetch(...)` reads `self.pool`), each once, in order.
 fn self_reads(module: &Module, f: &Function, prefix: &str) -> Vec<String> {
-    let class = f.qualname.rsplit_once('.').map_or("", |(c, _)| c);
     let mut reads: Vec<String> = Vec::new();
+    for method in own_methods(module, f, prefix) {
+        for node in &method.body.attributes {
+            let text = module.src.text_of(*node);
+            let Some(attr) = text.strip_prefix(prefix).and_then(|r| r.split('.').next()) else {
+                continue;
+            };
+            if !is_method(module, f, attr)
+                && is_identifier(attr)
+                && !reads.iter().any(|r| r == attr)
+            {
+                reads.push(attr.to_string());
+            }
+        }
+    }
+    reads
+}
+
+fn class_of(f: &Function) -> String {
+    f.qualname
+        .rsplit_once('.')
+        .map_or(String::new(), |(c, _)| c.to_string())
+}
+
+fn is_method(module: &Module, f: &Function, attr: &str) -> bool {
+    module
+        .function(&format!("{}.{attr}", class_of(f)))
+        .is_some()
+}
+
+/// `f` and the methods of its class it reaches through `self.NAME` (`prefix`
+/// is `self.`), each once: the code a call of `f` runs in this module.
+fn own_methods<'t>(module: &Module<'t>, f: &Function<'t>, prefix: &str) -> Vec<Function<'t>> {
+    let class = class_of(f);
     let mut visited = vec![f.qualname.clone()];
+    let mut out = Vec::new();
     let mut queue = vec![f.site.clone()];
     while let Some(site) = queue.pop() {
         let method = Function::new(module.src, site);
@@ -382,20 +429,36 @@ fn self_reads(module: &Module, f: &Function, prefix: &str) -> Vec<String> {
                 continue;
             };
             let qualname = format!("{class}.{attr}");
-            match module.function(&qualname) {
-                Some(callee) if !visited.contains(&qualname) => {
-                    visited.push(qualname);
-                    queue.push(callee);
-                }
-                Some(_) => {}
-                None if is_identifier(attr) && !reads.iter().any(|r| r == attr) => {
-                    reads.push(attr.to_string());
-                }
-                None => {}
+            if let Some(callee) = module
+                .function(&qualname)
+                .filter(|_| !visited.contains(&qualname))
+            {
+                visited.push(qualname);
+                queue.push(callee);
             }
         }
+        out.push(method);
     }
-    reads
+    out
+}
+
+/// Whether the class of method `f` inherits from a class this module does
+/// not define: its base's methods may read attributes not seen here.
+pub(crate) fn inherits_elsewhere(module: &Module, f: &Function) -> bool {
+    let class = class_of(f);
+    let Some(site) = module.classes.iter().find(|c| c.qualname == class) else {
+        return false;
+    };
+    let Some(bases) = site.node.child_by_field_name("superclasses") else {
+        return false;
+    };
+    let mut cursor = bases.walk();
+    bases.named_children(&mut cursor).any(|b| {
+        let name = module.src.text_of(b);
+        b.kind() != "keyword_argument"
+            && name != "object"
+            && !module.classes.iter().any(|c| c.qualname == name)
+    })
 }
 
 /// Module-level names whose calls do the I/O: a module variable awaited
@@ -403,23 +466,27 @@ fn self_reads(module: &Module, f: &Function, prefix: &str) -> Vec<String> {
 /// an I/O library (`httpx.AsyncClient()`), replaced with monkeypatch.
 fn add_patches(p: &mut Probe, module: &Module, f: &Function) {
     let src = module.src;
-    let params: BTreeSet<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+    let methods = match f.receiver().filter(|_| f.kind == FnKind::Method) {
+        Some(r) => own_methods(module, f, &format!("{}.", r.name)),
+        None => vec![Function::new(src, f.site.clone())],
+    };
     let mut names = BTreeSet::new();
-    for call in &f.body.calls {
-        let Some(root) = call.child_by_field_name("function").and_then(root_name) else {
-            continue;
-        };
-        let root = src.text_of(root);
-        if params.contains(root) || locally_bound(f, src, root) {
-            continue;
-        }
-        let library =
-            module.imports.bindings.get(root).is_some_and(
-                |b| matches!(b, crate::imports::Binding::Module(m) if is_io_library(m)),
-            );
-        let variable = module.variables.contains_key(root) && does_io(*call);
-        if library || variable {
-            names.insert(root.to_string());
+    for method in &methods {
+        let params: BTreeSet<&str> = method.params.iter().map(|p| p.name.as_str()).collect();
+        for call in &method.body.calls {
+            let Some(root) = call.child_by_field_name("function").and_then(root_name) else {
+                continue;
+            };
+            let root = src.text_of(root);
+            if params.contains(root)
+                || locally_bound(method, src, root)
+                || module.cashews.is_cache(root)
+            {
+                continue;
+            }
+            if does_io_by_name(p, module, root, *call) {
+                names.insert(root.to_string());
+            }
         }
     }
     for name in names {
@@ -428,6 +495,23 @@ fn add_patches(p: &mut Probe, module: &Module, f: &Function) {
             p.module
         ));
         p.patches.push(name);
+    }
+}
+
+/// Whether calling the module-level name `root` does the target's I/O: an
+/// I/O library (`httpx.get`, `from httpx import AsyncClient`), a
+/// module variable awaited or entered (`await client.get(...)`), or a name
+/// imported from the project awaited or entered (`async with QueueClient(...)`,
+/// `await fetch_rows(...)`: the project's own connection code).
+fn does_io_by_name(p: &Probe, module: &Module, root: &str, call: Node) -> bool {
+    use crate::imports::Binding;
+    let top = |m: &str| m.split('.').next().unwrap_or(m).to_string();
+    match module.imports.bindings.get(root) {
+        Some(Binding::Module(m)) => is_io_library(m),
+        Some(Binding::From {
+            level, module: m, ..
+        }) => is_io_library(m) || (does_io(call) && (*level > 0 || top(m) == top(&p.module))),
+        None => module.variables.contains_key(root) && does_io(call),
     }
 }
 

@@ -53,6 +53,14 @@ pub(crate) fn detect(root: &Path, folder: &Path) -> Style {
     }
 }
 
+/// Whether the project's tests beside `folder` mark themselves
+/// `pytest.mark.unit` (often required: `--strict-markers`, or a collection
+/// hook refusing unmarked tests); the generated test, faking its I/O, is one.
+pub(crate) fn marks_unit(folder: &Path) -> bool {
+    let tests = test_texts(folder);
+    tests.contains("mark.unit\n") || tests.contains("mark.unit)") || tests.contains("mark.unit,")
+}
+
 /// pytest-asyncio named in the project's dependency files.
 fn declares_pytest_asyncio(root: &Path, config: &str) -> bool {
     let mut text = config.to_lowercase();

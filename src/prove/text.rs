@@ -6,11 +6,13 @@ use crate::prove::probe::{Arg, Probe};
 use crate::prove::style::Style;
 
 /// A fake for I/O: every attribute, call, await, item, `with` and `async
-/// with` gives a fake back; it iterates as empty and pickles (the cache
-/// stores what the function returns).
+/// with` gives a fake back; it iterates as empty, is truthy (a fake row is
+/// found), compares as neither smaller nor larger, takes item assignment,
+/// and pickles (the cache stores what the function returns).
 const STUB: &str = r#"class _Stub:
     """Stands in for a database session, a client or a connection: every
-    attribute, call, await and item is another stub; it iterates as empty."""
+    attribute, call, await and item is another stub; it iterates as empty
+    and is truthy (a fake row is found)."""
 
     def __getattr__(self, name):
         if name.startswith("__"):
@@ -25,6 +27,13 @@ const STUB: &str = r#"class _Stub:
         return _Stub()
 
     def __getitem__(self, key):
+        return _Stub()
+
+    def get(self, *args, **kwargs):
+        # `mapping.get("key", default)` answers its default, as an empty
+        # mapping would; `client.get(url)`, `repo.get(db, id)` give a fake.
+        if len(args) == 2 and isinstance(args[0], str) and not kwargs:
+            return args[1]
         return _Stub()
 
     def __iter__(self):
@@ -48,8 +57,26 @@ const STUB: &str = r#"class _Stub:
     async def __aexit__(self, *exc):
         return False
 
+    def __setitem__(self, key, value):
+        pass
+
+    def __delitem__(self, key):
+        pass
+
+    def __contains__(self, item):
+        return False
+
     def __len__(self):
         return 0
+
+    def __bool__(self):
+        # A fake row or response is "found": the read goes on as it would.
+        return True
+
+    def __lt__(self, other):
+        return False
+
+    __le__ = __gt__ = __ge__ = __lt__
 
     def __eq__(self, other):
         return isinstance(other, _Stub)
@@ -61,11 +88,18 @@ const STUB: &str = r#"class _Stub:
         return "_Stub()"
 "#;
 
+/// Why an iterator's checks stop when its faked I/O yields nothing: cashews'
+/// `cache.iterator` stores an iteration only once it has yielded an item.
+const EMPTY_ITERATION: &str = "with its I/O faked the iterator yields no item, and cashews stores only an iteration that yields one: nothing cached to check";
+
 /// The whole file.
-pub(crate) fn render(p: &Probe, style: Style) -> String {
+pub(crate) fn render(p: &Probe, style: Style, unit: bool) -> String {
     let name = p.qualname.replace('.', "_");
     let mut out = header(p, style);
     out.push_str(&imports(p, style));
+    if unit {
+        out.push_str("\n# Marked as the project marks its isolated tests: these fake their I/O.\npytestmark = pytest.mark.unit\n");
+    }
     if !p.stubs.is_empty() {
         out.push_str("\n# Stubbed, because these checks are about the cache, not the database or the\n# network (the function's own I/O is faked):\n");
         for s in &p.stubs {
@@ -84,11 +118,20 @@ pub(crate) fn render(p: &Probe, style: Style) -> String {
         out.push_str(&format!("\n\n{}", instance(p)));
     }
     let call = |other: bool| call_text(p, other);
+    let (kept, skip) = match p.generator {
+        true => (
+            "items = ",
+            format!("if not items:\n    pytest.skip({EMPTY_ITERATION:?})\n"),
+        ),
+        false => ("", String::new()),
+    };
     let hit = format!(
-        "with cache.detect as detector:\n    {}\n    assert not detector.calls, \"the first call computes: the cache starts empty\"\nwith cache.detect as detector:\n    {}\n    assert detector.calls, \"a second call with the same inputs is served from the cache\"\n",
+        "with cache.detect as detector:\n    {kept}{}\n    assert not detector.calls, \"the first call computes: the cache starts empty\"\n{skip}with cache.detect as detector:\n    {}\n    assert detector.calls, \"a second call with the same inputs is served from the cache\"\n",
         call(false),
         call(false)
     );
+    // The first call of the other checks, whose entry they rely on.
+    let first = format!("{kept}{}\n{skip}", call(false));
     out.push_str(&format!(
         "\n\n{}",
         test(style, &format!("test_{name}_second_call_is_a_hit"), &hit)
@@ -96,8 +139,7 @@ pub(crate) fn render(p: &Probe, style: Style) -> String {
     match p.args.iter().find(|a| a.other.is_some()) {
         Some(varied) => {
             let miss = format!(
-                "{}\nwith cache.detect as detector:\n    {}\n    assert not detector.calls, \"another `{}` is another key: computed, not served\"\n",
-                call(false),
+                "{first}with cache.detect as detector:\n    {}\n    assert not detector.calls, \"another `{}` is another key: computed, not served\"\n",
                 call(true),
                 varied.name
             );
@@ -107,6 +149,16 @@ pub(crate) fn render(p: &Probe, style: Style) -> String {
             "\n\n# No miss check: the key holds no input this test can vary (every call shares one value).\n",
         ),
     }
+    if p.writer.is_none() && !p.conditional_writers.is_empty() {
+        out.push_str(&format!(
+            "\n\n# No write check: the delete added to {} runs only under a condition\n# (an `if`, a loop, an `except`) that fake inputs cannot be relied on to meet.\n",
+            p.conditional_writers
+                .iter()
+                .map(|w| format!("`{w}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if let Some(w) = &p.writer {
         let name_of = w.qualname.rsplit('.').next().unwrap_or(&w.qualname);
         let callee = if w.method {
@@ -115,8 +167,7 @@ pub(crate) fn render(p: &Probe, style: Style) -> String {
             w.qualname.clone()
         };
         let stale = format!(
-            "{}\nawait {callee}({})\nwith cache.detect as detector:\n    {}\n    assert not detector.calls, \"after `{name_of}` writes, the next read computes again\"\n",
-            call(false),
+            "{first}await {callee}({})\nwith cache.detect as detector:\n    {}\n    assert not detector.calls, \"after `{name_of}` writes, the next read computes again\"\n",
             w.args.join(", "),
             call(false)
         );
@@ -213,8 +264,15 @@ fn fixture(p: &Probe) -> String {
 fn instance(p: &Probe) -> String {
     let class = p.qualname.split('.').next().unwrap_or(&p.qualname);
     let mut out = format!(
-        "def _instance():\n    \"\"\"A {class} built without __init__, holding what the method reads.\"\"\"\n    obj = {class}.__new__({class})\n"
+        "def _instance():\n    \"\"\"A {class} built without __init__, holding what the method reads.\"\"\"\n"
     );
+    if p.fake_rest {
+        out.push_str(&format!(
+            "\n    class _Fake({class}):\n        def __getattr__(self, name):\n            \"\"\"A public attribute __init__ would have set: a fake. A private one\n            stays missing, so code filling it in on AttributeError runs as written.\"\"\"\n            if name.startswith(\"_\"):\n                raise AttributeError(name)\n            return _Stub()\n\n    obj = _Fake.__new__(_Fake)\n"
+        ));
+    } else {
+        out.push_str(&format!("    obj = {class}.__new__({class})\n"));
+    }
     for (name, value) in &p.self_values {
         out.push_str(&format!("    obj.{name} = {value}\n"));
     }

@@ -152,26 +152,77 @@ pub(crate) fn test_folder(root: &Path) -> Option<PathBuf> {
     folders.into_iter().find(|f| f.is_dir())
 }
 
-/// `[tool.pytest.ini_options] testpaths` from pyproject.toml.
+/// Whether pytest run without arguments collects `folder`: it lies in one
+/// of the `testpaths`, or none is configured.
+pub(crate) fn collected(root: &Path, folder: &Path) -> bool {
+    let paths = testpaths(root);
+    paths.is_empty() || paths.iter().any(|t| folder.starts_with(root.join(t)))
+}
+
+/// `testpaths` from the pytest config: pyproject.toml's
+/// `[tool.pytest.ini_options]`, else pytest.ini's `[pytest]`, setup.cfg's
+/// `[tool:pytest]` or tox.ini's `[pytest]` (the files pytest itself reads).
 fn testpaths(root: &Path) -> Vec<String> {
-    let Ok(table) = crate::file::read_text(&root.join("pyproject.toml"))
-        .unwrap_or_default()
+    let text = |name: &str| crate::file::read_text(&root.join(name)).unwrap_or_default();
+    let from_toml = text("pyproject.toml")
         .parse::<toml::Table>()
-    else {
-        return Vec::new();
-    };
-    table
-        .get("tool")
-        .and_then(|t| t.get("pytest"))
-        .and_then(|p| p.get("ini_options"))
-        .and_then(|o| o.get("testpaths"))
-        .and_then(|t| t.as_array())
-        .map(|a| {
-            a.iter()
+        .ok()
+        .and_then(|table| {
+            let paths = table
+                .get("tool")?
+                .get("pytest")?
+                .get("ini_options")?
+                .get("testpaths")?
+                .as_array()?
+                .iter()
                 .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+                .collect::<Vec<_>>();
+            Some(paths)
+        });
+    if let Some(paths) = from_toml {
+        return paths;
+    }
+    [
+        ("pytest.ini", "pytest"),
+        ("setup.cfg", "tool:pytest"),
+        ("tox.ini", "pytest"),
+    ]
+    .iter()
+    .map(|(file, section)| ini_list(&text(file), section, "testpaths"))
+    .find(|paths| !paths.is_empty())
+    .unwrap_or_default()
+}
+
+/// The words of `key` in `[section]` of an ini text, its continuation lines included.
+pub(crate) fn ini_list(text: &str, section: &str, key: &str) -> Vec<String> {
+    let mut in_section = false;
+    let mut in_key = false;
+    let mut words = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_section = trimmed == format!("[{section}]");
+            in_key = false;
+            continue;
+        }
+        if !in_section || trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            if in_key {
+                words.extend(trimmed.split_whitespace().map(str::to_string));
+            }
+            continue;
+        }
+        in_key = false;
+        if let Some((name, value)) = trimmed.split_once(['=', ':'])
+            && name.trim() == key
+        {
+            in_key = true;
+            words.extend(value.split_whitespace().map(str::to_string));
+        }
+    }
+    words
 }
 
 /// The conftest's new text; None when both parts are there already.

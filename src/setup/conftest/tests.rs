@@ -89,3 +89,31 @@ fn test_roots() {
     std::fs::write(root.join("conftest.py"), "").unwrap();
     assert_eq!(conftest_path(root), root.join("conftest.py"));
 }
+
+#[test]
+fn testpaths_from_the_ini_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src/app")).unwrap();
+    std::fs::create_dir(root.join("tests")).unwrap();
+    std::fs::write(
+        root.join("pytest.ini"),
+        "[pytest]\naddopts = -q\ntestpaths =\n    src\n    more\nmarkers =\n    unit: fast\n",
+    )
+    .unwrap();
+    assert_eq!(test_folder(root), Some(root.join("src")));
+    assert!(collected(root, &root.join("src/app")));
+    assert!(!collected(root, &root.join("tests")));
+    std::fs::remove_file(root.join("pytest.ini")).unwrap();
+    std::fs::write(
+        root.join("setup.cfg"),
+        "[tool:pytest]\ntestpaths = src more\n",
+    )
+    .unwrap();
+    assert_eq!(testpaths(root), ["src", "more"]);
+    std::fs::write(root.join("setup.cfg"), "[metadata]\ntestpaths = src\n").unwrap();
+    assert!(
+        testpaths(root).is_empty(),
+        "only pytest's own section counts"
+    );
+}
