@@ -227,7 +227,12 @@ fn check_files(bin: &str, jobs: &[Job], root: &Path, totals: &Mutex<Totals>) {
             String::from_utf8_lossy(&second.stderr).trim()
         ));
     }
-    let again = results_by_file(&second.stdout);
+    // A second run that failed has no results to read: its exit is the failure.
+    let again = if code(&second) == code_first {
+        results_by_file(&second.stdout)
+    } else {
+        BTreeMap::new()
+    };
     let mut local = Totals::default();
     for (((path, targets), old), new) in jobs.iter().zip(&before).zip(&after) {
         let shown = shown(path);
