@@ -303,7 +303,7 @@ fn take_writer_edits(
     let mut imports = Vec::new();
     let mut body = Vec::new();
     for w in here {
-        body.push(w.body());
+        body.extend(w.body());
         imports.extend(w.imports);
     }
     (imports, body)

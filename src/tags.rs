@@ -13,9 +13,11 @@
 //!   ….begin():` block when the write is in that transaction, else right
 //!   after the write. A tag from the writer's values is never guessed.
 //!
-//! Only writers whose own body holds a write statement (`db_write`) on a
-//! model or table are edited: their callers reach the same statement, and a
-//! write-named call or a shared class is not evidence enough to edit code.
+//! Only writers whose own line decides the model or table written are
+//! edited: the statement itself, or the call that hands a generic base's
+//! `save(obj)` the repository of one model (`await self.authors.save(a)`);
+//! their callers reach the same line, and a shared class is not evidence
+//! enough to edit code.
 
 use std::path::PathBuf;
 
@@ -60,6 +62,10 @@ pub(crate) struct WriterEdit {
     tags: Vec<(String, Option<String>)>,
     /// The delete runs on every call: no `if`, loop or `except` around it.
     always: bool,
+    /// A write that is returned (`return await repo.save(x)`): the return's
+    /// start, its value's start and the name the value is kept in until the
+    /// delete has run.
+    returned: Option<(usize, usize, String)>,
 }
 
 impl WriterEdit {
@@ -101,9 +107,24 @@ impl WriterEdit {
         )
     }
 
-    pub(crate) fn body(&self) -> Edit {
+    pub(crate) fn body(&self) -> Vec<Edit> {
         let (lead, indent, eol) = (&self.lead, &self.indent, self.eol);
-        Edit::insert(self.at, format!("{lead}{indent}{}{eol}", self.code()))
+        let Some((start, value, name)) = &self.returned else {
+            return vec![Edit::insert(
+                self.at,
+                format!("{lead}{indent}{}{eol}", self.code()),
+            )];
+        };
+        vec![
+            Edit::replace(*start, *value, format!("{name} = ")),
+            Edit::insert(
+                self.at,
+                format!(
+                    "{lead}{indent}{}{eol}{indent}return {name}{eol}",
+                    self.code()
+                ),
+            ),
+        ]
     }
 }
 
@@ -179,9 +200,15 @@ pub(crate) fn plan(
     out
 }
 
+/// A writer whose own line decides the data (its statement, or its call
+/// of a repository of that model), for a model or table: a class alone is
+/// not evidence enough to edit code.
 fn edited(w: &Writer) -> bool {
-    w.through.is_empty()
-        && w.category == "db_write"
+    w.here
+        && matches!(
+            w.category.as_str(),
+            "db_write" | "unknown" | "argument_mutation"
+        )
         && (w.resource.starts_with("model ") || w.resource.starts_with("table "))
 }
 
@@ -263,12 +290,20 @@ fn writer_edit(
             "the write is in a nested function: add the delete where that function writes".into();
         return (shown, None);
     }
-    if write.kind() == "return_statement" {
-        shown.why =
-            "the write is returned: nothing after it runs; add the delete before returning".into();
-        return (shown, None);
-    }
-    let (after, when) = after_commit(src, write);
+    let returned = match write.kind() {
+        "return_statement" => match returned(src, &g, write) {
+            Some(r) => Some(r),
+            None => {
+                shown.why = "the write is returned inside its transaction: nothing after it runs; add the delete after the transaction".into();
+                return (shown, None);
+            }
+        },
+        _ => None,
+    };
+    let (after, when) = match returned {
+        Some(_) => (write, "kept in a name, the delete before the return"),
+        None => after_commit(src, write),
+    };
     let (tag, how) = writer_tag(src, &g, write, family);
     let choice = crate::rewrite::cache_object(index, m, g.site.node.start_byte(), library_cache);
     let at = line_end(&src.text, after.end_byte());
@@ -283,11 +318,38 @@ fn writer_edit(
         eol,
         tags: vec![(family.name.clone(), tag)],
         always: unconditional(after),
+        returned,
     };
     shown.after_line = after.end_position().row + 1;
     shown.code = edit.code();
     shown.why = format!("{when}; {how}");
     (shown, Some(edit))
+}
+
+/// `return await repo.save(x)` outside a transaction: where the return
+/// starts, where its value starts, and a name for the value the function
+/// does not use yet.
+fn returned(src: &SourceFile, g: &Function, stmt: Node) -> Option<(usize, usize, String)> {
+    let value = stmt.named_child(0)?;
+    let mut node = stmt;
+    while let Some(parent) = node.parent() {
+        if parent.kind() == "function_definition" {
+            break;
+        }
+        if parent.kind() == "with_statement" {
+            let head = src.text_of(parent);
+            let head = head.split(':').next().unwrap_or(head);
+            if head.contains(".begin(") || head.contains("transaction(") {
+                return None;
+            }
+        }
+        node = parent;
+    }
+    let body = src.text_of(g.site.node);
+    let name = ["result", "written", "saved"]
+        .into_iter()
+        .find(|n| !mentions_word(body, n))?;
+    Some((stmt.start_byte(), value.start_byte(), name.to_string()))
 }
 
 /// The writers of `inv` that call `delete_tags(...)` already: those whose
@@ -468,6 +530,22 @@ fn writer_tag(
         return (
             Some(format!("f\"{}:{{{p}}}\"", family.name)),
             format!("its `{p}` names the entry the read caches"),
+        );
+    }
+    // `author: Author` for a read keyed by `author_id`: the row's own id.
+    if let (Some(p), Some(model)) = (&family.entry, family.resource.strip_prefix("model "))
+        && (p == "id" || *p == format!("{}_id", family.name))
+        && let Some(q) = g.params.iter().find(|q| {
+            q.annotation
+                .as_deref()
+                .is_some_and(|a| mentions_word(a, model))
+                && mentions_word(src.text_of(write), &q.name)
+        })
+    {
+        let q = &q.name;
+        return (
+            Some(format!("f\"{}:{{{q}.id}}\"", family.name)),
+            format!("its `{q}` is the {model} whose id the read's `{p}` names"),
         );
     }
     let why = match &family.entry {

@@ -7,11 +7,13 @@
 //! `Module` handed out borrows it for the whole run: `Index<'p>` answers with
 //! `&'p Module<'p>` and never copies a tree.
 
+pub(crate) mod aiosql;
 pub(crate) mod cashews;
 pub(crate) mod classes;
 pub(crate) mod effects;
 pub(crate) mod resolve;
 mod root;
+pub(crate) mod sql;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -104,6 +106,8 @@ pub(crate) struct Index<'p> {
     files: OnceLock<Vec<PathBuf>>,
     pub(crate) classes: Mutex<HashMap<resolve::Def, Option<Arc<classes::ClassInfo>>>>,
     summaries: Mutex<HashMap<effects::FnKey, Arc<effects::Summary>>>,
+    /// The statements of each aiosql loader variable, read once.
+    aiosql: Mutex<HashMap<resolve::Def, Option<Arc<aiosql::Queries>>>>,
     caches: cashews::Caches,
     exporters: OnceLock<(Vec<cashews::Exporter>, cashews::Needles)>,
     /// Tags the project's `delete_tags(...)` calls delete (lint CA501).
@@ -129,6 +133,7 @@ impl<'p> Index<'p> {
             files: OnceLock::new(),
             classes: Mutex::new(HashMap::new()),
             summaries: Mutex::new(HashMap::new()),
+            aiosql: Mutex::new(HashMap::new()),
             caches: OnceLock::new(),
             exporters: OnceLock::new(),
             deleted_tags: OnceLock::new(),

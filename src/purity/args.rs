@@ -283,6 +283,8 @@ pub(crate) fn classify_statement(src: &SourceFile, mut node: Node) -> Option<boo
                 match last {
                     "insert" | "update" | "delete" => return Some(true),
                     "select" => return Some(false),
+                    // `func.count(User.id)`: SQLAlchemy selects a bare function.
+                    _ if innermost.starts_with("func.") => return Some(false),
                     "text" => {
                         node = node
                             .child_by_field_name("arguments")
@@ -406,6 +408,14 @@ fn innermost_callee(src: &SourceFile, mut call: Node) -> Option<String> {
         match function.child_by_field_name("object") {
             Some(object) if function.kind() == "attribute" && object.kind() == "call" => {
                 call = object;
+            }
+            // `(select(A).where(...)).limit(1)`: the builder inside the parentheses.
+            Some(object)
+                if function.kind() == "attribute"
+                    && object.kind() == "parenthesized_expression"
+                    && object.named_child(0).is_some_and(|n| n.kind() == "call") =>
+            {
+                call = object.named_child(0)?;
             }
             _ => return dotted_name(src, function),
         }

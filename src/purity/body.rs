@@ -180,6 +180,27 @@ impl<'p> Analyser<'_, 'p> {
                 out.reached.extend(followed.reached);
                 continue;
             }
+            if let Some(query) = self.index.aiosql_query(module, *call) {
+                let (category, severity, note) = if query.write {
+                    (
+                        "db_write",
+                        Severity::Block,
+                        "runs an aiosql statement that writes",
+                    )
+                } else {
+                    ("db_read", Severity::Read, "runs an aiosql query")
+                };
+                let found = effect(src, *call, category, severity, note);
+                if query.write {
+                    out.found.push(Found {
+                        effect: found,
+                        condition: Cond::Always,
+                    });
+                } else {
+                    out.reads.push(found);
+                }
+                continue;
+            }
             if let Some((pattern, args)) = self.match_call(module, *call, &scope) {
                 let found = Found {
                     effect: effect(
@@ -316,12 +337,18 @@ impl<'p> Analyser<'_, 'p> {
         }
         let method = src.text_of(callee.child_by_field_name("attribute")?);
         let object = callee.child_by_field_name("object")?;
-        let root = scope.root(object)?;
+        // `super().update(...)` into a library base: the instance's own write.
+        let root = if super::calls::is_super_call(src, object) {
+            object.child_by_field_name("function")?
+        } else {
+            scope.root(object)?
+        };
         let name = src.text_of(root);
         // Locals are the function's own objects; only what outlives the call
         // counts, and what is awaited (I/O through an object a call handed back).
         let awaited = call.parent().is_some_and(|p| p.kind() == "await");
         let outside = scope.receiver.as_deref() == Some(name)
+            || name == "super"
             || scope.is_param(name)
             || (!scope.locals.contains_key(name)
                 && self.index.resolve_name(module, name)

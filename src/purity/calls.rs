@@ -258,7 +258,7 @@ fn is_stub(src: &SourceFile, f: &Function) -> bool {
         })
 }
 
-fn is_super_call(src: &SourceFile, node: Node) -> bool {
+pub(super) fn is_super_call(src: &SourceFile, node: Node) -> bool {
     node.kind() == "call"
         && node
             .child_by_field_name("function")

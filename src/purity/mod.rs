@@ -18,7 +18,8 @@ use crate::project::Index;
 use crate::project::effects::{Cond, Holder};
 
 pub(crate) use crate::project::effects::Effect;
-pub(crate) use body::Analyser;
+pub(crate) use args::string_value;
+pub(crate) use body::{Analyser, first_line};
 pub(crate) use calls::{argument_target, class_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,6 +71,24 @@ const WRITE_PREFIXES: &[&str] = &[
 pub(crate) fn names_a_write(name: &str) -> bool {
     let bare = name.trim_start_matches('_');
     WRITE_PREFIXES.iter().any(|p| bare.starts_with(p))
+}
+
+/// Every effect of `f`'s summary with its whole chain, none merged: the
+/// invalidation asks each chain what it writes (two writes behind one
+/// call are two answers).
+pub(crate) fn chains<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
+    patterns: &[&Pattern],
+) -> Vec<Effect> {
+    let analyser = Analyser { index, patterns };
+    let summary = analyser.summary(module, f, &mut Vec::new());
+    summary
+        .found
+        .iter()
+        .map(|found| found.effect.clone())
+        .collect()
 }
 
 /// The purity of `f` in `module`, its calls followed through `index`.

@@ -21,6 +21,8 @@ use crate::project::effects::Effect;
 use crate::project::resolve::{Def, Symbol};
 use crate::purity::Purity;
 
+mod written;
+
 /// What the cached read's data is, and who changes it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub(crate) struct Invalidation {
@@ -57,6 +59,10 @@ pub(crate) struct Writer {
     /// The functions on the way from the writer to the write, as targets.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) through: Vec<String>,
+    /// Whether the writer's own line decides what is written (its call of
+    /// a repository, its statement): the invalidation goes after it here.
+    #[serde(skip)]
+    pub(crate) here: bool,
     /// The writer's file and qualname, for the edit that invalidates.
     #[serde(skip)]
     pub(crate) path: PathBuf,
@@ -90,15 +96,26 @@ const ORM_BASES: &[&str] = &[
 /// transaction (`db_unknown`), or a call of unknown type whose name says it
 /// writes (`queries.create_user(...)`, aiosql's loaded statements).
 fn is_write(e: &Effect) -> bool {
+    let statement = e.via.last().map_or(e.code.as_str(), |s| s.code.as_str());
     match e.category.as_str() {
-        "db_write" | "db_unknown" => true,
-        // `users_service.update(data)`: a library service or repository.
+        // Filling or clearing a cache changes no data a read depends on.
+        "db_write" => e.note != "cache write",
+        // `session.refresh(obj)` reloads a row: part of a write at most.
+        "db_unknown" => callee_of(statement) != "refresh",
+        // `users_service.update(data)`: a library service or repository,
+        // called on one (`add_buttons(kb)` only changes its argument).
         "unknown" | "argument_mutation" => {
-            let callee = callee_of(&e.code);
-            crate::purity::names_a_write(callee) || WRITE_VERBS.contains(&callee)
+            let callee = callee_of(statement);
+            is_method_call(statement)
+                && (crate::purity::names_a_write(callee) || WRITE_VERBS.contains(&callee))
         }
         _ => false,
     }
+}
+
+/// `repo.update(x)`, not `update(x)`.
+fn is_method_call(code: &str) -> bool {
+    callee_head(code).contains('.')
 }
 
 /// Method names of repositories and services that write.
@@ -122,11 +139,28 @@ const WRITE_VERBS: &[&str] = &[
     "destroy",
 ];
 
-/// `queries.create_user(` -> `create_user`.
+/// `queries.create_user(` -> `create_user`; `super().update(` -> `update`.
 fn callee_of(code: &str) -> &str {
-    let head = code.split('(').next().unwrap_or(code);
-    let head = head.trim().trim_start_matches("await ");
+    let head = callee_head(code);
     head.rsplit('.').next().unwrap_or(head)
+}
+
+/// The callee expression of a call's first line, empty calls on the way
+/// (`super()`, `get_repo()`) kept: `super().update`.
+fn callee_head(code: &str) -> &str {
+    let code = code.trim().trim_start_matches("await ");
+    let mut end = code.len();
+    let mut from = 0;
+    while let Some(i) = code[from..].find('(') {
+        let at = from + i;
+        if code[at..].starts_with("().") {
+            from = at + 3;
+            continue;
+        }
+        end = at;
+        break;
+    }
+    code[..end].trim()
 }
 
 pub(crate) fn analyse<'p>(
@@ -141,6 +175,12 @@ pub(crate) fn analyse<'p>(
         if let Some((m, g)) = function_at(index, &def.path, &def.qualname) {
             resources.extend(touched(index, m, &g, Side::Read));
         }
+    }
+    // The class is the data only when nothing names the data itself (an
+    // aiosql or raw-driver repository): beside a model or a table, sharing
+    // a class says nothing more.
+    if resources.iter().any(|r| !matches!(r, Resource::Class(_))) {
+        resources.retain(|r| !matches!(r, Resource::Class(_)));
     }
     let mut out = Invalidation {
         resources: resources.iter().map(Resource::shown).collect(),
@@ -270,6 +310,12 @@ fn touched<'p>(
     }
     if let Some(body) = f.site.node.child_by_field_name("body") {
         sql_tables(src, body, &mut out);
+    }
+    // `queries.get_user(conn, ...)`: the tables of the aiosql statement.
+    for call in &f.body.calls {
+        if let Some(query) = index.aiosql_query(module, *call) {
+            out.extend(query.tables.iter().cloned().map(Resource::Table));
+        }
     }
     if let Some(class) = crate::purity::class_of(module, f) {
         // A repository's own model (`model = User`, `BaseRepository[User]`),
@@ -494,10 +540,6 @@ pub(crate) fn is_model(index: &Index, def: &Def) -> bool {
 /// `SELECT … FROM users JOIN orders`, `INSERT INTO users`, `UPDATE users`:
 /// the tables of the SQL strings in a body.
 fn sql_tables(src: &crate::source::SourceFile, body: Node, out: &mut BTreeSet<Resource>) {
-    static TABLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"(?i)\b(?:from|join|into|update)\s+[`"\[]?([A-Za-z_]\w*)"#)
-            .expect("a valid regex")
-    });
     static STATEMENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"(?i)\b(select|insert|update|delete)\b").expect("a valid regex")
     });
@@ -506,9 +548,11 @@ fn sql_tables(src: &crate::source::SourceFile, body: Node, out: &mut BTreeSet<Re
         if node.kind() == "string" {
             let text = src.text_of(node);
             if STATEMENT.is_match(text) {
-                for c in TABLE.captures_iter(text) {
-                    out.insert(Resource::Table(c[1].to_lowercase()));
-                }
+                out.extend(
+                    crate::project::sql::tables(text)
+                        .into_iter()
+                        .map(Resource::Table),
+                );
             }
             continue;
         }
@@ -518,56 +562,88 @@ fn sql_tables(src: &crate::source::SourceFile, body: Node, out: &mut BTreeSet<Re
 }
 
 /// Every function of the project with a write whose chain names one of
-/// `resources`; only files that mention a resource by name are parsed.
+/// `resources`. Only files that mention a resource by name are parsed,
+/// then, round by round, the files that mention a writer found so far (a
+/// route calling a service that saves the model need not name it).
 fn writers<'p>(
     index: &Index<'p>,
     resources: &BTreeSet<Resource>,
     patterns: &[&Pattern],
 ) -> Vec<Writer> {
-    let needles: Vec<&str> = resources.iter().map(Resource::needle).collect();
-    let files: Vec<PathBuf> = index
-        .files()
-        .iter()
-        .filter(|p| !is_test_file(p) && mentions_any(p, &needles))
-        .cloned()
-        .collect();
-    index.preload(&files);
-    let mut out = Vec::new();
-    for path in &files {
-        let Some(m) = index.module(path) else {
-            continue;
-        };
-        for site in &m.functions {
-            let g = Function::new(m.src, site.clone());
-            let purity = crate::purity::analyse(index, m, &g, patterns);
-            // A write statement first: it is what the invalidation follows
-            // (`session.begin()` opens the transaction it runs in).
-            let mut writes: Vec<&Effect> = purity.effects.iter().filter(|e| is_write(e)).collect();
-            writes.sort_by_key(|e| e.category != "db_write");
-            let write = writes
-                .into_iter()
-                .find_map(|e| shared(index, m, &g, e, resources).map(|r| (e, r)));
-            if let Some((e, resource)) = write {
-                out.push(Writer {
-                    target: target_name(&m.src.path, &g.qualname),
-                    line: e.line,
-                    code: e.code.clone(),
-                    category: e.category.clone(),
-                    via: e.chain(),
-                    resource: resource.shown(),
-                    through: e
-                        .via
-                        .iter()
-                        .map(|s| target_name(&index.root.join(&s.path), &s.function))
-                        .collect(),
-                    path: m.src.path.clone(),
-                    qualname: g.qualname.clone(),
-                });
-            }
+    let mut needles: Vec<String> = resources.iter().map(|r| r.needle().to_string()).collect();
+    let mut searched: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut out: Vec<Writer> = Vec::new();
+    for _round in 0..4 {
+        let words: Vec<&str> = needles.iter().map(String::as_str).collect();
+        let files: Vec<PathBuf> = index
+            .files()
+            .iter()
+            .filter(|p| !searched.contains(*p) && !is_test_file(p) && mentions_any(p, &words))
+            .cloned()
+            .collect();
+        if files.is_empty() {
+            break;
         }
+        index.preload(&files);
+        let before = out.len();
+        for path in &files {
+            out.extend(writers_in(index, path, resources, patterns));
+        }
+        searched.extend(files);
+        needles = out[before..]
+            .iter()
+            .map(|w| last(&w.qualname).to_string())
+            .collect();
+        needles.sort();
+        needles.dedup();
     }
     out.sort_by(|a, b| a.target.cmp(&b.target));
     out.dedup_by(|a, b| a.target == b.target);
+    out
+}
+
+/// The writers of `resources` among the functions of one file.
+fn writers_in<'p>(
+    index: &Index<'p>,
+    path: &Path,
+    resources: &BTreeSet<Resource>,
+    patterns: &[&Pattern],
+) -> Vec<Writer> {
+    let mut out = Vec::new();
+    let Some(m) = index.module(path) else {
+        return out;
+    };
+    for site in &m.functions {
+        let g = Function::new(m.src, site.clone());
+        let effects = crate::purity::chains(index, m, &g, patterns);
+        // A write statement first: it is what the invalidation follows
+        // (`session.begin()` opens the transaction it runs in).
+        let mut writes: Vec<&Effect> = effects.iter().filter(|e| is_write(e)).collect();
+        writes.sort_by_key(|e| e.category != "db_write");
+        // The chain decided on the writer's own line first: its edit goes there.
+        let write = writes
+            .into_iter()
+            .filter_map(|e| shared(index, m, &g, e, resources).map(|r| (e, r)))
+            .min_by_key(|(e, (_, here))| (e.category != "db_write", !here));
+        if let Some((e, (resource, here))) = write {
+            out.push(Writer {
+                target: target_name(&m.src.path, &g.qualname),
+                line: e.line,
+                code: e.code.clone(),
+                category: e.category.clone(),
+                via: e.chain(),
+                resource: resource.shown(),
+                through: e
+                    .via
+                    .iter()
+                    .map(|s| target_name(&index.root.join(&s.path), &s.function))
+                    .collect(),
+                here,
+                path: m.src.path.clone(),
+                qualname: g.qualname.clone(),
+            });
+        }
+    }
     out
 }
 
@@ -611,14 +687,21 @@ fn mentions_any(path: &Path, needles: &[&str]) -> bool {
 }
 
 /// The resource a write shares with the read: named by the writer or by
-/// a function on the way from it to the write.
+/// a function on the way from it to the write; and whether the writer's
+/// own line decides it (then its edit goes there, not in a helper).
 fn shared<'p>(
     index: &Index<'p>,
     module: &Module<'p>,
     g: &Function<'p>,
     write: &Effect,
     resources: &BTreeSet<Resource>,
-) -> Option<Resource> {
+) -> Option<(Resource, bool)> {
+    if let Some((data, step)) = written::written(index, module, g, write) {
+        return data
+            .into_iter()
+            .find(|r| resources.contains(r))
+            .map(|r| (r, step == 0));
+    }
     let mut names = touched(index, module, g, Side::Write);
     if let Some(Resource::Class(class)) = receiver_class(index, module, g, &write.code) {
         names.extend(class_models(index, &class, 0));
@@ -630,5 +713,8 @@ fn shared<'p>(
             names.extend(touched(index, m, &h, Side::Write));
         }
     }
-    names.into_iter().find(|r| resources.contains(r))
+    names
+        .into_iter()
+        .find(|r| resources.contains(r))
+        .map(|r| (r, write.via.is_empty()))
 }

@@ -1,0 +1,308 @@
+//! What one write changes, read off its own chain: the models and tables
+//! the write statement names, else the repository the call to it goes
+//! through. A generic base's `self.session.add(obj)` writes whatever model
+//! the caller's repository holds (`self.authors.save(author)`,
+//! `repository: ThemeRepository`), not every model its writer happens to
+//! name on the way.
+
+use std::collections::BTreeSet;
+
+use tree_sitter::Node;
+
+use super::{Resource, class_models, function_at, is_generic, is_model, last};
+use crate::function::Function;
+use crate::module::Module;
+use crate::project::Index;
+use crate::project::effects::Effect;
+use crate::project::resolve::{Def, Symbol};
+use crate::purity::first_line;
+use crate::source::{SourceFile, line_of};
+
+/// The data `write` changes, looked for from the write statement outwards,
+/// with the step of the chain that says (0: the writer's own line); None
+/// when no step says (the caller then falls back to what the functions on
+/// the way name).
+pub(super) fn written<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    g: &Function<'p>,
+    write: &Effect,
+) -> Option<(BTreeSet<Resource>, usize)> {
+    // Site i holds the code that calls site i+1's function; the last
+    // site's code is the write itself.
+    let mut helpers = Vec::new();
+    for step in &write.via {
+        let (m, h) = function_at(index, &index.root.join(&step.path), &step.function)?;
+        helpers.push((m, h, step.line, step.code.as_str()));
+    }
+    let mut sites = vec![(module, g, write.line, write.code.as_str())];
+    sites.extend(
+        helpers
+            .iter()
+            .map(|(m, h, line, code)| (*m, h, *line, *code)),
+    );
+    let last_site = sites.len() - 1;
+    for (i, (m, h, line, code)) in sites.iter().enumerate().rev() {
+        let Some(call) = call_at(m.src, h, *line, code) else {
+            continue;
+        };
+        let found = if i == last_site {
+            statement_data(index, m, h, call)
+        } else {
+            receiver_data(index, m, h, call)
+        };
+        // A class alone (a repository that names no model) says less than
+        // what the functions on the way name: the caller's fallback.
+        if found.iter().any(|r| !matches!(r, Resource::Class(_))) {
+            return Some((found, i));
+        }
+    }
+    // A key-value store's write changes keys, not the rows of a model its
+    // writer happens to name.
+    KEY_VALUE_WRITES
+        .contains(&write.note.as_str())
+        .then(|| (BTreeSet::new(), last_site))
+}
+
+/// The catalogue's notes (data/side_effects.toml) for writes to stores
+/// that hold keys, not models or tables.
+const KEY_VALUE_WRITES: &[&str] = &["Redis write", "search index write"];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_key_value_notes_are_the_catalogues() {
+        let catalogue = include_str!("../../data/side_effects.toml");
+        for note in super::KEY_VALUE_WRITES {
+            assert!(catalogue.contains(&format!("note = \"{note}\"")), "{note}");
+        }
+    }
+}
+
+/// The call (or other expression) at `line` in `h` whose first line is `code`.
+fn call_at<'t>(src: &'t SourceFile, h: &Function<'t>, line: usize, code: &str) -> Option<Node<'t>> {
+    let body = h.site.node.child_by_field_name("body")?;
+    let mut stack = vec![body];
+    let mut best = None;
+    while let Some(n) = stack.pop() {
+        if n.start_position().row + 1 > line || n.end_position().row + 1 < line {
+            continue;
+        }
+        if line_of(n) == line && first_line(src.text_of(n)) == code {
+            // The outermost node with that text: the whole statement.
+            if best.is_none_or(|b: Node| b.byte_range().len() < n.byte_range().len()) {
+                best = Some(n);
+            }
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+    }
+    best
+}
+
+/// The write statement's own data: models it names (`update(Category)`,
+/// `User.create(...)`, `session.add(note)` after `note = Note(...)`), the
+/// tables of a write SQL string, the object it is called on
+/// (`self.tags.upsert(...)`), or the model of its own repository class
+/// (`delete(self.model)` in `ProductRepository`).
+fn statement_data<'p>(
+    index: &Index<'p>,
+    m: &Module<'p>,
+    h: &Function<'p>,
+    call: Node,
+) -> BTreeSet<Resource> {
+    if let Some(query) = index.aiosql_query(m, call) {
+        let tables = if query.written.is_empty() {
+            &query.tables
+        } else {
+            &query.written
+        };
+        return tables.iter().cloned().map(Resource::Table).collect();
+    }
+    let mut out = models_named(index, m, h, call, 0);
+    super::sql_tables(m.src, call, &mut out);
+    if out.is_empty() && call.kind() == "call" {
+        // `self.tags.upsert(...)`: a write named on a repository or service.
+        out.extend(through_receiver(index, m, h, call));
+    }
+    if out.is_empty()
+        && let Some(class) = crate::purity::class_of(m, h)
+    {
+        out.extend(class_models(index, &class, 0));
+    }
+    out
+}
+
+/// The data of the object a call goes through: `self.authors.save(...)`
+/// (the attribute's class), `repository.save(...)` with `repository:
+/// ThemeRepository`, `ItemRepository.update(...)`, plus any model passed
+/// as an argument (`crud.update(User, ...)`).
+fn receiver_data<'p>(
+    index: &Index<'p>,
+    m: &Module<'p>,
+    h: &Function<'p>,
+    call: Node,
+) -> BTreeSet<Resource> {
+    let mut out = through_receiver(index, m, h, call);
+    if out.is_empty()
+        && let Some(args) = call.child_by_field_name("arguments")
+    {
+        out.extend(models_named(index, m, h, args, 0));
+    }
+    out
+}
+
+fn through_receiver<'p>(
+    index: &Index<'p>,
+    m: &Module<'p>,
+    h: &Function<'p>,
+    call: Node,
+) -> BTreeSet<Resource> {
+    let mut out = BTreeSet::new();
+    let Some(function) = call.child_by_field_name("function") else {
+        return out;
+    };
+    let parts: Vec<&str> = m.src.text_of(function).split('.').map(str::trim).collect();
+    if parts.len() < 2 {
+        return out;
+    }
+    let receiver = h.receiver().map(|p| p.name.as_str());
+    // `self.save(...)`: the method's own class was a site already.
+    if Some(parts[0]) == receiver && parts.len() == 2 {
+        return out;
+    }
+    let mut class = if Some(parts[0]) == receiver {
+        crate::purity::class_of(m, h)
+    } else if let Some(annotation) = h.param(parts[0]).and_then(|p| p.annotation.as_deref()) {
+        match index.annotation_text_class(m, annotation) {
+            Some(Symbol::Class(def)) => Some(def),
+            _ => None,
+        }
+    } else if let Some(def) = constructed(index, m, h, parts[0]) {
+        Some(def)
+    } else {
+        match index.resolve_dotted(m, parts[0]) {
+            Symbol::Class(def) => Some(def),
+            _ => None,
+        }
+    };
+    // `self.tags.upsert(...)`, `user_manager.user_repository.update(...)`:
+    // each attribute on the way to the method, by its class.
+    for attr in &parts[1..parts.len() - 1] {
+        let Some(owner) = class.take() else {
+            return out;
+        };
+        let Some(held) = index.attribute(&owner, attr) else {
+            return out;
+        };
+        // `tags: TagRepository`, an alias of `RepositoryBase[Tag, …]`.
+        if let Some(alias) = held
+            .annotation
+            .as_deref()
+            .and_then(|a| super::alias_of(index, &owner, a))
+        {
+            out.extend(super::alias_models(index, &alias));
+        }
+        class = match held.class {
+            Some(Symbol::Class(def)) => Some(def),
+            _ => None,
+        };
+    }
+    if let Some(def) = class {
+        out.extend(class_data(index, &def));
+    }
+    out
+}
+
+/// The project class a local was made from: `users = UserService(session=db)`.
+fn constructed<'p>(index: &Index<'p>, m: &Module<'p>, h: &Function<'p>, name: &str) -> Option<Def> {
+    assigned_to(m.src, h, name).into_iter().find_map(|value| {
+        let value = if value.kind() == "await" {
+            value.named_child(0)?
+        } else {
+            value
+        };
+        if value.kind() != "call" {
+            return None;
+        }
+        match index.resolve_node(m, value.child_by_field_name("function")?) {
+            Symbol::Class(def) => Some(def),
+            _ => None,
+        }
+    })
+}
+
+/// A class's data: a model is its own; a repository's are its models, or
+/// the class itself when it names none (an aiosql repository).
+fn class_data(index: &Index, def: &Def) -> BTreeSet<Resource> {
+    if is_model(index, def) {
+        return BTreeSet::from([Resource::Model(last(&def.qualname).to_string())]);
+    }
+    let models = class_models(index, def, 0);
+    if models.is_empty() && !is_generic(def) {
+        return BTreeSet::from([Resource::Class(def.clone())]);
+    }
+    models
+}
+
+/// The models named under `node`: capitalised names that resolve to one,
+/// and locals assigned a model (`note = Note(...)`), followed once.
+fn models_named<'p>(
+    index: &Index<'p>,
+    m: &Module<'p>,
+    h: &Function<'p>,
+    node: Node,
+    depth: usize,
+) -> BTreeSet<Resource> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "identifier" {
+            let name = m.src.text_of(n);
+            if name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                if let Symbol::Class(def) = index.resolve_node(m, n)
+                    && is_model(index, &def)
+                {
+                    out.insert(Resource::Model(last(&def.qualname).to_string()));
+                }
+            } else if depth == 0 {
+                for value in assigned_to(m.src, h, name) {
+                    out.extend(models_named(index, m, h, value, 1));
+                }
+            }
+            continue;
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+    }
+    out
+}
+
+/// The values assigned to the local `name` anywhere in `h`'s own body.
+fn assigned_to<'t>(src: &SourceFile, h: &Function<'t>, name: &str) -> Vec<Node<'t>> {
+    let mut out = Vec::new();
+    let Some(body) = h.site.node.child_by_field_name("body") else {
+        return out;
+    };
+    let mut stack = vec![body];
+    while let Some(n) = stack.pop() {
+        if matches!(
+            n.kind(),
+            "function_definition" | "class_definition" | "lambda"
+        ) {
+            continue;
+        }
+        if n.kind() == "assignment"
+            && let (Some(left), Some(right)) = (
+                n.child_by_field_name("left"),
+                n.child_by_field_name("right"),
+            )
+            && src.text_of(left) == name
+        {
+            out.push(right);
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+    }
+    out
+}
