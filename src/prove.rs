@@ -3,6 +3,7 @@
 //! another input misses. It goes into the project's test folder, in the
 //! style of the project's own async tests, and joins the run's one diff.
 
+pub(crate) mod models;
 pub(crate) mod probe;
 pub(crate) mod style;
 mod text;

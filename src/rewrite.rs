@@ -761,6 +761,9 @@ pub(crate) fn plan_target<'p>(
             let vary = |name: &str| existing_key_holds(src, f, name);
             let mut probe =
                 crate::prove::probe::build(module, prefix_module, f, &key, origin, &vary);
+            crate::prove::models::add_models(&mut probe, index, module, f);
+            probe.template =
+                crate::prove::probe::existing_template(module, index.cashews(module), f);
             if req.invalidate {
                 existing_writer(index, module, f, &result.purity, settings, &mut probe);
             }
@@ -782,7 +785,7 @@ pub(crate) fn plan_target<'p>(
     let def_start = f.site.node.start_byte();
     let choice = cache_object(index, module, def_start, settings.library_cache.as_ref());
     let (cache_name, cache_import) = (choice.local, choice.import);
-    let probe = crate::prove::probe::build(
+    let mut probe = crate::prove::probe::build(
         module,
         prefix_module,
         f,
@@ -790,6 +793,8 @@ pub(crate) fn plan_target<'p>(
         choice.origin.clone(),
         &|_| true,
     );
+    crate::prove::models::add_models(&mut probe, index, module, f);
+    probe.template = Some(key.template.clone());
     result.probe = Some((src.path.clone(), probe));
     result.cache_origin = Some(choice.origin);
     let (exceptions, exc_import) = if decision.strategy == crate::decide::Strategy::Failover {

@@ -63,6 +63,24 @@ const CASES: &[(&str, &[&str], &[&str], &str)] = &[
         ],
         "pytestmark = pytest.mark.unit",
     ),
+    (
+        "members_rows",
+        MEMBERS,
+        &[
+            "tests/test_cache_members_repo_memberrepository_member_by_handle.py",
+            "tests/test_cache_members_repo_memberrepository_badge_count.py",
+            "tests/test_cache_members_repo_memberrepository_member_card.py",
+            "tests/test_cache_members_teams_team_roster.py",
+        ],
+        "async def test_MemberRepository_member_by_handle_second_call_is_a_hit",
+    ),
+];
+
+const MEMBERS: &[&str] = &[
+    "members/repo.py::MemberRepository.member_by_handle",
+    "members/repo.py::MemberRepository.badge_count",
+    "members/repo.py::MemberRepository.member_card",
+    "members/teams.py::team_roster",
 ];
 
 const FEEDS: &[&str] = &[
@@ -296,4 +314,45 @@ fn service_tests_follow_the_layout_and_the_unconditional_writer() {
     let (ok, text) = pytest(&dir, &[]);
     assert!(ok, "{text}");
     assert!(text.contains("8 passed"), "{text}");
+}
+
+/// Rows turned into validating models (`fixtures/emit_test/members_rows`):
+/// a pydantic model built from a faked row (`Member(**row)`, `Card(...)`
+/// fed by the row and by a faked connection's value) is faked too; a read
+/// calling another cached read (`member_card` -> `badge_count`, whose key
+/// holds a faked value every call shares) counts only its own served calls;
+/// `--asyncio-mode=auto` in `addopts` is pytest-asyncio's auto mode.
+#[test]
+fn models_built_from_fake_rows_are_faked_and_nested_hits_are_not_counted() {
+    let (_tmp, dir) = generated("members_rows", MEMBERS);
+    let read = |f: &str| std::fs::read_to_string(dir.join("tests").join(f)).unwrap();
+    let by_handle = read("test_cache_members_repo_memberrepository_member_by_handle.py");
+    assert!(
+        by_handle.contains("monkeypatch.setattr(_target, \"Member\", _Stub())"),
+        "{by_handle}"
+    );
+    assert!(!by_handle.contains("@pytest.mark.asyncio"), "{by_handle}");
+    let card = read("test_cache_members_repo_memberrepository_member_card.py");
+    assert!(
+        card.contains("monkeypatch.setattr(_target, \"Card\", _Stub())"),
+        "{card}"
+    );
+    assert!(
+        card.contains("_KEY = \"members.repo:MemberRepository.member_card:{handle}\""),
+        "{card}"
+    );
+    assert!(card.contains("assert not _served(detector)"), "{card}");
+    let count = read("test_cache_members_repo_memberrepository_badge_count.py");
+    assert!(
+        !count.contains("monkeypatch.setattr(_target, \"Card\""),
+        "{count}"
+    );
+    let roster = read("test_cache_members_teams_team_roster.py");
+    assert!(
+        roster.contains("monkeypatch.setattr(_target, \"Roster\", _Stub())"),
+        "{roster}"
+    );
+    let (ok, text) = pytest(&dir, &[]);
+    assert!(ok, "{text}");
+    assert!(text.contains("10 passed"), "{text}");
 }

@@ -46,6 +46,10 @@ pub(crate) struct Probe {
     pub(crate) writer: Option<WriterCall>,
     /// Writers given a delete under a condition: named, not called.
     pub(crate) conditional_writers: Vec<String>,
+    /// The decorator's key template, when known: the checks count only the
+    /// target's own served calls (a cached function it calls may be served
+    /// too, with a key made of fake values every call shares).
+    pub(crate) template: Option<String>,
 }
 
 /// A call of one writer of what the target reads, for the check "after the
@@ -152,6 +156,7 @@ pub(crate) fn build(
         unsupported: None,
         writer: None,
         conditional_writers: Vec::new(),
+        template: None,
     };
     if f.qualname.matches('.').count() > 1 {
         p.unsupported = Some("a nested class or function: call it from a test yourself".into());
@@ -416,7 +421,11 @@ fn is_method(module: &Module, f: &Function, attr: &str) -> bool {
 
 /// `f` and the methods of its class it reaches through `self.NAME` (`prefix`
 /// is `self.`), each once: the code a call of `f` runs in this module.
-fn own_methods<'t>(module: &Module<'t>, f: &Function<'t>, prefix: &str) -> Vec<Function<'t>> {
+pub(crate) fn own_methods<'t>(
+    module: &Module<'t>,
+    f: &Function<'t>,
+    prefix: &str,
+) -> Vec<Function<'t>> {
     let class = class_of(f);
     let mut visited = vec![f.qualname.clone()];
     let mut out = Vec::new();
@@ -552,4 +561,38 @@ fn does_io(call: Node) -> bool {
         n = parent;
     }
     false
+}
+
+/// The `key="..."` of an existing cashews decorator of `f` (on the cache
+/// object, `@cache(...)`, `@cache.early(...)`), when it is a plain string.
+pub(crate) fn existing_template(
+    module: &Module,
+    names: &crate::cashews::CashewsNames,
+    f: &Function,
+) -> Option<String> {
+    let src = module.src;
+    f.decorators.iter().find_map(|d| {
+        let call = Some(d.expr).filter(|e| e.kind() == "call")?;
+        let callee = call.child_by_field_name("function")?;
+        let root = root_name(callee)?;
+        if !names.is_cache(src.text_of(root)) {
+            return None;
+        }
+        let args = call.child_by_field_name("arguments")?;
+        let mut cursor = args.walk();
+        let key = args.named_children(&mut cursor).find(|a| {
+            a.kind() == "keyword_argument"
+                && a.child_by_field_name("name")
+                    .is_some_and(|n| src.text_of(n) == "key")
+        })?;
+        plain_string(src.text_of(key.child_by_field_name("value")?))
+    })
+}
+
+/// The value of a string literal with no prefix, escape or placeholder
+/// quirk (`"a:{x}"`, `'a:{x}'`); None for anything else.
+fn plain_string(text: &str) -> Option<String> {
+    let quote = text.chars().next().filter(|c| matches!(c, '"' | '\''))?;
+    let inner = text.strip_prefix(quote)?.strip_suffix(quote)?;
+    (!inner.is_empty() && !inner.contains(['\\', '"', '\'', '\n'])).then(|| inner.to_string())
 }

@@ -36,9 +36,12 @@ pub(crate) fn detect(root: &Path, folder: &Path) -> Style {
         .map(|n| crate::file::read_text(&root.join(n)).unwrap_or_default())
         .collect();
     let squeezed: String = config.chars().filter(|c| !c.is_whitespace()).collect();
+    // The ini option, or the command-line one in `addopts`.
     if squeezed.contains("asyncio_mode=\"auto\"")
         || squeezed.contains("asyncio_mode='auto'")
         || squeezed.contains("asyncio_mode=auto")
+        || squeezed.contains("--asyncio-mode=auto")
+        || squeezed.contains("--asyncio-modeauto")
     {
         return Style::AsyncioAuto;
     }
@@ -135,6 +138,17 @@ mod tests {
         ]);
         assert_eq!(
             detect(auto.path(), &auto.path().join("tests")),
+            Style::AsyncioAuto
+        );
+        let addopts = project(&[
+            (
+                "pyproject.toml",
+                "[tool.pytest.ini_options]\naddopts = '''\n  --strict-markers\n  --asyncio-mode=auto\n'''\n",
+            ),
+            ("tests/test_a.py", ""),
+        ]);
+        assert_eq!(
+            detect(addopts.path(), &addopts.path().join("tests")),
             Style::AsyncioAuto
         );
         let anyio = project(&[(

@@ -114,10 +114,17 @@ pub(crate) fn render(p: &Probe, style: Style, unit: bool) -> String {
         out.push_str(&format!("\n\n{STUB}"));
     }
     out.push_str(&format!("\n\n{}", fixture(p)));
+    if let Some(template) = &p.template {
+        out.push_str(&format!("\n\n{}", served(template)));
+    }
     if p.kind == FnKind::Method {
         out.push_str(&format!("\n\n{}", instance(p)));
     }
     let call = |other: bool| call_text(p, other);
+    let calls = match p.template {
+        Some(_) => "_served(detector)",
+        None => "detector.calls",
+    };
     let (kept, skip) = match p.generator {
         true => (
             "items = ",
@@ -126,7 +133,7 @@ pub(crate) fn render(p: &Probe, style: Style, unit: bool) -> String {
         false => ("", String::new()),
     };
     let hit = format!(
-        "with cache.detect as detector:\n    {kept}{}\n    assert not detector.calls, \"the first call computes: the cache starts empty\"\n{skip}with cache.detect as detector:\n    {}\n    assert detector.calls, \"a second call with the same inputs is served from the cache\"\n",
+        "with cache.detect as detector:\n    {kept}{}\n    assert not {calls}, \"the first call computes: the cache starts empty\"\n{skip}with cache.detect as detector:\n    {}\n    assert {calls}, \"a second call with the same inputs is served from the cache\"\n",
         call(false),
         call(false)
     );
@@ -139,7 +146,7 @@ pub(crate) fn render(p: &Probe, style: Style, unit: bool) -> String {
     match p.args.iter().find(|a| a.other.is_some()) {
         Some(varied) => {
             let miss = format!(
-                "{first}with cache.detect as detector:\n    {}\n    assert not detector.calls, \"another `{}` is another key: computed, not served\"\n",
+                "{first}with cache.detect as detector:\n    {}\n    assert not {calls}, \"another `{}` is another key: computed, not served\"\n",
                 call(true),
                 varied.name
             );
@@ -167,7 +174,7 @@ pub(crate) fn render(p: &Probe, style: Style, unit: bool) -> String {
             w.qualname.clone()
         };
         let stale = format!(
-            "{first}await {callee}({})\nwith cache.detect as detector:\n    {}\n    assert not detector.calls, \"after `{name_of}` writes, the next read computes again\"\n",
+            "{first}await {callee}({})\nwith cache.detect as detector:\n    {}\n    assert not {calls}, \"after `{name_of}` writes, the next read computes again\"\n",
             w.args.join(", "),
             call(false)
         );
@@ -257,6 +264,14 @@ fn fixture(p: &Probe) -> String {
     };
     format!(
         "@pytest.fixture(autouse=True)\ndef _cashews_memory_cache({arg}):\n    \"\"\"Each test starts with an empty in-memory cache: a new mem:// backend.\"\"\"\n    # check_interval=0: no background task tied to one test's event loop.\n    cache.setup(\"mem://\", check_interval=0)\n{patches}"
+    )
+}
+
+/// The target's key template, and the calls the cache served under it.
+fn served(template: &str) -> String {
+    format!(
+        "# The key of the function under test: a cached function it calls may be served\n# from the cache too (its key made of fake values every call shares).\n_KEY = {}\n\n\ndef _served(detector):\n    \"\"\"The calls of the function under test the cache served (a prefix, such as\n    cache.early's, may stand before its key).\"\"\"\n    served = []\n    for key, call in detector.calls.items():\n        template = str(call.get(\"template\"))\n        if template == _KEY or template.endswith(\":\" + _KEY):\n            served.append(key)\n    return served\n",
+        crate::plan::py_str(template)
     )
 }
 
