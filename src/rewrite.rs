@@ -666,7 +666,7 @@ fn existing_writer<'p>(
     probe.writer = always.iter().find_map(|(path, qualname)| {
         let m = index.module(path)?;
         let g = Function::new(m.src, m.function(qualname)?);
-        crate::prove::probe::writer_call(&index.module_name(path), &g, probe)
+        crate::prove::probe::writer_call(&index.module_name(path), m, &g, probe)
     });
     probe.conditional_writers = conditional;
 }
@@ -813,10 +813,10 @@ pub(crate) fn plan_target<'p>(
             result.tags.clone_from(&inv.tags);
             result.writer_edits = planned.edits;
             if let Some((_, probe)) = result.probe.as_mut() {
-                probe.writer = planned.edited.iter().find_map(|(path, qualname)| {
+                probe.writer = planned.edited.iter().find_map(|(path, qualname, _)| {
                     let m = index.module(path)?;
                     let g = Function::new(m.src, m.function(qualname)?);
-                    crate::prove::probe::writer_call(&index.module_name(path), &g, probe)
+                    crate::prove::probe::writer_call(&index.module_name(path), m, &g, probe)
                 });
                 probe.conditional_writers.clone_from(&planned.conditional);
             }

@@ -134,9 +134,9 @@ pub(crate) struct Planned {
     pub(crate) tags: Vec<String>,
     pub(crate) shown: Vec<InvalidationEdit>,
     pub(crate) edits: Vec<WriterEdit>,
-    /// The writers given a delete that runs on every call, `(file, qualname)`:
-    /// `--emit-test` calls one.
-    pub(crate) edited: Vec<(PathBuf, String)>,
+    /// The writers given a delete that runs on every call, `(file,
+    /// qualname, guarded)`, unguarded first: `--emit-test` calls one.
+    pub(crate) edited: Vec<(PathBuf, String, bool)>,
     /// Those whose delete sits under an `if`, a loop or an `except`: a test
     /// with fake inputs may not reach it.
     pub(crate) conditional: Vec<String>,
@@ -189,15 +189,79 @@ pub(crate) fn plan(
             .as_ref()
             .map(|e| e.always)
             .or_else(|| existing_delete(index, w));
+        let guarded = guarded(index, w);
         match always {
-            Some(true) => out.edited.push((w.path.clone(), w.qualname.clone())),
+            Some(true) => out
+                .edited
+                .push((w.path.clone(), w.qualname.clone(), guarded)),
             Some(false) => out.conditional.push(w.qualname.clone()),
             None => {}
         }
         out.shown.push(shown);
         out.edits.extend(edit);
     }
+    // The writers a test reaches with fake inputs first.
+    out.edited.sort_by_key(|(_, _, guarded)| *guarded);
     out
+}
+
+/// A `raise` comes before the writer's write (`if taken: raise ...`): a
+/// test with fake inputs may stop there, so another writer is the one it
+/// calls. Read off the writer as it is, edited or not, so a regenerated
+/// test calls the same one.
+fn guarded(index: &Index, w: &Writer) -> bool {
+    let Some(m) = index.module(&w.path) else {
+        return false;
+    };
+    let Some(site) = m.function(&w.qualname) else {
+        return false;
+    };
+    let g = Function::new(m.src, site);
+    statement_at(&g, w.line)
+        .is_some_and(|write| raises_before(m.src, g.site.node, write.start_byte()))
+}
+
+/// Whether an `if X: raise ...` before byte `at` raises when `X` is a
+/// fake object (truthy, not None): `if name_taken: raise`, not `if not
+/// found: raise` or `if row is None: raise`.
+fn raises_before(src: &SourceFile, function: Node, at: usize) -> bool {
+    let mut stack = vec![function];
+    while let Some(n) = stack.pop() {
+        if n.start_byte() >= at {
+            continue;
+        }
+        if n.kind() == "if_statement"
+            && let (Some(test), Some(then)) = (
+                n.child_by_field_name("condition"),
+                n.child_by_field_name("consequence"),
+            )
+            && raises_directly(then)
+            && truthy_for_a_fake(src, test)
+        {
+            return true;
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+    }
+    false
+}
+
+fn raises_directly(block: Node) -> bool {
+    let mut cursor = block.walk();
+    block
+        .named_children(&mut cursor)
+        .any(|s| s.kind() == "raise_statement")
+}
+
+fn truthy_for_a_fake(src: &SourceFile, test: Node) -> bool {
+    match test.kind() {
+        "not_operator" => false,
+        "comparison_operator" => {
+            let text = src.text_of(test);
+            !(text.ends_with("is None") || text.ends_with("== None"))
+        }
+        _ => true,
+    }
 }
 
 /// A writer whose own line decides the data (its statement, or its call
@@ -362,12 +426,17 @@ pub(crate) fn deleting_writers(
     let mut conditional = Vec::new();
     for w in inv.writers.iter().filter(|w| edited(w)) {
         match existing_delete(index, w) {
-            Some(true) => always.push((w.path.clone(), w.qualname.clone())),
+            Some(true) => always.push((w.path.clone(), w.qualname.clone(), guarded(index, w))),
             Some(false) => conditional.push(w.qualname.clone()),
             None => {}
         }
     }
-    (always, conditional)
+    // In the order `plan` gives them: a regenerated test calls the same writer.
+    always.sort_by_key(|(_, _, guarded)| *guarded);
+    (
+        always.into_iter().map(|(p, q, _)| (p, q)).collect(),
+        conditional,
+    )
 }
 
 /// For a writer that calls `delete_tags(...)` already: whether that call
@@ -628,6 +697,27 @@ mod tests {
             text.contains("    await cache.delete_tags(\"stock\")\n"),
             "{text}"
         );
+    }
+
+    /// A test calls a writer with fake values (truthy, not None): a guard
+    /// raising on a truthy test stops it; `if not x` / `is None` ones do not.
+    #[test]
+    fn guards_a_fake_trips_are_told_apart() {
+        let guarded = |body: &str| {
+            let text = format!("async def w(db, x):\n{body}    await db.save(x)\n");
+            let src = SourceFile::parse(std::path::Path::new("w.py"), text.into_bytes()).unwrap();
+            let f = src.tree.root_node().named_child(0).unwrap();
+            let at = src.text.find("await db.save").unwrap();
+            raises_before(&src, f, at)
+        };
+        assert!(guarded("    if taken:\n        raise ValueError\n"));
+        assert!(guarded(
+            "    if found is not None and found.id != x:\n        raise ValueError\n"
+        ));
+        assert!(!guarded("    if not found:\n        raise ValueError\n"));
+        assert!(!guarded("    if row is None:\n        raise ValueError\n"));
+        assert!(!guarded("    if taken:\n        log(x)\n"));
+        assert!(!guarded(""));
     }
 
     #[test]

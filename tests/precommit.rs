@@ -109,22 +109,37 @@ fn hook_repo() -> &'static (PathBuf, String) {
         if changed.is_empty() {
             return (repo.to_path_buf(), git(repo, &["rev-parse", "HEAD"]));
         }
-        let shadow = repo.join("target/precommit-shadow");
-        if !shadow.join(".git").is_dir() {
-            fs::create_dir_all(&shadow).unwrap();
-            git(&shadow, &["init", "-q"]);
-        }
-        git(&shadow, &["fetch", "-q", REPO, "HEAD"]);
-        git(
-            &shadow,
-            &["checkout", "-q", "--force", "--detach", "FETCH_HEAD"],
-        );
+        // The shadow is named by what it holds, and made under a name of
+        // this process's own before it takes that name: each test runs in
+        // its own process (nextest), and two must not build one at once.
         let diff = Command::new("git")
             .args(["diff", "HEAD", "--binary"])
             .current_dir(repo)
             .output()
             .unwrap();
-        git_with_input(&shadow, &["apply", "--index", "-"], &diff.stdout);
+        let head = git(repo, &["rev-parse", "HEAD"]);
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&(&head, &diff.stdout), &mut hasher);
+        let name = format!(
+            "precommit-shadow-{:016x}",
+            std::hash::Hasher::finish(&hasher)
+        );
+        let shadow = repo.join("target").join(name);
+        if shadow.join(".git").is_dir() {
+            return (shadow.clone(), git(&shadow, &["rev-parse", "HEAD"]));
+        }
+        let building = repo
+            .join("target")
+            .join(format!("precommit-shadow-building-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&building);
+        fs::create_dir_all(&building).unwrap();
+        git(&building, &["init", "-q"]);
+        git(&building, &["fetch", "-q", REPO, "HEAD"]);
+        git(
+            &building,
+            &["checkout", "-q", "--force", "--detach", "FETCH_HEAD"],
+        );
+        git_with_input(&building, &["apply", "--index", "-"], &diff.stdout);
         let fixed = "2000-01-01T00:00:00Z";
         let commit = Command::new("git")
             .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
@@ -132,10 +147,15 @@ fn hook_repo() -> &'static (PathBuf, String) {
             .args(["commit", "-q", "--no-verify", "-m", "uncommitted changes"])
             .env("GIT_AUTHOR_DATE", fixed)
             .env("GIT_COMMITTER_DATE", fixed)
-            .current_dir(&shadow)
+            .current_dir(&building)
             .output()
             .unwrap();
         assert!(commit.status.success(), "{commit:?}");
+        // Another process may have finished the same shadow first: then
+        // the rename fails and that one, identical, serves.
+        if fs::rename(&building, &shadow).is_err() {
+            let _ = fs::remove_dir_all(&building);
+        }
         (shadow.clone(), git(&shadow, &["rev-parse", "HEAD"]))
     })
 }

@@ -68,17 +68,6 @@ pub(super) fn written<'p>(
 /// that hold keys, not models or tables.
 const KEY_VALUE_WRITES: &[&str] = &["Redis write", "search index write"];
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_key_value_notes_are_the_catalogues() {
-        let catalogue = include_str!("../../data/side_effects.toml");
-        for note in super::KEY_VALUE_WRITES {
-            assert!(catalogue.contains(&format!("note = \"{note}\"")), "{note}");
-        }
-    }
-}
-
 /// The call (or other expression) at `line` in `h` whose first line is `code`.
 fn call_at<'t>(src: &'t SourceFile, h: &Function<'t>, line: usize, code: &str) -> Option<Node<'t>> {
     let body = h.site.node.child_by_field_name("body")?;
@@ -305,4 +294,15 @@ fn assigned_to<'t>(src: &SourceFile, h: &Function<'t>, name: &str) -> Vec<Node<'
         stack.extend(n.named_children(&mut cursor));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_key_value_notes_are_the_catalogues() {
+        let catalogue = include_str!("../../data/side_effects.toml");
+        for note in super::KEY_VALUE_WRITES {
+            assert!(catalogue.contains(&format!("note = \"{note}\"")), "{note}");
+        }
+    }
 }

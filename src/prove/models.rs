@@ -308,14 +308,18 @@ fn identifiers(src: &SourceFile, target: Node) -> Vec<String> {
     }
 }
 
-/// Every node under `node` (itself included), not entering nested functions.
+/// Every node under `node` (itself included), in source order, not
+/// entering nested functions. A loop, not recursion: expressions nest as
+/// deep as the parser allows.
 fn walk<'t>(node: Node<'t>, visit: &mut dyn FnMut(Node<'t>)) {
-    visit(node);
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        if matches!(child.kind(), "function_definition" | "class_definition") {
-            continue;
-        }
-        walk(child, visit);
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        visit(n);
+        let mut cursor = n.walk();
+        let children: Vec<Node<'t>> = n
+            .named_children(&mut cursor)
+            .filter(|c| !matches!(c.kind(), "function_definition" | "class_definition"))
+            .collect();
+        stack.extend(children.into_iter().rev());
     }
 }

@@ -64,11 +64,19 @@ pub(crate) struct WriterCall {
     /// `name=value`: the read's own value for a shared name, a default left
     /// to serve, a simple value by annotation, else a fake.
     pub(crate) args: Vec<String>,
+    /// The `self.NAME` handles the writer uses and the read does not: the
+    /// shared `_instance()` holds fakes for them too.
+    pub(crate) self_fakes: Vec<String>,
 }
 
 /// The writer call for `g` (in module `dotted`), or None when no test can
 /// call it: a method of another class, a nested function.
-pub(crate) fn writer_call(dotted: &str, g: &Function, p: &Probe) -> Option<WriterCall> {
+pub(crate) fn writer_call(
+    dotted: &str,
+    module: &Module,
+    g: &Function,
+    p: &Probe,
+) -> Option<WriterCall> {
     let method = g.kind == FnKind::Method;
     let same_class = g.qualname.split('.').next() == p.qualname.split('.').next();
     if g.qualname.matches('.').count() > usize::from(method)
@@ -103,11 +111,23 @@ pub(crate) fn writer_call(dotted: &str, g: &Function, p: &Probe) -> Option<Write
     if !imports.is_subset(&p.imports) {
         return None;
     }
+    let mut self_fakes = Vec::new();
+    if let Some(receiver) = g.receiver().filter(|_| method) {
+        let prefix = format!("{}.", receiver.name);
+        for attr in self_reads(module, g, &prefix) {
+            let held =
+                p.self_fakes.contains(&attr) || p.self_values.iter().any(|(a, _)| *a == attr);
+            if !held && !self_fakes.contains(&attr) {
+                self_fakes.push(attr);
+            }
+        }
+    }
     Some(WriterCall {
         module: dotted.to_string(),
         qualname: g.qualname.clone(),
         method,
         args,
+        self_fakes,
     })
 }
 
