@@ -269,10 +269,9 @@ fn truthy_for_a_fake(src: &SourceFile, test: Node) -> bool {
 /// not evidence enough to edit code.
 fn edited(w: &Writer) -> bool {
     w.here
-        && matches!(
-            w.category.as_str(),
-            "db_write" | "unknown" | "argument_mutation"
-        )
+        // A write-named call (`users_service.update(...)`) counts; a value
+        // changed in place (`data.tags = ...`) is not yet a write.
+        && matches!(w.category.as_str(), "db_write" | "unknown")
         && (w.resource.starts_with("model ") || w.resource.starts_with("table "))
 }
 
@@ -607,7 +606,7 @@ fn writer_tag(
         && let Some(q) = g.params.iter().find(|q| {
             q.annotation
                 .as_deref()
-                .is_some_and(|a| mentions_word(a, model))
+                .is_some_and(|a| is_the_model(a, model))
                 && mentions_word(src.text_of(write), &q.name)
         })
     {
@@ -628,6 +627,20 @@ fn writer_tag(
         ),
     };
     (None, why)
+}
+
+/// `Author`, `m.Author`, `Author | None`, `Optional[Author]`: an instance
+/// of the model itself, whose `.id` is the row's (not `ModelDictT[Author]`,
+/// which may be a dict).
+fn is_the_model(annotation: &str, model: &str) -> bool {
+    let a = annotation.trim();
+    let a = a
+        .strip_prefix("Optional[")
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(a);
+    let a = a.strip_suffix("| None").map_or(a, str::trim);
+    let a = a.trim_matches(|c| c == '"' || c == '\'');
+    a.rsplit('.').next() == Some(model)
 }
 
 fn mentions_word(text: &str, word: &str) -> bool {
@@ -718,6 +731,18 @@ mod tests {
         assert!(!guarded("    if row is None:\n        raise ValueError\n"));
         assert!(!guarded("    if taken:\n        log(x)\n"));
         assert!(!guarded(""));
+    }
+
+    #[test]
+    fn only_the_model_itself_has_the_rows_id() {
+        assert!(is_the_model("Author", "Author"));
+        assert!(is_the_model("m.Author", "Author"));
+        assert!(is_the_model("Author | None", "Author"));
+        assert!(is_the_model("Optional[m.Author]", "Author"));
+        assert!(is_the_model("\"Author\"", "Author"));
+        assert!(!is_the_model("ModelDictT[m.Author]", "Author"));
+        assert!(!is_the_model("list[Author]", "Author"));
+        assert!(!is_the_model("AuthorCreate", "Author"));
     }
 
     #[test]
