@@ -295,19 +295,22 @@ fn models_behind_repositories_and_services_are_found() {
 /// (fixtures/invalidate/precise): a generic base's `save(obj)` writes the
 /// model of the repository the caller holds (an attribute, an annotated
 /// parameter, a local made from a class); naming a model on the way
-/// (`publish(author: Author)` storing a Note) or sharing a class says
-/// nothing; a select in parentheses handed to a runner is a read; a
+/// (`recolour(theme: Theme)` on a theme repository) or sharing a class
+/// says nothing; a model loaded eagerly with the read's (`relationship(...,
+/// lazy="selectin")`) is part of it; a select in parentheses handed to a runner is a read; a
 /// computation reads nothing a writer could change.
 #[test]
 fn each_write_counts_for_the_data_its_own_chain_writes() {
     let (resources, writers) =
         writers_in("precise", "blog/repositories.py::AuthorRepository.by_id");
-    assert_eq!(resources, ["model Author"]);
+    // The notes an author loads eagerly are part of it; its themes are not.
+    assert_eq!(resources, ["model Author", "model Note"]);
     assert_eq!(
         writers,
         [
             "blog/cli.py::seed",
             "blog/routes.py::drop_author",
+            "blog/services.py::NoteService.publish",
             "blog/services.py::NoteService.rename_author",
         ]
     );

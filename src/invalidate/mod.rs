@@ -21,6 +21,7 @@ use crate::project::effects::Effect;
 use crate::project::resolve::{Def, Symbol};
 use crate::purity::Purity;
 
+mod related;
 mod written;
 
 /// What the cached read's data is, and who changes it.
@@ -182,6 +183,7 @@ pub(crate) fn analyse<'p>(
     if resources.iter().any(|r| !matches!(r, Resource::Class(_))) {
         resources.retain(|r| !matches!(r, Resource::Class(_)));
     }
+    related::with_eager(index, &mut resources);
     let mut out = Invalidation {
         resources: resources.iter().map(Resource::shown).collect(),
         ..Invalidation::default()
