@@ -297,7 +297,8 @@ fn models_behind_repositories_and_services_are_found() {
 /// parameter, a local made from a class); naming a model on the way
 /// (`recolour(theme: Theme)` on a theme repository) or sharing a class
 /// says nothing; a model loaded eagerly with the read's (`relationship(...,
-/// lazy="selectin")`) is part of it; a select in parentheses handed to a runner is a read; a
+/// lazy="selectin")`) is part of it, and a delete its foreign key cascades
+/// from (`ondelete="CASCADE"`) writes it; a select in parentheses handed to a runner is a read; a
 /// computation reads nothing a writer could change.
 #[test]
 fn each_write_counts_for_the_data_its_own_chain_writes() {
@@ -312,6 +313,17 @@ fn each_write_counts_for_the_data_its_own_chain_writes() {
             "blog/routes.py::drop_author",
             "blog/services.py::NoteService.publish",
             "blog/services.py::NoteService.rename_author",
+        ]
+    );
+    // A delete of the author cascades to their notes; renaming one does not.
+    let (resources, writers) =
+        writers_in("precise", "blog/repositories.py::NoteRepository.for_author");
+    assert_eq!(resources, ["model Note"]);
+    assert_eq!(
+        writers,
+        [
+            "blog/routes.py::drop_author",
+            "blog/services.py::NoteService.publish",
         ]
     );
     let (resources, writers) = writers_in("precise", "blog/services.py::NoteService.menu");

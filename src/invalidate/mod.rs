@@ -114,6 +114,14 @@ fn is_write(e: &Effect) -> bool {
     }
 }
 
+/// `session.delete(obj)`, `delete(User)`, `users_service.delete(id)`,
+/// `repo.remove(x)`: a write that removes rows.
+fn is_delete(e: &Effect) -> bool {
+    let statement = e.via.last().map_or(e.code.as_str(), |s| s.code.as_str());
+    let callee = callee_of(statement);
+    callee.contains("delete") || matches!(callee, "remove" | "destroy")
+}
+
 /// `repo.update(x)`, not `update(x)`.
 fn is_method_call(code: &str) -> bool {
     callee_head(code).contains('.')
@@ -184,8 +192,13 @@ pub(crate) fn analyse<'p>(
         resources.retain(|r| !matches!(r, Resource::Class(_)));
     }
     related::with_eager(index, &mut resources);
+    related::with_cascades(index, &mut resources);
     let mut out = Invalidation {
-        resources: resources.iter().map(Resource::shown).collect(),
+        resources: {
+            let mut shown: Vec<String> = resources.iter().map(Resource::shown).collect();
+            shown.dedup();
+            shown
+        },
         ..Invalidation::default()
     };
     if !reads_outside(purity) && !resources.is_empty() {
@@ -234,6 +247,13 @@ enum Resource {
     Table(String),
     /// A class whose methods read and write (a repository, a CRUD object).
     Class(Def),
+    /// The rows of `child` a delete of `parent` removes or detaches (a
+    /// foreign key `ondelete="CASCADE"` or `"SET NULL"`): only a delete
+    /// writes them this way.
+    Cascade {
+        parent: String,
+        child: String,
+    },
 }
 
 impl Resource {
@@ -242,6 +262,7 @@ impl Resource {
             Resource::Model(m) => format!("model {m}"),
             Resource::Table(t) => format!("table {t}"),
             Resource::Class(d) => format!("class {}", target_name(&d.path, &d.qualname)),
+            Resource::Cascade { child, .. } => format!("model {child}"),
         }
     }
 
@@ -250,6 +271,7 @@ impl Resource {
         match self {
             Resource::Model(m) | Resource::Table(m) => m,
             Resource::Class(d) => d.qualname.rsplit('.').next().unwrap_or(&d.qualname),
+            Resource::Cascade { parent, .. } => parent,
         }
     }
 }
@@ -699,9 +721,18 @@ fn shared<'p>(
     resources: &BTreeSet<Resource>,
 ) -> Option<(Resource, bool)> {
     if let Some((data, step)) = written::written(index, module, g, write) {
-        return data
-            .into_iter()
-            .find(|r| resources.contains(r))
+        let direct = data.iter().find(|r| resources.contains(r)).cloned();
+        // A delete of the parent writes the rows that cascade from it.
+        let cascaded = || {
+            is_delete(write).then(|| {
+                resources.iter().find(|r| {
+                    matches!(r, Resource::Cascade { parent, .. }
+                        if data.contains(&Resource::Model(parent.clone())))
+                })
+            })?
+        };
+        return direct
+            .or_else(|| cascaded().cloned())
             .map(|r| (r, step == 0));
     }
     let mut names = touched(index, module, g, Side::Write);

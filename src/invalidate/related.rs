@@ -1,7 +1,8 @@
-//! Models loaded with a model: an eager relationship
+//! Models tied to a read's model: an eager relationship
 //! (`relationship("UserFieldValue", lazy="selectin")`, `lazy="joined"`)
 //! puts the related rows into every instance read, so a write of them
-//! changes what the read returns.
+//! changes what the read returns; a foreign key with `ondelete="CASCADE"`
+//! (or `"SET NULL"`) makes a delete of the parent a write of these rows.
 
 use std::collections::BTreeSet;
 
@@ -105,4 +106,113 @@ fn eager_of(index: &Index, def: &Def) -> Vec<String> {
         }
     }
     out
+}
+
+/// `resources` with, for each model, the parents whose delete cascades to it.
+pub(super) fn with_cascades(index: &Index, resources: &mut BTreeSet<Resource>) {
+    let models: Vec<String> = resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::Model(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    for child in models {
+        let Some(def) = model_named(index, &child) else {
+            continue;
+        };
+        for parent in cascading_parents(index, &def) {
+            if parent != child {
+                resources.insert(Resource::Cascade {
+                    parent,
+                    child: child.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// The models `def`'s foreign keys point at with `ondelete="CASCADE"` or
+/// `"SET NULL"`: `ForeignKey(Tenant.id, ...)` or `ForeignKey("tenants.id", ...)`.
+fn cascading_parents(index: &Index, def: &Def) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(m) = index.module(&def.path) else {
+        return out;
+    };
+    let Some(site) = m.classes.iter().find(|c| c.qualname == def.qualname) else {
+        return out;
+    };
+    let mut stack = vec![site.node];
+    while let Some(n) = stack.pop() {
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+        if n.kind() != "call"
+            || n.child_by_field_name("function")
+                .is_none_or(|f| last(m.src.text_of(f)) != "ForeignKey")
+        {
+            continue;
+        }
+        let Some(args) = n.child_by_field_name("arguments") else {
+            continue;
+        };
+        let mut cursor = args.walk();
+        let args: Vec<_> = args.named_children(&mut cursor).collect();
+        let cascades = args.iter().any(|a| {
+            a.kind() == "keyword_argument"
+                && a.child_by_field_name("name")
+                    .is_some_and(|k| m.src.text_of(k) == "ondelete")
+                && a.child_by_field_name("value")
+                    .and_then(|v| crate::purity::string_value(m.src, v))
+                    .is_some_and(|v| {
+                        matches!(v.to_ascii_uppercase().as_str(), "CASCADE" | "SET NULL")
+                    })
+        });
+        let Some(target) = args.first().filter(|_| cascades) else {
+            continue;
+        };
+        let parent =
+            match target.kind() {
+                // `"user_account.id"`: the model whose __tablename__ that is.
+                "string" => crate::purity::string_value(m.src, *target)
+                    .and_then(|t| t.split('.').next().map(str::to_string))
+                    .and_then(|table| model_of_table(index, &table)),
+                // `Tenant.id`
+                "attribute" => target.child_by_field_name("object").and_then(|o| {
+                    match index.resolve_node(m, o) {
+                        Symbol::Class(d) if is_model(index, &d) => {
+                            Some(last(&d.qualname).to_string())
+                        }
+                        _ => None,
+                    }
+                }),
+                _ => None,
+            };
+        if let Some(p) = parent
+            && !out.contains(&p)
+        {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The project's model whose `__tablename__` is `table`.
+fn model_of_table(index: &Index, table: &str) -> Option<String> {
+    index.files().iter().find_map(|path| {
+        let bytes = crate::file::read(path).ok()?;
+        memchr::memmem::find(&bytes, table.as_bytes())?;
+        let m = index.module(path)?;
+        m.classes.iter().find_map(|c| {
+            let body = c.node.child_by_field_name("body")?;
+            let named = crate::source::assignments(body).into_iter().any(|(l, r)| {
+                m.src.text_of(l) == "__tablename__"
+                    && crate::purity::string_value(m.src, r).as_deref() == Some(table)
+            });
+            let def = Def {
+                path: Index::key(&m.src.path),
+                qualname: c.qualname.clone(),
+            };
+            (named && is_model(index, &def)).then(|| last(&c.qualname).to_string())
+        })
+    })
 }
