@@ -67,32 +67,15 @@ fn eager_of(index: &Index, def: &Def) -> Vec<String> {
         return out;
     };
     for (_, right) in crate::source::assignments(body) {
-        if right.kind() != "call"
-            || right
-                .child_by_field_name("function")
-                .is_none_or(|f| last(m.src.text_of(f)) != "relationship")
-        {
+        let Some((target, lazy)) = call_of(m, right, "relationship", "lazy") else {
+            continue;
+        };
+        if !lazy.is_some_and(|v| EAGER.contains(&v.as_str())) {
             continue;
         }
-        let Some(args) = right.child_by_field_name("arguments") else {
-            continue;
-        };
-        let mut cursor = args.walk();
-        let args: Vec<_> = args.named_children(&mut cursor).collect();
-        let eager = args.iter().any(|a| {
-            a.kind() == "keyword_argument"
-                && a.child_by_field_name("name")
-                    .is_some_and(|n| m.src.text_of(n) == "lazy")
-                && a.child_by_field_name("value")
-                    .and_then(|v| crate::purity::string_value(m.src, v))
-                    .is_some_and(|v| EAGER.contains(&v.as_str()))
-        });
-        let Some(target) = args.first().filter(|_| eager) else {
-            continue;
-        };
         let name = match target.kind() {
-            "string" => crate::purity::string_value(m.src, *target),
-            "identifier" | "attribute" => match index.resolve_node(m, *target) {
+            "string" => crate::purity::string_value(m.src, target),
+            "identifier" | "attribute" => match index.resolve_node(m, target) {
                 Symbol::Class(d) => Some(d.qualname),
                 _ => None,
             },
@@ -146,34 +129,18 @@ fn cascading_parents(index: &Index, def: &Def) -> Vec<String> {
     while let Some(n) = stack.pop() {
         let mut cursor = n.walk();
         stack.extend(n.named_children(&mut cursor));
-        if n.kind() != "call"
-            || n.child_by_field_name("function")
-                .is_none_or(|f| last(m.src.text_of(f)) != "ForeignKey")
+        let Some((target, ondelete)) = call_of(m, n, "ForeignKey", "ondelete") else {
+            continue;
+        };
+        if !ondelete
+            .is_some_and(|v| matches!(v.to_ascii_uppercase().as_str(), "CASCADE" | "SET NULL"))
         {
             continue;
         }
-        let Some(args) = n.child_by_field_name("arguments") else {
-            continue;
-        };
-        let mut cursor = args.walk();
-        let args: Vec<_> = args.named_children(&mut cursor).collect();
-        let cascades = args.iter().any(|a| {
-            a.kind() == "keyword_argument"
-                && a.child_by_field_name("name")
-                    .is_some_and(|k| m.src.text_of(k) == "ondelete")
-                && a.child_by_field_name("value")
-                    .and_then(|v| crate::purity::string_value(m.src, v))
-                    .is_some_and(|v| {
-                        matches!(v.to_ascii_uppercase().as_str(), "CASCADE" | "SET NULL")
-                    })
-        });
-        let Some(target) = args.first().filter(|_| cascades) else {
-            continue;
-        };
         let parent =
             match target.kind() {
                 // `"user_account.id"`: the model whose __tablename__ that is.
-                "string" => crate::purity::string_value(m.src, *target)
+                "string" => crate::purity::string_value(m.src, target)
                     .and_then(|t| t.split('.').next().map(str::to_string))
                     .and_then(|table| model_of_table(index, &table)),
                 // `Tenant.id`
@@ -215,4 +182,29 @@ fn model_of_table(index: &Index, table: &str) -> Option<String> {
             (named && is_model(index, &def)).then(|| last(&c.qualname).to_string())
         })
     })
+}
+
+/// `node` as a call of `name` (`relationship(...)`, `sa.ForeignKey(...)`):
+/// its first argument and the string value of its `keyword` argument.
+fn call_of<'t>(
+    m: &crate::module::Module<'t>,
+    node: tree_sitter::Node<'t>,
+    name: &str,
+    keyword: &str,
+) -> Option<(tree_sitter::Node<'t>, Option<String>)> {
+    if node.kind() != "call" || last(m.src.text_of(node.child_by_field_name("function")?)) != name {
+        return None;
+    }
+    let args = node.child_by_field_name("arguments")?;
+    let mut cursor = args.walk();
+    let args: Vec<_> = args.named_children(&mut cursor).collect();
+    let value = args.iter().find_map(|a| {
+        (a.kind() == "keyword_argument"
+            && a.child_by_field_name("name")
+                .is_some_and(|k| m.src.text_of(k) == keyword))
+        .then(|| a.child_by_field_name("value"))
+        .flatten()
+        .and_then(|v| crate::purity::string_value(m.src, v))
+    });
+    Some((*args.first()?, value))
 }
