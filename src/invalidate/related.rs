@@ -15,22 +15,20 @@ const EAGER: &[&str] = &["selectin", "joined", "subquery", "immediate"];
 
 /// `resources` with the models its models load eagerly, two levels deep.
 pub(super) fn with_eager(index: &Index, resources: &mut BTreeSet<Resource>) {
-    let mut todo: Vec<(String, usize)> = resources
+    let mut todo: Vec<(Def, usize)> = resources
         .iter()
         .filter_map(|r| match r {
-            Resource::Model(m) => Some((m.clone(), 0)),
+            Resource::Model(m) => model_named(index, m).map(|d| (d, 0)),
             _ => None,
         })
         .collect();
-    while let Some((model, depth)) = todo.pop() {
+    while let Some((def, depth)) = todo.pop() {
         if depth >= 2 {
             continue;
         }
-        let Some(def) = model_named(index, &model) else {
-            continue;
-        };
+        // Each related model is looked up once, when found: its class serves the next level.
         for related in eager_of(index, &def) {
-            if resources.insert(Resource::Model(related.clone())) {
+            if resources.insert(Resource::Model(last(&related.qualname).to_string())) {
                 todo.push((related, depth + 1));
             }
         }
@@ -55,7 +53,7 @@ fn model_named(index: &Index, name: &str) -> Option<Def> {
 
 /// The models of `def`'s eager relationships: `relationship(X, lazy=...)`
 /// with X a class or its name in a string.
-fn eager_of(index: &Index, def: &Def) -> Vec<String> {
+fn eager_of(index: &Index, def: &Def) -> Vec<Def> {
     let mut out = Vec::new();
     let Some(m) = index.module(&def.path) else {
         return out;
@@ -81,11 +79,8 @@ fn eager_of(index: &Index, def: &Def) -> Vec<String> {
             },
             _ => None,
         };
-        if let Some(name) = name {
-            let name = last(&name).to_string();
-            if model_named(index, &name).is_some() {
-                out.push(name);
-            }
+        if let Some(related) = name.and_then(|n| model_named(index, last(&n))) {
+            out.push(related);
         }
     }
     out
