@@ -313,9 +313,11 @@ def measure_writers(directory, binary, only_repo):
             note = (result.get("invalidation") or {}).get("note") or ""
             external_noted += "outside API" in note
         reported_writers = (result.get("invalidation") or {}).get("writers", [])
-        got = {w["target"] for w in reported_writers}
+        # Labels name a nested function `outer.inner`; Python (and the tool) `outer.<locals>.inner`.
+        plain = lambda t: t.replace(".<locals>.", ".")
+        got = {plain(w["target"]) for w in reported_writers}
         # A caller whose write goes through a labelled writer writes the same data.
-        callers = {w["target"] for w in reported_writers if want & set(w.get("through", []))}
+        callers = {plain(w["target"]) for w in reported_writers if want & {plain(t) for t in w.get("through", [])}}
         functions += 1
         external += outside
         labelled += len(want)

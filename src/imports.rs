@@ -59,6 +59,32 @@ impl<'t> Imports<'t> {
         imports
     }
 
+    /// The imports inside one function's body, nested blocks and functions
+    /// included (`from app.services import UserService` in a CLI command):
+    /// what a name used there means when the module does not bind it.
+    pub(crate) fn in_function(src: &'t SourceFile, function: Node<'t>) -> Imports<'t> {
+        let mut imports = Imports {
+            aliases: BTreeMap::new(),
+            bindings: BTreeMap::new(),
+            wildcards: Vec::new(),
+            star_modules: Vec::new(),
+            from_statements: Vec::new(),
+        };
+        let mut stack: Vec<Node<'t>> = function.child_by_field_name("body").into_iter().collect();
+        while let Some(n) = stack.pop() {
+            if matches!(n.kind(), "import_statement" | "import_from_statement") {
+                imports.add_statement(src, n);
+                continue;
+            }
+            let mut cursor = n.walk();
+            stack.extend(
+                n.named_children(&mut cursor)
+                    .filter(|c| c.kind() != "expression_statement"),
+            );
+        }
+        imports
+    }
+
     /// Module-level imports, also those under top-level `if`/`try`/`with`
     /// blocks (`if TYPE_CHECKING:`, `try: import x except ImportError:`).
     /// Function and class bodies are not entered: this stays a walk over a

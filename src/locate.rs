@@ -165,7 +165,22 @@ pub(crate) fn nested_functions<'t>(
     out
 }
 
-fn find_nested<'t>(
+/// Every function and, depth first, the ones defined inside it (a
+/// dependency factory's inner `async def` is what FastAPI calls).
+pub(crate) fn with_nested<'t>(
+    src: &SourceFile,
+    sites: &[FunctionSite<'t>],
+) -> Vec<FunctionSite<'t>> {
+    let mut out = Vec::new();
+    let mut todo: Vec<FunctionSite<'t>> = sites.iter().rev().cloned().collect();
+    while let Some(site) = todo.pop() {
+        todo.extend(nested_functions(src, &site).into_iter().rev());
+        out.push(site);
+    }
+    out
+}
+
+pub(crate) fn find_nested<'t>(
     src: &SourceFile,
     all: &[FunctionSite<'t>],
     wanted: &str,

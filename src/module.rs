@@ -38,12 +38,14 @@ impl<'t> Module<'t> {
         }
     }
 
+    /// A function by qualname; one defined in a function by Python's name
+    /// for it (`factory.<locals>.inner`).
     pub(crate) fn function(&self, qualname: &str) -> Option<FunctionSite<'t>> {
-        self.functions
-            .iter()
-            .rev()
-            .find(|s| s.qualname == qualname)
-            .cloned()
+        let found = self.functions.iter().rev().find(|s| s.qualname == qualname);
+        if found.is_none() && qualname.contains(".<locals>.") {
+            return crate::locate::find_nested(self.src, &self.functions, qualname);
+        }
+        found.cloned()
     }
 
     pub(crate) fn class(&self, qualname: &str) -> Option<&ClassSite<'t>> {

@@ -51,8 +51,10 @@ pub(crate) fn decorator_lines(d: &Decision, s: &Spelling) -> Vec<Call> {
         .unwrap_or_default();
     let key = format!("key={}", py_str(s.key));
     let tags = (!s.tags.is_empty()).then(|| {
-        let tags: Vec<String> = s.tags.iter().map(|t| py_str(t)).collect();
-        format!("tags=[{}]", tags.join(", "))
+        Call::list(
+            "tags=",
+            s.tags.iter().map(|t| Arg::text(py_str(t))).collect(),
+        )
     });
     let c = s.cache;
     let call = |name: &str, args: &[&str], tagged: bool| {
@@ -65,7 +67,7 @@ pub(crate) fn decorator_lines(d: &Decision, s: &Spelling) -> Vec<Call> {
         // Tags go after the key, before `lock=True`.
         if let Some(tags) = tags.as_ref().filter(|_| tagged) {
             let at = args.len() - usize::from(d.strategy == Strategy::Locked);
-            args.insert(at, Arg::text(tags.clone()));
+            args.insert(at, Arg::Call(tags.clone()));
         }
         Call::new(callee, args)
     };

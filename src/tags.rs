@@ -333,24 +333,25 @@ fn writer_edit(
     };
     let g = Function::new(m.src, site);
     let src = m.src;
+    let Some(write) = statement_at(&g, w.line) else {
+        shown.why = "the write statement could not be found again".into();
+        return (shown, None);
+    };
+    // The inner function is a writer of its own (a CLI command's
+    // coroutine): it gets the delete, after the write it runs.
+    if matches!(
+        write.kind(),
+        "function_definition" | "class_definition" | "decorated_definition"
+    ) {
+        shown.why = "the write runs in a function defined inside it, which gets the delete".into();
+        return (shown, None);
+    }
     if !g.is_async {
         shown.why = "a sync writer cannot await cache.delete_tags(...): call it from the async code that runs this write".into();
         return (shown, None);
     }
     if src.text_of(g.site.node).contains("delete_tags(") {
         shown.why = "it already deletes tags".into();
-        return (shown, None);
-    }
-    let Some(write) = statement_at(&g, w.line) else {
-        shown.why = "the write statement could not be found again".into();
-        return (shown, None);
-    };
-    if matches!(
-        write.kind(),
-        "function_definition" | "class_definition" | "decorated_definition"
-    ) {
-        shown.why =
-            "the write is in a nested function: add the delete where that function writes".into();
         return (shown, None);
     }
     let returned = match write.kind() {

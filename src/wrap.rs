@@ -8,6 +8,8 @@
 pub(crate) struct Call {
     pub(crate) callee: String,
     pub(crate) args: Vec<Arg>,
+    /// `(` and `)`, or `[` and `]` for a list (`tags=[...]`).
+    brackets: (char, char),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,13 +23,23 @@ impl Call {
         Call {
             callee: callee.into(),
             args,
+            brackets: ('(', ')'),
+        }
+    }
+
+    /// A list after `prefix` (`tags=`), wrapped as a call is.
+    pub(crate) fn list(prefix: impl Into<String>, items: Vec<Arg>) -> Call {
+        Call {
+            brackets: ('[', ']'),
+            ..Call::new(prefix, items)
         }
     }
 
     /// The call on one line.
     pub(crate) fn flat(&self) -> String {
         let args: Vec<String> = self.args.iter().map(Arg::flat).collect();
-        format!("{}({})", self.callee, args.join(", "))
+        let (open, close) = self.brackets;
+        format!("{}{open}{}{close}", self.callee, args.join(", "))
     }
 
     /// The call's lines, each with its indentation, none longer than
@@ -42,14 +54,15 @@ impl Call {
             return vec![flat];
         }
         let inner = format!("{indent}{unit}");
-        let mut out = vec![format!("{indent}{}(", self.callee)];
+        let (open, close) = self.brackets;
+        let mut out = vec![format!("{indent}{}{open}", self.callee)];
         for arg in &self.args {
             match arg {
                 Arg::Text(text) => out.push(format!("{inner}{text},")),
                 Arg::Call(call) => out.extend(call.render(&inner, unit, width, ",")),
             }
         }
-        out.push(format!("{indent}){suffix}"));
+        out.push(format!("{indent}{close}{suffix}"));
         out
     }
 }
@@ -151,6 +164,40 @@ mod tests {
             ]
         );
         assert_eq!(setup().lines("", "  ", 100).len(), 3);
+    }
+
+    /// A tags list too long for its line breaks like a call, as ruff-format does.
+    #[test]
+    fn long_lists_break_inside_their_brackets() {
+        let tags = |n: usize| {
+            Call::list(
+                "tags=",
+                (0..n)
+                    .map(|i| Arg::text(format!("\"family{i}:{{id}}\"")))
+                    .collect(),
+            )
+        };
+        let c = |n| Call::new("@cache", vec![Arg::text("ttl=\"1h\""), Arg::Call(tags(n))]);
+        assert_eq!(
+            c(1).lines("", "    ", 88),
+            ["@cache(ttl=\"1h\", tags=[\"family0:{id}\"])"]
+        );
+        assert_eq!(
+            c(6).lines("", "    ", 88),
+            [
+                "@cache(",
+                "    ttl=\"1h\",",
+                "    tags=[",
+                "        \"family0:{id}\",",
+                "        \"family1:{id}\",",
+                "        \"family2:{id}\",",
+                "        \"family3:{id}\",",
+                "        \"family4:{id}\",",
+                "        \"family5:{id}\",",
+                "    ],",
+                ")",
+            ]
+        );
     }
 
     #[test]

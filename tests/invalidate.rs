@@ -406,3 +406,84 @@ fn writers_through_a_generic_base_and_returned_writes_get_their_delete() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["diff"], "", "a second run changes nothing");
 }
+
+/// Writers reached through how a local was bound (fixtures/invalidate/bound):
+/// a service entered as a context (`async with ShelfService.new(...) as
+/// shelves`), one of a tuple a provider helper yields (`as (visits,
+/// books)`, by position), an object a factory function returns
+/// (`get_librarian(visits)`), names imported inside a CLI command and its
+/// inner coroutine (a writer too, and the one edited). A relationship whose
+/// model only its `Mapped[list["Book"]]` annotation names is loaded with
+/// the shelf when eager; a read returning a scalar (`-> str`) reads columns,
+/// not the related rows, and one returning a schema holds the relationships
+/// it has fields for; a loader option (`selectinload(Shelf.visits)`) loads
+/// one the model does not.
+#[test]
+fn locals_bound_by_contexts_providers_and_factories_lead_to_their_writers() {
+    let (resources, writers) = writers_in("bound", "shop/views.py::shelf_page");
+    assert_eq!(resources, ["model Book", "model Shelf"]);
+    assert_eq!(
+        writers,
+        [
+            "shop/cli.py::add_book",
+            "shop/cli.py::add_book.<locals>._add",
+            "shop/cli.py::rename_shelf",
+            "shop/cli.py::rename_shelf.<locals>._rename",
+        ]
+    );
+    let (resources, writers) = writers_in("bound", "shop/views.py::shelf_label");
+    assert_eq!(resources, ["model Shelf"]);
+    assert_eq!(
+        writers,
+        [
+            "shop/cli.py::rename_shelf",
+            "shop/cli.py::rename_shelf.<locals>._rename",
+        ]
+    );
+    let (resources, writers) = writers_in("bound", "shop/views.py::visit_count");
+    assert_eq!(resources, ["model Visit"]);
+    assert_eq!(
+        writers,
+        [
+            "shop/librarian.py::Librarian.log_visit",
+            "shop/views.py::enter_shelf"
+        ]
+    );
+    // A schema without a field for the books holds none of them; a query
+    // naming `selectinload(Shelf.visits)` loads the visits a shelf never does.
+    let (resources, _) = writers_in("bound", "shop/views.py::shelf_card");
+    assert_eq!(resources, ["model Shelf"]);
+    let (resources, writers) = writers_in("bound", "shop/views.py::shelf_with_visits");
+    assert_eq!(resources, ["model Book", "model Shelf", "model Visit"]);
+    assert!(
+        writers.contains(&"shop/librarian.py::Librarian.log_visit".to_string()),
+        "{writers:?}"
+    );
+    // The inner coroutine gets the delete; the command around it says why it does not.
+    let dir = fixture_dir("invalidate").join("bound");
+    let out = run(
+        &dir,
+        &[
+            "shop/views.py::shelf_label",
+            "--format",
+            "json",
+            "--no-setup",
+        ],
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inv = &doc["results"][0]["invalidation"];
+    assert_eq!(
+        edits(inv),
+        [
+            ("rename_shelf".to_string(), String::new()),
+            (
+                "rename_shelf.<locals>._rename".to_string(),
+                "await shop_cache.delete_tags(\"shelf\")".to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        inv["edits"][0]["why"],
+        "the write runs in a function defined inside it, which gets the delete"
+    );
+}

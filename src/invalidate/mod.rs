@@ -180,9 +180,15 @@ pub(crate) fn analyse<'p>(
     patterns: &[&Pattern],
 ) -> Invalidation {
     let mut resources = touched(index, module, f, Side::Read);
-    for def in &purity.reached {
+    let mut loaded = loads(index, module, f);
+    for def in purity
+        .reached
+        .iter()
+        .filter(|d| !is_exception_method(index, d))
+    {
         if let Some((m, g)) = function_at(index, &def.path, &def.qualname) {
             resources.extend(touched(index, m, &g, Side::Read));
+            loaded.extend(loads(index, m, &g));
         }
     }
     // The class is the data only when nothing names the data itself (an
@@ -191,13 +197,22 @@ pub(crate) fn analyse<'p>(
     if resources.iter().any(|r| !matches!(r, Resource::Class(_))) {
         resources.retain(|r| !matches!(r, Resource::Class(_)));
     }
-    related::with_eager(index, &mut resources);
+    // A count, a flag or a name is built from columns, not from the rows
+    // an eager relationship loads beside them.
+    if !returns_scalar(module, f) {
+        let fields = schema_fields(index, module, f);
+        related::with_eager(index, &mut resources, &loaded, fields.as_ref());
+    }
     related::with_cascades(index, &mut resources);
     let mut out = Invalidation {
         resources: {
-            let mut shown: Vec<String> = resources.iter().map(Resource::shown).collect();
-            shown.dedup();
-            shown
+            // A cascade shows as its child model, which may be listed already.
+            let mut seen = BTreeSet::new();
+            resources
+                .iter()
+                .map(Resource::shown)
+                .filter(|r| seen.insert(r.clone()))
+                .collect()
         },
         ..Invalidation::default()
     };
@@ -210,6 +225,148 @@ pub(crate) fn analyse<'p>(
         out.note = no_writer_note(purity, &out.resources);
     }
     out
+}
+
+/// The models a function's queries load through relationships they name
+/// (`joinedload(User.tenant)`), and, for a method, those its class loads
+/// for it (a controller's `dependencies = create_service_dependencies(...,
+/// load=[m.Team.members])`).
+fn loads<'p>(index: &Index<'p>, module: &Module<'p>, f: &Function<'p>) -> BTreeSet<related::Load> {
+    let mut out = BTreeSet::new();
+    if let Some(body) = f.site.node.child_by_field_name("body") {
+        out.extend(related::loaded(index, module, body));
+    }
+    let Some(body) = f.site.class.and_then(|c| c.child_by_field_name("body")) else {
+        return out;
+    };
+    let mut cursor = body.walk();
+    for stmt in body.named_children(&mut cursor) {
+        if stmt.kind() != "expression_statement" {
+            continue;
+        }
+        out.extend(related::loaded(index, module, stmt));
+        // `{"users_service": Provide(provide_users_service)}`: the
+        // provider's own `load=[...]`, where it is made.
+        let mut names = Vec::new();
+        collect_idents(stmt, &mut names);
+        // Only names handed to a call (`Provide(name)`), not parts of a chain.
+        for name in names
+            .into_iter()
+            .filter(|n| n.parent().is_some_and(|p| p.kind() == "argument_list"))
+        {
+            if let Some((m, value)) = index.variable(module, name)
+                && value.kind() == "call"
+            {
+                out.extend(related::loaded(index, m, value));
+            }
+        }
+    }
+    out
+}
+
+/// The field names of the schema the read returns (`-> UserOut`,
+/// `-> OffsetPagination[TeamOut]`, a project class that is not a model):
+/// the related rows it can hold are the relationships it has a field for.
+/// None when it returns a model, or nothing says.
+fn schema_fields(index: &Index, module: &Module, f: &Function) -> Option<BTreeSet<String>> {
+    let annotation = f.site.node.child_by_field_name("return_type")?;
+    let mut text = module.src.text_of(annotation).trim();
+    for _ in 0..3 {
+        let name = crate::project::classes::annotated_class_name(text)?;
+        if let Some(Symbol::Class(def)) = index.annotation_text_class(module, name) {
+            if is_model(index, &def) {
+                return None;
+            }
+            let fields: BTreeSet<String> = index
+                .mro(&def)
+                .iter()
+                .flat_map(|c| c.attributes.keys().cloned())
+                .collect();
+            return (!fields.is_empty()).then_some(fields);
+        }
+        // `OffsetPagination[TeamOut]`, `list[TeamOut]`: what it holds.
+        let open = text.find('[')?;
+        text = text[open + 1..]
+            .strip_suffix(']')?
+            .split(',')
+            .next()?
+            .trim();
+    }
+    None
+}
+
+/// The function a nested function is defined in.
+fn enclosing_function(node: Node) -> Option<Node> {
+    let mut around = node.parent();
+    while let Some(n) = around {
+        match n.kind() {
+            "function_definition" => return Some(n),
+            "class_definition" => return None,
+            _ => around = n.parent(),
+        }
+    }
+    None
+}
+
+/// Types whose values hold no related rows.
+const SCALARS: &[&str] = &[
+    "bool", "int", "str", "float", "bytes", "None", "UUID", "datetime", "date", "Decimal",
+    "Literal",
+];
+
+/// Whether the return annotation is a scalar or a tuple of them
+/// (`-> bool`, `-> tuple[bool, str]`, `-> int | None`).
+fn returns_scalar(module: &Module, f: &Function) -> bool {
+    let Some(annotation) = f.site.node.child_by_field_name("return_type") else {
+        return false;
+    };
+    let text = module.src.text_of(annotation).trim();
+    let inner = [
+        "tuple[",
+        "Tuple[",
+        "Optional[",
+        "list[",
+        "List[",
+        "set[",
+        "Sequence[",
+    ]
+    .iter()
+    .find_map(|w| text.strip_prefix(w).and_then(|r| r.strip_suffix(']')))
+    .unwrap_or(text);
+    inner.split([',', '|']).all(|part| {
+        let part = part.trim();
+        let head = part.split('[').next().unwrap_or(part);
+        SCALARS.contains(&head.rsplit('.').next().unwrap_or(head))
+    })
+}
+
+/// A method of an exception class: building the error a read raises
+/// (`AuthorizeRedirectException(..., tenant)`) reads nothing the result holds.
+fn is_exception_method(index: &Index, def: &Def) -> bool {
+    let Some((class, _)) = def.qualname.rsplit_once('.') else {
+        return false;
+    };
+    let class = Def {
+        path: def.path.clone(),
+        qualname: class.to_string(),
+    };
+    // Builtin bases (`Exception`) resolve to nothing: their names say.
+    index.mro(&class).iter().any(|c| {
+        let Some(m) = index.module(&c.def.path) else {
+            return false;
+        };
+        let Some(bases) = m
+            .class(&c.def.qualname)
+            .and_then(|site| site.node.child_by_field_name("superclasses"))
+        else {
+            return false;
+        };
+        let mut cursor = bases.walk();
+        bases.named_children(&mut cursor).any(|b| {
+            let name = last(m.src.text_of(b));
+            name.ends_with("Exception") || name.ends_with("Error")
+        })
+    })
 }
 
 /// The result comes from an outside API (and no database): its writers
@@ -311,13 +468,37 @@ fn touched<'p>(
         && let Some(params) = f.site.node.child_by_field_name("parameters")
     {
         collect_idents(params, &mut names);
+        // An inner function reads through its maker's parameters
+        // (`repository: PermissionRepository = Depends(...)`) it uses.
+        let used: BTreeSet<&str> = f.body.idents.iter().map(|i| src.text_of(*i)).collect();
+        if let Some(outer) = enclosing_function(f.site.node) {
+            for param in crate::function::Function::new(
+                src,
+                crate::locate::FunctionSite {
+                    node: outer,
+                    class: None,
+                    qualname: String::new(),
+                },
+            )
+            .params
+            .iter()
+            .filter(|p| used.contains(p.name.as_str()))
+            {
+                if let Some(annotation) = &param.annotation
+                    && let Some(Symbol::Class(def)) =
+                        index.annotation_text_class(module, annotation)
+                {
+                    out.extend(class_models(index, &def, 0));
+                }
+            }
+        }
     }
     for ident in names {
         let name = src.text_of(ident);
         if !name.starts_with(|c: char| c.is_ascii_uppercase()) || !seen.insert(name) {
             continue;
         }
-        let def = match index.resolve_node(module, ident) {
+        let def = match index.resolve_node_in(module, ident) {
             Symbol::Class(def) => def,
             Symbol::Data(alias) if side == Side::Read => {
                 out.extend(alias_models(index, &alias));
@@ -637,12 +818,18 @@ fn writers_in<'p>(
     let Some(m) = index.module(path) else {
         return out;
     };
-    for site in &m.functions {
-        let g = Function::new(m.src, site.clone());
+    // A CLI command's inner coroutine writes as much as a route does.
+    for site in crate::locate::with_nested(m.src, &m.functions) {
+        let g = Function::new(m.src, site);
         let effects = crate::purity::chains(index, m, &g, patterns);
         // A write statement first: it is what the invalidation follows
         // (`session.begin()` opens the transaction it runs in).
         let mut writes: Vec<&Effect> = effects.iter().filter(|e| is_write(e)).collect();
+        // A transaction writes nothing itself: beside the writes it holds,
+        // it would only lend them whatever else its function names.
+        if writes.iter().any(|e| e.category != "db_unknown") {
+            writes.retain(|e| e.category != "db_unknown");
+        }
         writes.sort_by_key(|e| e.category != "db_write");
         // The chain decided on the writer's own line first: its edit goes there.
         let write = writes

@@ -6,33 +6,91 @@
 
 use std::collections::BTreeSet;
 
+use tree_sitter::Node;
+
 use super::{Resource, is_model, last};
+use crate::module::Module;
 use crate::project::Index;
 use crate::project::resolve::{Def, Symbol};
 
 /// How the relationship loads when it loads with its parent.
 const EAGER: &[&str] = &["selectin", "joined", "subquery", "immediate"];
 
-/// `resources` with the models its models load eagerly, two levels deep.
-pub(super) fn with_eager(index: &Index, resources: &mut BTreeSet<Resource>) {
-    let mut todo: Vec<(Def, usize)> = resources
+/// A relationship a query names: its owner model, its attribute, the model
+/// it loads.
+pub(super) type Load = (String, String, String);
+
+/// `resources` with the models its models load eagerly, two levels deep,
+/// and the models `loaded` by the relationships a query names, with theirs.
+/// When the read returns a schema (`fields`: its field names), only the
+/// read's relationships it has a field for are part of the result.
+pub(super) fn with_eager(
+    index: &Index,
+    resources: &mut BTreeSet<Resource>,
+    loaded: &BTreeSet<Load>,
+    fields: Option<&BTreeSet<String>>,
+) {
+    let own: BTreeSet<String> = resources
         .iter()
         .filter_map(|r| match r {
-            Resource::Model(m) => model_named(index, m).map(|d| (d, 0)),
+            Resource::Model(m) => Some(m.clone()),
             _ => None,
         })
         .collect();
+    let kept = |relationship: &str| fields.is_none_or(|f| holds(f, relationship));
+    let mut todo: Vec<(Def, usize)> = own
+        .iter()
+        .filter_map(|m| model_named(index, m).map(|d| (d, 0)))
+        .collect();
+    // The query's own loads: the read's relationships first, then the
+    // ones they lead on to (`selectinload(User.roles).options(joinedload(UserRole.role))`).
+    let mut reached = own.clone();
+    for _ in 0..3 {
+        for (owner, relationship, model) in loaded {
+            let followed = if own.contains(owner) {
+                kept(relationship)
+            } else {
+                reached.contains(owner)
+            };
+            if followed && reached.insert(model.clone()) {
+                resources.insert(Resource::Model(model.clone()));
+                todo.extend(model_named(index, model).map(|d| (d, 1)));
+            }
+        }
+    }
     while let Some((def, depth)) = todo.pop() {
         if depth >= 2 {
             continue;
         }
         // Each related model is looked up once, when found: its class serves the next level.
-        for related in eager_of(index, &def) {
+        for (relationship, lazy, related) in relationships(index, &def) {
+            let eager = lazy.as_deref().is_some_and(|v| EAGER.contains(&v));
+            if !eager || (depth == 0 && !kept(&relationship)) {
+                continue;
+            }
             if resources.insert(Resource::Model(last(&related.qualname).to_string())) {
                 todo.push((related, depth + 1));
             }
         }
     }
+}
+
+/// Whether a schema with `fields` has one for `relationship`: the same
+/// name, or one sharing a word with it, as schemas rename what they carry
+/// (`oauth_providers` built from `oauth_accounts`, `fields` from
+/// `user_field_values`).
+fn holds(fields: &BTreeSet<String>, relationship: &str) -> bool {
+    let words = |name: &str| -> Vec<String> {
+        name.split('_')
+            .filter(|w| w.len() > 2 && !matches!(*w, "has" | "the"))
+            .map(|w| w.strip_suffix('s').unwrap_or(w).to_ascii_lowercase())
+            .collect()
+    };
+    let wanted = words(relationship);
+    fields.contains(relationship)
+        || fields
+            .iter()
+            .any(|f| words(f).iter().any(|w| wanted.contains(w)))
 }
 
 /// The project's model class of that name.
@@ -51,9 +109,10 @@ fn model_named(index: &Index, name: &str) -> Option<Def> {
     })
 }
 
-/// The models of `def`'s eager relationships: `relationship(X, lazy=...)`
-/// with X a class or its name in a string.
-fn eager_of(index: &Index, def: &Def) -> Vec<Def> {
+/// `def`'s relationships: the attribute, its `lazy=`, and the model it
+/// points at (`relationship("Tenant")`, `relationship(Tenant)`, or only the
+/// `Mapped[list[TeamMember]]` annotation, as SQLAlchemy 2 reads it).
+fn relationships(index: &Index, def: &Def) -> Vec<(String, Option<String>, Def)> {
     let mut out = Vec::new();
     let Some(m) = index.module(&def.path) else {
         return out;
@@ -64,26 +123,126 @@ fn eager_of(index: &Index, def: &Def) -> Vec<Def> {
     let Some(body) = site.node.child_by_field_name("body") else {
         return out;
     };
-    for (_, right) in crate::source::assignments(body) {
+    for (left, right) in crate::source::assignments(body) {
         let Some((target, lazy)) = call_of(m, right, "relationship", "lazy") else {
             continue;
         };
-        if !lazy.is_some_and(|v| EAGER.contains(&v.as_str())) {
-            continue;
-        }
-        let name = match target.kind() {
-            "string" => crate::purity::string_value(m.src, target),
-            "identifier" | "attribute" => match index.resolve_node(m, target) {
+        let name = match target.map(|t| (t, t.kind())) {
+            Some((t, "string")) => crate::purity::string_value(m.src, t),
+            Some((t, "identifier" | "attribute")) => match index.resolve_node(m, t) {
                 Symbol::Class(d) => Some(d.qualname),
                 _ => None,
             },
+            None => right
+                .parent()
+                .and_then(|a| a.child_by_field_name("type"))
+                .and_then(|t| mapped_target(m.src.text_of(t)))
+                .map(str::to_string),
             _ => None,
         };
         if let Some(related) = name.and_then(|n| model_named(index, last(&n))) {
-            out.push(related);
+            out.push((m.src.text_of(left).to_string(), lazy, related));
         }
     }
     out
+}
+
+/// Loader functions: each names a relationship (`User.tenant`) whose rows
+/// the query loads with the parent's.
+const LOADERS: &[&str] = &[
+    "joinedload",
+    "selectinload",
+    "subqueryload",
+    "immediateload",
+    "contains_eager",
+    "defaultload",
+];
+
+/// The models a query under `node` loads through the relationships it
+/// names: `options(joinedload(User.tenant))`, `selectinload(m.Team.members)`,
+/// and a `load=[m.Team.tags, ...]` list handed to a service or its provider.
+pub(super) fn loaded(index: &Index, m: &Module, node: Node) -> BTreeSet<Load> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+        let named: Vec<Node> = match n.kind() {
+            "call"
+                if n.child_by_field_name("function")
+                    .is_some_and(|f| LOADERS.contains(&last(m.src.text_of(f)))) =>
+            {
+                n.child_by_field_name("arguments")
+                    .map(|a| {
+                        let mut c = a.walk();
+                        a.named_children(&mut c).collect()
+                    })
+                    .unwrap_or_default()
+            }
+            "keyword_argument"
+                if n.child_by_field_name("name")
+                    .is_some_and(|k| m.src.text_of(k) == "load") =>
+            {
+                n.child_by_field_name("value")
+                    .filter(|v| matches!(v.kind(), "list" | "tuple"))
+                    .map(|v| {
+                        let mut c = v.walk();
+                        v.named_children(&mut c).collect()
+                    })
+                    .unwrap_or_default()
+            }
+            _ => continue,
+        };
+        for attr in named.into_iter().filter(|a| a.kind() == "attribute") {
+            out.extend(related_by(index, m, attr));
+        }
+    }
+    out
+}
+
+/// `User.tenant` as a load, when `User` is a model and `tenant` one of its
+/// relationships.
+fn related_by(index: &Index, m: &Module, attr: Node) -> Option<Load> {
+    let owner = attr.child_by_field_name("object")?;
+    let name = m.src.text_of(attr.child_by_field_name("attribute")?);
+    let Symbol::Class(def) = index.resolve_node_in(m, owner) else {
+        return None;
+    };
+    if !is_model(index, &def) {
+        return None;
+    }
+    let (_, _, related) = relationships(index, &def)
+        .into_iter()
+        .find(|(attribute, _, _)| attribute == name)?;
+    Some((
+        last(&def.qualname).to_string(),
+        name.to_string(),
+        last(&related.qualname).to_string(),
+    ))
+}
+
+/// The model a `Mapped[...]` annotation names: `Mapped[list["TeamMember"]]`,
+/// `Mapped[User | None]`, `Mapped[Optional[Tenant]]`.
+fn mapped_target(annotation: &str) -> Option<&str> {
+    let inner = annotation
+        .trim()
+        .trim_matches(['"', '\''])
+        .strip_prefix("Mapped[")?
+        .strip_suffix(']')?;
+    let mut t = inner.trim();
+    for collection in [
+        "list[",
+        "List[",
+        "set[",
+        "Set[",
+        "Sequence[",
+        "typing.List[",
+    ] {
+        if let Some(rest) = t.strip_prefix(collection).and_then(|r| r.strip_suffix(']')) {
+            t = rest.trim();
+        }
+    }
+    crate::project::classes::annotated_class_name(t)
 }
 
 /// `resources` with, for each model, the parents whose delete cascades to it.
@@ -124,7 +283,7 @@ fn cascading_parents(index: &Index, def: &Def) -> Vec<String> {
     while let Some(n) = stack.pop() {
         let mut cursor = n.walk();
         stack.extend(n.named_children(&mut cursor));
-        let Some((target, ondelete)) = call_of(m, n, "ForeignKey", "ondelete") else {
+        let Some((Some(target), ondelete)) = call_of(m, n, "ForeignKey", "ondelete") else {
             continue;
         };
         if !ondelete
@@ -180,13 +339,14 @@ fn model_of_table(index: &Index, table: &str) -> Option<String> {
 }
 
 /// `node` as a call of `name` (`relationship(...)`, `sa.ForeignKey(...)`):
-/// its first argument and the string value of its `keyword` argument.
+/// its first positional argument, if any, and the string value of its
+/// `keyword` argument.
 fn call_of<'t>(
     m: &crate::module::Module<'t>,
     node: tree_sitter::Node<'t>,
     name: &str,
     keyword: &str,
-) -> Option<(tree_sitter::Node<'t>, Option<String>)> {
+) -> Option<(Option<tree_sitter::Node<'t>>, Option<String>)> {
     if node.kind() != "call" || last(m.src.text_of(node.child_by_field_name("function")?)) != name {
         return None;
     }
@@ -201,5 +361,39 @@ fn call_of<'t>(
         .flatten()
         .and_then(|v| crate::purity::string_value(m.src, v))
     });
-    Some((*args.first()?, value))
+    let first = args
+        .first()
+        .filter(|a| a.kind() != "keyword_argument")
+        .copied();
+    Some((first, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_annotations_name_their_model() {
+        assert_eq!(
+            mapped_target("Mapped[list[\"TeamMember\"]]"),
+            Some("TeamMember")
+        );
+        assert_eq!(mapped_target("Mapped[User | None]"), Some("User"));
+        assert_eq!(
+            mapped_target("Mapped[Optional[m.Tenant]]"),
+            Some("m.Tenant")
+        );
+        assert_eq!(mapped_target("list[User]"), None);
+    }
+
+    #[test]
+    fn schema_fields_hold_relationships_by_name_or_shared_word() {
+        let fields: BTreeSet<String> = ["id", "oauth_providers", "fields", "is_verified"]
+            .map(String::from)
+            .into();
+        assert!(holds(&fields, "oauth_accounts"));
+        assert!(holds(&fields, "user_field_values"));
+        assert!(!holds(&fields, "verification_tokens"));
+        assert!(!holds(&fields, "teams"));
+    }
 }

@@ -167,7 +167,7 @@ fn through_receiver<'p>(
             Some(Symbol::Class(def)) => Some(def),
             _ => None,
         }
-    } else if let Some(def) = constructed(index, m, h, parts[0]) {
+    } else if let Some(def) = index.local_class(m, h, parts[0], true) {
         Some(def)
     } else {
         match index.resolve_dotted(m, parts[0]) {
@@ -203,24 +203,6 @@ fn through_receiver<'p>(
     out
 }
 
-/// The project class a local was made from: `users = UserService(session=db)`.
-fn constructed<'p>(index: &Index<'p>, m: &Module<'p>, h: &Function<'p>, name: &str) -> Option<Def> {
-    assigned_to(m.src, h, name).into_iter().find_map(|value| {
-        let value = if value.kind() == "await" {
-            value.named_child(0)?
-        } else {
-            value
-        };
-        if value.kind() != "call" {
-            return None;
-        }
-        match index.resolve_node(m, value.child_by_field_name("function")?) {
-            Symbol::Class(def) => Some(def),
-            _ => None,
-        }
-    })
-}
-
 /// A class's data: a model is its own; a repository's are its models, or
 /// the class itself when it names none (an aiosql repository).
 fn class_data(index: &Index, def: &Def) -> BTreeSet<Resource> {
@@ -249,7 +231,7 @@ fn models_named<'p>(
         if n.kind() == "identifier" {
             let name = m.src.text_of(n);
             if name.starts_with(|c: char| c.is_ascii_uppercase()) {
-                if let Symbol::Class(def) = index.resolve_node(m, n)
+                if let Symbol::Class(def) = index.resolve_node_in(m, n)
                     && is_model(index, &def)
                 {
                     out.insert(Resource::Model(last(&def.qualname).to_string()));

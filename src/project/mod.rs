@@ -14,6 +14,7 @@ pub(crate) mod effects;
 pub(crate) mod resolve;
 mod root;
 pub(crate) mod sql;
+mod types;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

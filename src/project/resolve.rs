@@ -122,6 +122,28 @@ impl<'p> Index<'p> {
         }
     }
 
+    /// What a name or attribute chain node means where it is used: as at
+    /// module level, else through an import in a function around it.
+    pub(crate) fn resolve_node_in(&self, module: &Module, node: Node) -> Symbol {
+        let found = self.resolve_node(module, node);
+        if found != Symbol::Unknown {
+            return found;
+        }
+        let Some(dotted) = dotted_name(module.src, node) else {
+            return found;
+        };
+        let mut parts = dotted.split('.');
+        let head = parts.next().unwrap_or_default();
+        let Some(binding) = function_import(module, node, head) else {
+            return found;
+        };
+        let mut symbol = self.binding(&Index::key(&module.src.path), &binding, 0);
+        for part in parts {
+            symbol = self.member(&symbol, part);
+        }
+        symbol
+    }
+
     fn name_in(&self, module: &Module, name: &str, hops: usize) -> Symbol {
         // Aliases and re-exports can loop through attribute chains and call
         // results, where `hops` restarts: a depth guard per thread ends them.
@@ -280,6 +302,22 @@ impl<'p> Index<'p> {
 
 /// Whether `import *` from `module` binds `name`: listed in `__all__` when
 /// the module has one, else any name not starting with `_`.
+/// How an import in a function around `node` binds `name`, the nearest first.
+pub(crate) fn function_import(module: &Module, node: Node, name: &str) -> Option<Binding> {
+    let mut around = node.parent();
+    while let Some(n) = around {
+        around = n.parent();
+        if n.kind() == "function_definition"
+            && let Some(binding) = crate::imports::Imports::in_function(module.src, n)
+                .bindings
+                .remove(name)
+        {
+            return Some(binding);
+        }
+    }
+    None
+}
+
 fn exports(module: &Module, name: &str) -> bool {
     match module.variables.get("__all__") {
         Some(all) => {

@@ -52,7 +52,74 @@ impl<'p> Analyser<'_, 'p> {
         call: Node<'p>,
         stack: &mut Vec<FnKey>,
     ) -> Option<Summary> {
-        let (def, bound) = self.callee(module, f, scope, call)?;
+        if let Some(table) = self.dispatched(module, scope, call) {
+            // Any entry may run: together they are what the call does.
+            let mut out = Summary::default();
+            for def in table {
+                if let Some(one) =
+                    self.follow_to(module, f, scope, call, stack, (def, Bound::Unbound))
+                {
+                    out.found.extend(one.found);
+                    out.reads.extend(one.reads);
+                    out.reached.extend(one.reached);
+                }
+            }
+            return Some(out);
+        }
+        let target = self.callee(module, f, scope, call)?;
+        self.follow_to(module, f, scope, call, stack, target)
+    }
+
+    /// A call through a dispatch table of project functions:
+    /// `levels = {0: show_cart, 1: checkout}`, then `levels[level](...)` or
+    /// `handler = levels[level]; await handler(**kwargs)`.
+    fn dispatched(
+        &self,
+        module: &Module<'p>,
+        scope: &Scope<'_, 'p>,
+        call: Node<'p>,
+    ) -> Option<Vec<Def>> {
+        let src = module.src;
+        let callee = call.child_by_field_name("function")?;
+        let picked = match callee.kind() {
+            "subscript" => callee,
+            "identifier" => *scope
+                .locals
+                .get(src.text_of(callee))
+                .filter(|v| v.kind() == "subscript")?,
+            _ => return None,
+        };
+        let table = picked.child_by_field_name("value")?;
+        let table = match table.kind() {
+            "dictionary" => table,
+            "identifier" => *scope
+                .locals
+                .get(src.text_of(table))
+                .filter(|v| v.kind() == "dictionary")?,
+            _ => return None,
+        };
+        let mut cursor = table.walk();
+        let defs: Vec<Def> = table
+            .named_children(&mut cursor)
+            .filter_map(|pair| pair.child_by_field_name("value"))
+            .filter_map(|v| match self.index.resolve_node_in(module, v) {
+                Symbol::Function(def) => Some(def),
+                _ => None,
+            })
+            .collect();
+        (!defs.is_empty()).then_some(defs)
+    }
+
+    /// The summary of `target`, the function `call` reaches, mapped onto the call.
+    fn follow_to(
+        &self,
+        module: &Module<'p>,
+        f: &Function<'p>,
+        scope: &Scope<'_, 'p>,
+        call: Node<'p>,
+        stack: &mut Vec<FnKey>,
+        (def, bound): (Def, Bound<'p>),
+    ) -> Option<Summary> {
         let here = Index::key(&module.src.path);
         let callee_module = if def.path == here {
             module
@@ -110,7 +177,7 @@ impl<'p> Analyser<'_, 'p> {
                 {
                     return None; // a callback or a local function
                 }
-                (self.index.resolve_name(module, name), Bound::Unbound)
+                (self.index.resolve_node_in(module, callee), Bound::Unbound)
             }
             "attribute" => {
                 let object = callee.child_by_field_name("object")?;
@@ -164,17 +231,15 @@ impl<'p> Analyser<'_, 'p> {
                     let class = self.index.annotation_text_class(module, annotation)?;
                     return Some((Symbol::Instance(Box::new(class)), Bound::Object(object)));
                 }
-                if let Some(value) = scope.locals.get(name) {
-                    let constructed = value
-                        .child_by_field_name("function")
-                        .filter(|_| value.kind() == "call")
-                        .map(|c| self.index.resolve_node(module, c))?;
-                    return match constructed {
-                        Symbol::Class(def) => Some((instance(def), Bound::Object(object))),
-                        _ => None,
-                    };
+                // A local made from a class, handed back by a provider, or
+                // entered as a context (`async with UserService.new() as users`).
+                if let Some(def) = self.index.local_class(module, f, name, false) {
+                    return Some((instance(def), Bound::Object(object)));
                 }
-                let symbol = self.index.resolve_name(module, name);
+                if scope.locals.contains_key(name) {
+                    return None;
+                }
+                let symbol = self.index.resolve_node_in(module, object);
                 let bound = match symbol {
                     Symbol::Instance(_) => Bound::Object(object),
                     _ => Bound::Unbound,

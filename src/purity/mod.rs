@@ -709,4 +709,23 @@ mod tests {
         );
         assert_eq!(categories(&p), ["time:warn"], "{:?}", p.effects);
     }
+
+    /// A bot's menu handler picks the step from a table of functions: the
+    /// call may run any of them, so their writes are its writes; a table of
+    /// readers stays pure, and the local the step is taken into counts too.
+    #[test]
+    fn dispatch_tables_run_every_entry() {
+        let text = "async def show(session, item):\n    return await session.get(Item, item)\n\
+async def buy(session, item):\n    session.add(Order(item=item))\n    await session.commit()\n\
+async def navigate(level, session, item):\n    levels = {0: show, 1: buy}\n    step = levels[level]\n    await step(session=session, item=item)\n\
+async def browse(level, session, item):\n    return await {0: show}[level](session, item)\n";
+        let p = purity(text, "navigate");
+        assert_eq!(p.verdict, Verdict::Impure, "{:?}", p.effects);
+        assert!(
+            categories(&p).iter().all(|c| c == "db_write:block"),
+            "{:?}",
+            p.effects
+        );
+        assert_eq!(purity(text, "browse").verdict, Verdict::Pure);
+    }
 }

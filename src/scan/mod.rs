@@ -21,7 +21,7 @@ use crate::decide::Request;
 use crate::function::Function;
 use crate::lint::files::{Configs, Selection, is_python};
 use crate::lint::project::Project;
-use crate::locate::{FunctionSite, nested_functions};
+use crate::locate::with_nested;
 use crate::module::Module;
 use crate::project::Index;
 use crate::rewrite::{Settings, Status, Target, TargetResult, plan_target};
@@ -361,18 +361,6 @@ fn scan_file(
         judged.push(j);
     }
     Ok((judged, calls))
-}
-
-/// Every function and, depth first, the ones defined inside it (a
-/// dependency factory's inner `async def` is what FastAPI calls).
-fn with_nested<'t>(src: &SourceFile, sites: &[FunctionSite<'t>]) -> Vec<FunctionSite<'t>> {
-    let mut out = Vec::new();
-    let mut todo: Vec<FunctionSite<'t>> = sites.iter().rev().cloned().collect();
-    while let Some(site) = todo.pop() {
-        todo.extend(nested_functions(src, &site).into_iter().rev());
-        out.push(site);
-    }
-    out
 }
 
 fn judge<'p>(
