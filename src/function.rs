@@ -283,6 +283,19 @@ impl<'t> BodyFacts<'t> {
     }
 }
 
+/// The function a nested function is defined in (none for a method).
+pub(crate) fn enclosing_function(node: Node) -> Option<Node> {
+    let mut around = node.parent();
+    while let Some(n) = around {
+        match n.kind() {
+            "function_definition" => return Some(n),
+            "class_definition" => return None,
+            _ => around = n.parent(),
+        }
+    }
+    None
+}
+
 /// Whether `node` belongs to `function` itself, not to a nested function or lambda.
 pub(crate) fn own_scope(node: Node, function: Node) -> bool {
     let mut current = node.parent();

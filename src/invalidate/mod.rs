@@ -194,7 +194,13 @@ pub(crate) fn analyse<'p>(
     // The class is the data only when nothing names the data itself (an
     // aiosql or raw-driver repository): beside a model or a table, sharing
     // a class says nothing more.
-    if resources.iter().any(|r| !matches!(r, Resource::Class(_))) {
+    // Nor when the read reads nothing stored: a menu built from settings,
+    // a price from an SDK, share a class with its writers and no data.
+    let reads_stored = purity
+        .reads
+        .iter()
+        .any(|r| r.category.starts_with("db") || r.category == "file_read");
+    if !reads_stored || resources.iter().any(|r| !matches!(r, Resource::Class(_))) {
         resources.retain(|r| !matches!(r, Resource::Class(_)));
     }
     // A count, a flag or a name is built from columns, not from the rows
@@ -291,19 +297,6 @@ fn schema_fields(index: &Index, module: &Module, f: &Function) -> Option<BTreeSe
             .split(',')
             .next()?
             .trim();
-    }
-    None
-}
-
-/// The function a nested function is defined in.
-fn enclosing_function(node: Node) -> Option<Node> {
-    let mut around = node.parent();
-    while let Some(n) = around {
-        match n.kind() {
-            "function_definition" => return Some(n),
-            "class_definition" => return None,
-            _ => around = n.parent(),
-        }
     }
     None
 }
@@ -471,26 +464,11 @@ fn touched<'p>(
         // An inner function reads through its maker's parameters
         // (`repository: PermissionRepository = Depends(...)`) it uses.
         let used: BTreeSet<&str> = f.body.idents.iter().map(|i| src.text_of(*i)).collect();
-        if let Some(outer) = enclosing_function(f.site.node) {
-            for param in crate::function::Function::new(
-                src,
-                crate::locate::FunctionSite {
-                    node: outer,
-                    class: None,
-                    qualname: String::new(),
-                },
-            )
-            .params
-            .iter()
-            .filter(|p| used.contains(p.name.as_str()))
-            {
-                if let Some(annotation) = &param.annotation
-                    && let Some(Symbol::Class(def)) =
-                        index.annotation_text_class(module, annotation)
-                {
-                    out.extend(class_models(index, &def, 0));
-                }
-            }
+        for def in used
+            .into_iter()
+            .filter_map(|name| index.outer_param_class(module, f, name))
+        {
+            out.extend(class_models(index, &def, 0));
         }
     }
     for ident in names {

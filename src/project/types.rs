@@ -63,6 +63,29 @@ impl<'p> Index<'p> {
         None
     }
 
+    /// The class of `name` when it is a parameter of a function `f` is
+    /// defined in (a dependency factory's `repository: PermissionRepository`
+    /// its inner function uses), by its annotation.
+    pub(crate) fn outer_param_class(
+        &self,
+        module: &Module<'p>,
+        f: &Function<'p>,
+        name: &str,
+    ) -> Option<Def> {
+        let outer = crate::function::enclosing_function(f.site.node)?;
+        let site = crate::locate::FunctionSite {
+            node: outer,
+            class: None,
+            qualname: String::new(),
+        };
+        let outer = Function::new(module.src, site);
+        let annotation = outer.param(name)?.annotation.as_deref()?;
+        match self.annotation_text_class(module, annotation)? {
+            Symbol::Class(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The class a project function returns or yields: its return
     /// annotation (through `AsyncIterator[...]` and the like, `Self`), else
     /// the class every `return`/`yield` of it constructs.

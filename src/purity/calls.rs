@@ -132,6 +132,7 @@ impl<'p> Analyser<'_, 'p> {
             return None; // an abstract method or a Protocol's: judged by its name
         }
         let summary = self.summary(callee_module, &callee, stack);
+        let builds_select = |n: Node<'p>| self.builds_select(module, f, scope, n);
         let mapping = Mapping {
             src: module.src,
             scope,
@@ -140,6 +141,7 @@ impl<'p> Analyser<'_, 'p> {
             binder: Binder::new(module.src, &callee, call, bound, f),
             step_path: self.shown(&callee_module.src.path),
             callee: &callee.qualname,
+            builds_select: &builds_select,
         };
         let mut mapped = mapping.apply(&summary);
         mapped.reached = std::iter::once(def)
@@ -156,6 +158,38 @@ impl<'p> Analyser<'_, 'p> {
             .unwrap_or(&absolute)
             .to_string_lossy()
             .replace('\\', "/")
+    }
+
+    /// A call of a project function annotated to return a query it builds
+    /// (`-> Select`): the statement handed on is a read.
+    fn builds_select(
+        &self,
+        module: &Module<'p>,
+        f: &Function<'p>,
+        scope: &Scope<'_, 'p>,
+        call: Node<'p>,
+    ) -> bool {
+        if call.kind() != "call" {
+            return false;
+        }
+        let Some((def, _)) = self.callee(module, f, scope, call) else {
+            return false;
+        };
+        let Some(m) = self.index.module(&def.path) else {
+            return false;
+        };
+        m.function(&def.qualname)
+            .and_then(|site| site.node.child_by_field_name("return_type"))
+            .map(|t| {
+                m.src
+                    .text_of(t)
+                    .trim_matches(['"', '\''])
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .is_some_and(|t| matches!(t.as_str(), "Select" | "Query"))
     }
 
     /// The project function a call reaches, and what it is bound to.
@@ -231,9 +265,13 @@ impl<'p> Analyser<'_, 'p> {
                     let class = self.index.annotation_text_class(module, annotation)?;
                     return Some((Symbol::Instance(Box::new(class)), Bound::Object(object)));
                 }
-                // A local made from a class, handed back by a provider, or
-                // entered as a context (`async with UserService.new() as users`).
-                if let Some(def) = self.index.local_class(module, f, name, false) {
+                // A local made from a class or handed back by a provider; in
+                // an inner function, its maker's annotated parameter.
+                if let Some(def) = self
+                    .index
+                    .local_class(module, f, name, false)
+                    .or_else(|| self.index.outer_param_class(module, f, name))
+                {
                     return Some((instance(def), Bound::Object(object)));
                 }
                 if scope.locals.contains_key(name) {
@@ -438,6 +476,8 @@ struct Mapping<'a, 'c, 't> {
     binder: Binder<'c, 't>,
     step_path: String,
     callee: &'a str,
+    /// Whether a call in the caller builds a read statement (`builds_select`).
+    builds_select: &'a dyn Fn(Node<'t>) -> bool,
 }
 
 /// What a verb or a statement turned out to be.
@@ -449,7 +489,7 @@ enum Judged {
     Param(String),
 }
 
-impl Mapping<'_, '_, '_> {
+impl<'t> Mapping<'_, '_, 't> {
     fn apply(&self, summary: &Summary) -> Summary {
         let mut out = Summary::default();
         for found in &summary.found {
@@ -589,12 +629,15 @@ impl Mapping<'_, '_, '_> {
     /// would otherwise branch at every assignment (exponential in their number).
     fn judge_node(
         &self,
-        node: Node,
+        node: Node<'t>,
         judge: fn(&SourceFile, Node) -> Option<bool>,
         seen: &mut Vec<String>,
     ) -> Judged {
         if let Some(v) = judge(self.src, node) {
             return verdict(Some(v));
+        }
+        if (self.builds_select)(node) {
+            return Judged::Read;
         }
         let Some(root) = chain_root(self.src, node) else {
             return Judged::Unknown;

@@ -728,4 +728,39 @@ async def browse(level, session, item):\n    return await {0: show}[level](sessi
         );
         assert_eq!(purity(text, "browse").verdict, Verdict::Pure);
     }
+
+    /// An inner function calls through its maker's annotated parameter:
+    /// followed into the class, where a statement built by a method
+    /// annotated `-> Select` is a read and a delete is a write.
+    #[test]
+    fn inner_functions_follow_their_makers_parameters() {
+        let text = r#"from sqlalchemy import Select, delete, select
+class Repo:
+    def __init__(self, session):
+        self.session = session
+    def shelf_statement(self, shelf_id) -> Select:
+        return select(Shelf).where(Shelf.id == shelf_id)
+    async def list(self, statement):
+        return (await self.session.execute(statement)).scalars().all()
+    async def purge(self, shelf_id):
+        await self.session.execute(delete(Shelf).where(Shelf.id == shelf_id))
+def make_reader(repo: Repo):
+    async def read(shelf_id):
+        return await repo.list(repo.shelf_statement(shelf_id))
+    return read
+def make_purger(repo: Repo):
+    async def purge(shelf_id):
+        await repo.purge(shelf_id)
+    return purge
+"#;
+        let p = purity(text, "make_reader.read");
+        assert_eq!(p.verdict, Verdict::Pure, "{:?}", p.effects);
+        let p = purity(text, "make_purger.purge");
+        assert_eq!(p.verdict, Verdict::Impure, "{:?}", p.effects);
+        assert!(
+            categories(&p).iter().all(|c| c == "db_write:block"),
+            "{:?}",
+            p.effects
+        );
+    }
 }
