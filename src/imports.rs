@@ -47,14 +47,18 @@ pub(crate) struct FromImport<'t> {
 }
 
 impl<'t> Imports<'t> {
-    pub(crate) fn collect(src: &'t SourceFile) -> Imports<'t> {
-        let mut imports = Imports {
+    fn empty() -> Imports<'t> {
+        Imports {
             aliases: BTreeMap::new(),
             bindings: BTreeMap::new(),
             wildcards: Vec::new(),
             star_modules: Vec::new(),
             from_statements: Vec::new(),
-        };
+        }
+    }
+
+    pub(crate) fn collect(src: &'t SourceFile) -> Imports<'t> {
+        let mut imports = Imports::empty();
         imports.walk(src, src.tree.root_node());
         imports
     }
@@ -63,13 +67,7 @@ impl<'t> Imports<'t> {
     /// included (`from app.services import UserService` in a CLI command):
     /// what a name used there means when the module does not bind it.
     pub(crate) fn in_function(src: &'t SourceFile, function: Node<'t>) -> Imports<'t> {
-        let mut imports = Imports {
-            aliases: BTreeMap::new(),
-            bindings: BTreeMap::new(),
-            wildcards: Vec::new(),
-            star_modules: Vec::new(),
-            from_statements: Vec::new(),
-        };
+        let mut imports = Imports::empty();
         let mut stack: Vec<Node<'t>> = function.child_by_field_name("body").into_iter().collect();
         while let Some(n) = stack.pop() {
             if matches!(n.kind(), "import_statement" | "import_from_statement") {

@@ -79,25 +79,16 @@ impl<'p> Analyser<'_, 'p> {
         scope: &Scope<'_, 'p>,
         call: Node<'p>,
     ) -> Option<Vec<Def>> {
-        let src = module.src;
-        let callee = call.child_by_field_name("function")?;
-        let picked = match callee.kind() {
-            "subscript" => callee,
-            "identifier" => *scope
-                .locals
-                .get(src.text_of(callee))
-                .filter(|v| v.kind() == "subscript")?,
-            _ => return None,
+        // The node itself, or the value of the local it names.
+        let as_kind = |node: Node<'p>, kind: &str| -> Option<Node<'p>> {
+            if node.kind() == kind {
+                return Some(node);
+            }
+            let local = scope.locals.get(module.src.text_of(node)).copied();
+            local.filter(|v| node.kind() == "identifier" && v.kind() == kind)
         };
-        let table = picked.child_by_field_name("value")?;
-        let table = match table.kind() {
-            "dictionary" => table,
-            "identifier" => *scope
-                .locals
-                .get(src.text_of(table))
-                .filter(|v| v.kind() == "dictionary")?,
-            _ => return None,
-        };
+        let picked = as_kind(call.child_by_field_name("function")?, "subscript")?;
+        let table = as_kind(picked.child_by_field_name("value")?, "dictionary")?;
         let mut cursor = table.walk();
         let defs: Vec<Def> = table
             .named_children(&mut cursor)
