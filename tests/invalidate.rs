@@ -326,8 +326,10 @@ fn each_write_counts_for_the_data_its_own_chain_writes() {
             "blog/services.py::NoteService.publish",
         ]
     );
+    // A computation in a service reads nothing stored: sharing the class
+    // with the service's writers is not sharing data.
     let (resources, writers) = writers_in("precise", "blog/services.py::NoteService.menu");
-    assert_eq!(resources, ["class blog/services.py::NoteService"]);
+    assert!(resources.is_empty(), "{resources:?}");
     assert!(writers.is_empty(), "{writers:?}");
 }
 
