@@ -283,6 +283,14 @@ impl<'t> BodyFacts<'t> {
     }
 }
 
+/// The parameter `name` of the function `node` is defined in, if any: a
+/// closure variable's declaration, read without the rest of that function.
+pub(crate) fn enclosing_param(src: &SourceFile, node: Node, name: &str) -> Option<Param> {
+    params_of(src, enclosing_function(node)?)
+        .into_iter()
+        .find(|p| p.name == name)
+}
+
 /// The function a nested function is defined in (none for a method).
 pub(crate) fn enclosing_function(node: Node) -> Option<Node> {
     let mut around = node.parent();

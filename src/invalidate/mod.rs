@@ -180,7 +180,9 @@ pub(crate) fn analyse<'p>(
     patterns: &[&Pattern],
 ) -> Invalidation {
     let mut resources = touched(index, module, f, Side::Read);
-    let mut loaded = loads(index, module, f);
+    // Each class body is read once, however many of its methods the read reaches.
+    let mut classes = BTreeSet::new();
+    let mut loaded = loads(index, module, f, &mut classes);
     for def in purity
         .reached
         .iter()
@@ -188,7 +190,7 @@ pub(crate) fn analyse<'p>(
     {
         if let Some((m, g)) = function_at(index, &def.path, &def.qualname) {
             resources.extend(touched(index, m, &g, Side::Read));
-            loaded.extend(loads(index, m, &g));
+            loaded.extend(loads(index, m, &g, &mut classes));
         }
     }
     // The class is the data only when nothing names the data itself (an
@@ -236,13 +238,25 @@ pub(crate) fn analyse<'p>(
 /// The models a function's queries load through relationships they name
 /// (`joinedload(User.tenant)`), and, for a method, those its class loads
 /// for it (a controller's `dependencies = create_service_dependencies(...,
-/// load=[m.Team.members])`).
-fn loads<'p>(index: &Index<'p>, module: &Module<'p>, f: &Function<'p>) -> BTreeSet<related::Load> {
+/// load=[m.Team.members])`), read once per class: `classes` holds those read.
+fn loads<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
+    classes: &mut BTreeSet<(PathBuf, usize)>,
+) -> BTreeSet<related::Load> {
     let mut out = BTreeSet::new();
     if let Some(body) = f.site.node.child_by_field_name("body") {
         out.extend(related::loaded(index, module, body));
     }
-    let Some(body) = f.site.class.and_then(|c| c.child_by_field_name("body")) else {
+    let Some(class) = f
+        .site
+        .class
+        .filter(|c| classes.insert((module.src.path.clone(), c.start_byte())))
+    else {
+        return out;
+    };
+    let Some(body) = class.child_by_field_name("body") else {
         return out;
     };
     let mut cursor = body.walk();

@@ -30,13 +30,7 @@ pub(super) fn with_eager(
     loaded: &BTreeSet<Load>,
     fields: Option<&BTreeSet<String>>,
 ) {
-    let own: BTreeSet<String> = resources
-        .iter()
-        .filter_map(|r| match r {
-            Resource::Model(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect();
+    let own = model_names(resources);
     let kept = |relationship: &str| fields.is_none_or(|f| holds(f, relationship));
     let mut todo: Vec<(Def, usize)> = own
         .iter()
@@ -245,16 +239,20 @@ fn mapped_target(annotation: &str) -> Option<&str> {
     crate::project::classes::annotated_class_name(t)
 }
 
-/// `resources` with, for each model, the parents whose delete cascades to it.
-pub(super) fn with_cascades(index: &Index, resources: &mut BTreeSet<Resource>) {
-    let models: Vec<String> = resources
+/// The names of the models among `resources`.
+fn model_names(resources: &BTreeSet<Resource>) -> BTreeSet<String> {
+    resources
         .iter()
         .filter_map(|r| match r {
             Resource::Model(m) => Some(m.clone()),
             _ => None,
         })
-        .collect();
-    for child in models {
+        .collect()
+}
+
+/// `resources` with, for each model, the parents whose delete cascades to it.
+pub(super) fn with_cascades(index: &Index, resources: &mut BTreeSet<Resource>) {
+    for child in model_names(resources) {
         let Some(def) = model_named(index, &child) else {
             continue;
         };

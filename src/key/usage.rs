@@ -233,13 +233,7 @@ fn passed_on<'p>(
     let Some((def, param)) = argument_target(index, module, f, call, arg) else {
         return Usage::Whole;
     };
-    let here = Index::key(&module.src.path);
-    let callee_module = if def.path == here {
-        Some(module)
-    } else {
-        index.module(&def.path)
-    };
-    let Some(callee_module) = callee_module else {
+    let Some(callee_module) = index.module_of(module, &def.path) else {
         return Usage::Whole;
     };
     let Some(site) = callee_module.function(&def.qualname) else {

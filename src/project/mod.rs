@@ -160,6 +160,21 @@ impl<'p> Index<'p> {
         self.modules.insert(key, Box::new(parsed)).as_ref()
     }
 
+    /// The module of a definition found from `here`: `here` itself when the
+    /// definition is in it (the version being analysed, which may be an
+    /// edited one), else the module at `path`.
+    pub(crate) fn module_of<'a>(
+        &'a self,
+        here: &'a Module<'p>,
+        path: &Path,
+    ) -> Option<&'a Module<'p>> {
+        if path == Index::key(&here.src.path) {
+            Some(here)
+        } else {
+            self.module(path)
+        }
+    }
+
     /// Adds a file the caller has read (a target: its errors are the
     /// caller's to report). A module parsed from disk before is kept.
     pub(crate) fn insert(&self, src: SourceFile) -> &Module<'p> {

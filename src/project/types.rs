@@ -72,15 +72,8 @@ impl<'p> Index<'p> {
         f: &Function<'p>,
         name: &str,
     ) -> Option<Def> {
-        let outer = crate::function::enclosing_function(f.site.node)?;
-        let site = crate::locate::FunctionSite {
-            node: outer,
-            class: None,
-            qualname: String::new(),
-        };
-        let outer = Function::new(module.src, site);
-        let annotation = outer.param(name)?.annotation.as_deref()?;
-        match self.annotation_text_class(module, annotation)? {
+        let param = crate::function::enclosing_param(module.src, f.site.node, name)?;
+        match self.annotation_text_class(module, param.annotation.as_deref()?)? {
             Symbol::Class(c) => Some(c),
             _ => None,
         }

@@ -111,12 +111,7 @@ impl<'p> Analyser<'_, 'p> {
         stack: &mut Vec<FnKey>,
         (def, bound): (Def, Bound<'p>),
     ) -> Option<Summary> {
-        let here = Index::key(&module.src.path);
-        let callee_module = if def.path == here {
-            module
-        } else {
-            self.index.module(&def.path)?
-        };
+        let callee_module = self.index.module_of(module, &def.path)?;
         let site = callee_module.function(&def.qualname)?;
         let callee = Function::new(callee_module.src, site);
         if is_stub(callee_module.src, &callee) {
@@ -166,7 +161,7 @@ impl<'p> Analyser<'_, 'p> {
         let Some((def, _)) = self.callee(module, f, scope, call) else {
             return false;
         };
-        let Some(m) = self.index.module(&def.path) else {
+        let Some(m) = self.index.module_of(module, &def.path) else {
             return false;
         };
         m.function(&def.qualname)
@@ -258,11 +253,12 @@ impl<'p> Analyser<'_, 'p> {
                 }
                 // A local made from a class or handed back by a provider; in
                 // an inner function, its maker's annotated parameter.
-                if let Some(def) = self
-                    .index
-                    .local_class(module, f, name, false)
-                    .or_else(|| self.index.outer_param_class(module, f, name))
-                {
+                let bound = if scope.locals.contains_key(name) {
+                    self.index.local_class(module, f, name, false)
+                } else {
+                    self.index.outer_param_class(module, f, name)
+                };
+                if let Some(def) = bound {
                     return Some((instance(def), Bound::Object(object)));
                 }
                 if scope.locals.contains_key(name) {
@@ -307,11 +303,7 @@ pub(crate) fn argument_target<'p>(
     };
     let scope = Scope::new(module.src, f);
     let (def, bound) = analyser.callee(module, f, &scope, call)?;
-    let callee_module = if def.path == Index::key(&module.src.path) {
-        module
-    } else {
-        index.module(&def.path)?
-    };
+    let callee_module = index.module_of(module, &def.path)?;
     let callee = Function::new(callee_module.src, callee_module.function(&def.qualname)?);
     let binder = Binder::new(module.src, &callee, call, bound, f);
     let param = callee
