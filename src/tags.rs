@@ -272,7 +272,9 @@ fn edited(w: &Writer) -> bool {
         // A write-named call (`users_service.update(...)`) counts; a value
         // changed in place (`data.tags = ...`) is not yet a write.
         && matches!(w.category.as_str(), "db_write" | "unknown")
-        && (w.resource.starts_with("model ") || w.resource.starts_with("table "))
+        && ["model ", "table ", "generic "]
+            .iter()
+            .any(|kind| w.resource.starts_with(kind))
 }
 
 /// `model OrderItem` -> `order_item`; `table stock` -> `stock`.

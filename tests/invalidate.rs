@@ -489,3 +489,84 @@ fn locals_bound_by_contexts_providers_and_factories_lead_to_their_writers() {
         "the write runs in a function defined inside it, which gets the delete"
     );
 }
+
+/// Models handed over rather than named (fixtures/invalidate/handed, a
+/// Tortoise clinic): a class given its model by its constructions, a
+/// helper writing whatever model its callers pass, a row unpacked from a
+/// callee's tuple and picked from a class's map of models, a query behind
+/// a model's property, `prefetch_related("patient")`, a write made inside
+/// an `async with` client's context, and a generic base's own model.
+#[test]
+fn models_handed_over_by_callers_maps_and_contexts_lead_to_their_writers() {
+    let patients = [
+        "clinic/desk.py::Desk.check_in",
+        "clinic/desk.py::Desk.rename_patient",
+        "clinic/seed.py::load",
+        "clinic/seed.py::put_rows",
+    ];
+    // `Lookup(Doctor, pk)` and `Lookup(Patient, pk)`: the generic read
+    // reads both; a read through it, only the one it passes.
+    let (resources, writers) = writers_in("handed", "clinic/lookup.py::Lookup.one");
+    assert_eq!(resources, ["model Doctor", "model Patient"]);
+    assert_eq!(writers, patients);
+    let (resources, writers) = writers_in("handed", "clinic/desk.py::patient");
+    assert_eq!(resources, ["model Patient"]);
+    assert_eq!(writers, patients);
+    // `check_in` saves the row `find` picks from `ROLES`: a patient or a
+    // doctor as far as the map says, so it drops doctors too.
+    let (resources, writers) = writers_in("handed", "clinic/desk.py::Desk.doctor");
+    assert_eq!(resources, ["model Doctor"]);
+    assert_eq!(
+        writers,
+        [
+            "clinic/desk.py::Desk.check_in",
+            "clinic/seed.py::load",
+            "clinic/seed.py::put_rows"
+        ]
+    );
+    // `await doctor.on_call` queries the shifts; paging takes one inside
+    // the pager's context.
+    let (resources, writers) = writers_in("handed", "clinic/desk.py::Desk.doctor_card");
+    assert_eq!(resources, ["model Doctor", "model Shift"]);
+    for w in [
+        "clinic/desk.py::Desk.end_shift",
+        "clinic/pager.py::Pager._claim",
+        "clinic/pager.py::page",
+    ] {
+        assert!(writers.contains(&w.to_string()), "{w} in {writers:?}");
+    }
+    // The patient a visit prefetches is part of it; without the prefetch
+    // nothing in the project writes a visit.
+    let (resources, writers) = writers_in("handed", "clinic/desk.py::Desk.visit");
+    assert_eq!(resources, ["model Patient", "model Visit"]);
+    assert_eq!(writers, patients);
+    let (resources, writers) = writers_in("handed", "clinic/desk.py::Desk.visit_note");
+    assert_eq!(resources, ["model Visit"]);
+    assert!(writers.is_empty(), "{writers:?}");
+    // A generic base's read of the model it is given: the base's own
+    // write that names no model writes it.
+    let (resources, writers) = writers_in("handed", "clinic/store.py::BaseStore.get");
+    assert_eq!(resources, ["generic repository"]);
+    assert_eq!(writers, ["clinic/store.py::BaseStore.put"]);
+}
+
+/// Calls on a model's query chain that write (`Patient.filter(...).update(...)`,
+/// `.delete()`) are writes: the function is not cached.
+#[test]
+fn a_query_chain_update_is_a_write() {
+    let dir = fixture_dir("invalidate").join("handed");
+    let out = run(
+        &dir,
+        &[
+            "clinic/desk.py::Desk.rename_patient",
+            "--format",
+            "json",
+            "--no-setup",
+            "--force",
+        ],
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let effects = &doc["results"][0]["purity"]["effects"];
+    assert_eq!(effects[0]["category"], "db_write", "{effects}");
+    assert_eq!(effects[0]["note"], "ORM manager write", "{effects}");
+}

@@ -22,6 +22,7 @@ use crate::project::resolve::{Def, Symbol};
 use crate::purity::Purity;
 
 mod related;
+mod values;
 mod written;
 
 /// What the cached read's data is, and who changes it.
@@ -180,9 +181,17 @@ pub(crate) fn analyse<'p>(
     patterns: &[&Pattern],
 ) -> Invalidation {
     let mut resources = touched(index, module, f, Side::Read);
+    // A class handed its model reads what its constructions pass; only
+    // for the read itself: a caller reached through names its own.
+    let own_attributes = self_attributes(module.src, f);
+    resources.extend(values::constructed_with(index, module, f, &own_attributes));
+    if uses_given_model(module, f, &own_attributes) {
+        resources.insert(Resource::Generic);
+    }
     // Each class body is read once, however many of its methods the read reaches.
     let mut classes = BTreeSet::new();
     let mut loaded = loads(index, module, f, &mut classes);
+    let mut used = attribute_names(module.src, f);
     for def in purity
         .reached
         .iter()
@@ -191,8 +200,10 @@ pub(crate) fn analyse<'p>(
         if let Some((m, g)) = function_at(index, &def.path, &def.qualname) {
             resources.extend(touched(index, m, &g, Side::Read));
             loaded.extend(loads(index, m, &g, &mut classes));
+            used.extend(attribute_names(m.src, &g));
         }
     }
+    resources.extend(property_reads(index, &resources, &used));
     // The class is the data only when nothing names the data itself (an
     // aiosql or raw-driver repository): beside a model or a table, sharing
     // a class says nothing more.
@@ -231,6 +242,53 @@ pub(crate) fn analyse<'p>(
         .retain(|w| w.target != target_name(&module.src.path, &f.qualname));
     if out.writers.is_empty() {
         out.note = no_writer_note(purity, &out.resources);
+    }
+    out
+}
+
+/// A method of a generic repository base using the model it is given
+/// (`self.model`, `self._model`).
+fn uses_given_model(module: &Module, f: &Function, attributes: &BTreeSet<String>) -> bool {
+    crate::purity::class_of(module, f).is_some_and(|c| is_generic(&c))
+        && attributes
+            .iter()
+            .any(|a| MODEL_ATTRIBUTES.contains(&a.trim_start_matches('_')))
+}
+
+/// The attribute names a function's body reads (`instance.is_admin_user`).
+fn attribute_names(src: &crate::source::SourceFile, f: &Function) -> BTreeSet<String> {
+    f.body
+        .attributes
+        .iter()
+        .filter_map(|a| a.child_by_field_name("attribute"))
+        .map(|a| src.text_of(a).to_string())
+        .collect()
+}
+
+/// What the properties of the read's models it uses read: `await
+/// user.is_admin_user` runs a query on another model behind an attribute.
+fn property_reads(
+    index: &Index,
+    resources: &BTreeSet<Resource>,
+    used: &BTreeSet<String>,
+) -> BTreeSet<Resource> {
+    let mut out = BTreeSet::new();
+    for def in related::model_names(resources)
+        .iter()
+        .filter_map(|name| related::model_named(index, name))
+    {
+        let Some(m) = index.module(&def.path) else {
+            continue;
+        };
+        for name in used {
+            let Some(site) = m.function(&format!("{}.{name}", def.qualname)) else {
+                continue;
+            };
+            let g = Function::new(m.src, site);
+            if g.has_decorator(&["property", "cached_property", "functools.cached_property"]) {
+                out.extend(touched(index, m, &g, Side::Read));
+            }
+        }
     }
     out
 }
@@ -418,6 +476,10 @@ enum Resource {
         parent: String,
         child: String,
     },
+    /// The rows of whichever model a generic repository base is given
+    /// (`select(self.model)` in `BaseRepository.get`): the base's own
+    /// writes that name no model write them.
+    Generic,
 }
 
 impl Resource {
@@ -427,6 +489,7 @@ impl Resource {
             Resource::Table(t) => format!("table {t}"),
             Resource::Class(d) => format!("class {}", target_name(&d.path, &d.qualname)),
             Resource::Cascade { child, .. } => format!("model {child}"),
+            Resource::Generic => "generic repository".to_string(),
         }
     }
 
@@ -436,6 +499,8 @@ impl Resource {
             Resource::Model(m) | Resource::Table(m) => m,
             Resource::Class(d) => d.qualname.rsplit('.').next().unwrap_or(&d.qualname),
             Resource::Cascade { parent, .. } => parent,
+            // Generic bases are classes; the files defining one say so.
+            Resource::Generic => "class ",
         }
     }
 }
@@ -513,6 +578,12 @@ fn touched<'p>(
         if let Some(query) = index.aiosql_query(module, *call) {
             out.extend(query.tables.iter().cloned().map(Resource::Table));
         }
+        // `model_map.get(name)`: the models a module-level map picks from.
+        if side == Side::Read
+            && let Some(object) = picked_from(src, *call)
+        {
+            out.extend(values::module_collection(index, module, object));
+        }
     }
     if let Some(class) = crate::purity::class_of(module, f) {
         // A repository's own model (`model = User`, `BaseRepository[User]`),
@@ -520,6 +591,10 @@ fn touched<'p>(
         // (`self.user_repository.update(user)` in a service).
         out.extend(class_models(index, &class, 0));
         for attr in self_attributes(src, f) {
+            // `cls.EXTEND_MODEL_MAP.get(name)`: the models it picks from.
+            if side == Side::Read {
+                out.extend(values::class_collection(index, &class, &attr));
+            }
             let Some(held) = index.attribute(&class, &attr) else {
                 continue;
             };
@@ -541,6 +616,19 @@ fn touched<'p>(
         }
     }
     out
+}
+
+/// `NAME` of `NAME.get(...)`, a lowercase name: what a lookup picks from.
+fn picked_from<'t>(src: &crate::source::SourceFile, call: Node<'t>) -> Option<Node<'t>> {
+    let callee = call.child_by_field_name("function")?;
+    let object = callee.child_by_field_name("object")?;
+    let method = src.text_of(callee.child_by_field_name("attribute")?);
+    (method == "get"
+        && object.kind() == "identifier"
+        && src
+            .text_of(object)
+            .starts_with(|c: char| c.is_ascii_lowercase()))
+    .then_some(object)
 }
 
 /// Class attributes that name the model a repository or service works on.
@@ -915,6 +1003,19 @@ fn shared<'p>(
             .map(|r| (r, step == 0));
     }
     let mut names = touched(index, module, g, Side::Write);
+    // The statement names no model and runs in a generic base's method
+    // (`self.session.add(object)` in `BaseRepository.create`): it writes
+    // whichever model the base is given.
+    let site = match write.via.last() {
+        Some(step) => function_at(index, &index.root.join(&step.path), &step.function),
+        None => Some((module, Function::new(module.src, g.site.clone()))),
+    };
+    // A statement, not a transaction: committing whatever ran is no write of its own.
+    if write.category == "db_write"
+        && site.is_some_and(|(m, h)| crate::purity::class_of(m, &h).is_some_and(|c| is_generic(&c)))
+    {
+        names.insert(Resource::Generic);
+    }
     if let Some(Resource::Class(class)) = receiver_class(index, module, g, &write.code) {
         names.extend(class_models(index, &class, 0));
         names.insert(Resource::Class(class));

@@ -32,6 +32,7 @@ pub(super) fn with_eager(
 ) {
     let own = model_names(resources);
     let kept = |relationship: &str| fields.is_none_or(|f| holds(f, relationship));
+    let loaded = &on_own_models(index, &own, loaded);
     let mut todo: Vec<(Def, usize)> = own
         .iter()
         .filter_map(|m| model_named(index, m).map(|d| (d, 0)))
@@ -69,6 +70,31 @@ pub(super) fn with_eager(
     }
 }
 
+/// `loaded` with each load of an unknown model's relationship made a load
+/// of that relationship on every one of `own` models that has it.
+fn on_own_models(index: &Index, own: &BTreeSet<String>, loaded: &BTreeSet<Load>) -> BTreeSet<Load> {
+    let mut out = BTreeSet::new();
+    for load in loaded {
+        if load.0 != ANY_MODEL {
+            out.insert(load.clone());
+            continue;
+        }
+        for def in own.iter().filter_map(|name| model_named(index, name)) {
+            if let Some((_, _, related)) = relationships(index, &def)
+                .into_iter()
+                .find(|(attribute, _, _)| *attribute == load.1)
+            {
+                out.insert((
+                    last(&def.qualname).to_string(),
+                    load.1.clone(),
+                    last(&related.qualname).to_string(),
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Whether a schema with `fields` has one for `relationship`: the same
 /// name, or one sharing a word with it, as schemas rename what they carry
 /// (`oauth_providers` built from `oauth_accounts`, `fields` from
@@ -88,7 +114,7 @@ fn holds(fields: &BTreeSet<String>, relationship: &str) -> bool {
 }
 
 /// The project's model class of that name.
-fn model_named(index: &Index, name: &str) -> Option<Def> {
+pub(super) fn model_named(index: &Index, name: &str) -> Option<Def> {
     let needle = format!("class {name}");
     index.files().iter().find_map(|path| {
         let bytes = crate::file::read(path).ok()?;
@@ -118,10 +144,13 @@ fn relationships(index: &Index, def: &Def) -> Vec<(String, Option<String>, Def)>
         return out;
     };
     for (left, right) in crate::source::assignments(body) {
-        let Some((target, lazy)) = call_of(m, right, "relationship", "lazy") else {
+        let Some((target, lazy)) =
+            call_of(m, right, "relationship", "lazy").or_else(|| tortoise_relation(m, right))
+        else {
             continue;
         };
         let name = match target.map(|t| (t, t.kind())) {
+            // Tortoise names `"models.User"`: app label, then the model.
             Some((t, "string")) => crate::purity::string_value(m.src, t),
             Some((t, "identifier" | "attribute")) => match index.resolve_node(m, t) {
                 Symbol::Class(d) => Some(d.qualname),
@@ -140,6 +169,43 @@ fn relationships(index: &Index, def: &Def) -> Vec<(String, Option<String>, Def)>
     }
     out
 }
+
+/// Tortoise's relation fields: `fields.ForeignKeyField("models.User",
+/// ...)` or `model_name="models.User"`. They never load with their parent
+/// unless a query asks (`prefetch_related("owner")`): no `lazy`.
+fn tortoise_relation<'t>(
+    m: &Module<'t>,
+    node: Node<'t>,
+) -> Option<(Option<Node<'t>>, Option<String>)> {
+    for field in ["ForeignKeyField", "OneToOneField", "ManyToManyField"] {
+        if let Some((first, _)) = call_of(m, node, field, "") {
+            let target = first.or_else(|| keyword(m, node, "model_name"));
+            return Some((target, None));
+        }
+    }
+    None
+}
+
+/// The value of a call's keyword argument `name`.
+fn keyword<'t>(m: &Module<'t>, call: Node<'t>, name: &str) -> Option<Node<'t>> {
+    let args = call.child_by_field_name("arguments")?;
+    let mut cursor = args.walk();
+    args.named_children(&mut cursor).find_map(|a| {
+        (a.kind() == "keyword_argument"
+            && a.child_by_field_name("name")
+                .is_some_and(|k| m.src.text_of(k) == name))
+        .then(|| a.child_by_field_name("value"))
+        .flatten()
+    })
+}
+
+/// Tortoise's loaders: each names relationships by string
+/// (`prefetch_related("owner", "owner__team")`) on a query of a model.
+const NAMED_LOADERS: &[&str] = &["prefetch_related", "select_related", "fetch_related"];
+
+/// The owner a load of unknown model stands for: the relationship is
+/// looked up on each of the read's own models.
+const ANY_MODEL: &str = "*";
 
 /// Loader functions: each names a relationship (`User.tenant`) whose rows
 /// the query loads with the parent's.
@@ -173,6 +239,13 @@ pub(super) fn loaded(index: &Index, m: &Module, node: Node) -> BTreeSet<Load> {
                     })
                     .unwrap_or_default()
             }
+            "call"
+                if n.child_by_field_name("function")
+                    .is_some_and(|f| NAMED_LOADERS.contains(&last(m.src.text_of(f)))) =>
+            {
+                out.extend(named_loads(index, m, n));
+                continue;
+            }
             "keyword_argument"
                 if n.child_by_field_name("name")
                     .is_some_and(|k| m.src.text_of(k) == "load") =>
@@ -189,6 +262,55 @@ pub(super) fn loaded(index: &Index, m: &Module, node: Node) -> BTreeSet<Load> {
         };
         for attr in named.into_iter().filter(|a| a.kind() == "attribute") {
             out.extend(related_by(index, m, attr));
+        }
+    }
+    out
+}
+
+/// `Question.filter(...).prefetch_related("owner")`: a load of `owner` on
+/// the model the chain starts from, else on whichever model the read
+/// reads (`query.prefetch_related("owner")`). Only the first relationship
+/// of a path (`owner__team`) is the read's own.
+fn named_loads(index: &Index, m: &Module, call: Node) -> BTreeSet<Load> {
+    let mut out = BTreeSet::new();
+    let mut root = call;
+    while let Some(next) = match root.kind() {
+        "call" => root.child_by_field_name("function"),
+        "attribute" => root.child_by_field_name("object"),
+        "await" => root.named_child(0),
+        _ => None,
+    } {
+        root = next;
+    }
+    let owner = match index.resolve_node_in(m, root) {
+        Symbol::Class(def) if root.kind() == "identifier" && is_model(index, &def) => Some(def),
+        _ => None,
+    };
+    let Some(args) = call.child_by_field_name("arguments") else {
+        return out;
+    };
+    let mut cursor = args.walk();
+    for arg in args.named_children(&mut cursor) {
+        let Some(path) = crate::purity::string_value(m.src, arg) else {
+            continue;
+        };
+        let name = path.split("__").next().unwrap_or(&path).to_string();
+        match &owner {
+            Some(def) => {
+                if let Some((_, _, related)) = relationships(index, def)
+                    .into_iter()
+                    .find(|(attribute, _, _)| *attribute == name)
+                {
+                    out.insert((
+                        last(&def.qualname).to_string(),
+                        name,
+                        last(&related.qualname).to_string(),
+                    ));
+                }
+            }
+            None => {
+                out.insert((ANY_MODEL.to_string(), name, String::new()));
+            }
         }
     }
     out
@@ -240,7 +362,7 @@ fn mapped_target(annotation: &str) -> Option<&str> {
 }
 
 /// The names of the models among `resources`.
-fn model_names(resources: &BTreeSet<Resource>) -> BTreeSet<String> {
+pub(super) fn model_names(resources: &BTreeSet<Resource>) -> BTreeSet<String> {
     resources
         .iter()
         .filter_map(|r| match r {

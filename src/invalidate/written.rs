@@ -47,7 +47,10 @@ pub(super) fn written<'p>(
             continue;
         };
         let found = if i == last_site {
-            statement_data(index, m, h, call)
+            // The write's own parameter stands for what callers pass only
+            // when the writer itself writes: in a helper, the caller's
+            // line on the way says what it passes.
+            statement_data(index, m, h, call, last_site == 0)
         } else {
             receiver_data(index, m, h, call)
         };
@@ -98,7 +101,8 @@ fn statement_data<'p>(
     index: &Index<'p>,
     m: &Module<'p>,
     h: &Function<'p>,
-    call: Node,
+    call: Node<'p>,
+    callers: bool,
 ) -> BTreeSet<Resource> {
     if let Some(query) = index.aiosql_query(m, call) {
         let tables = if query.written.is_empty() {
@@ -113,6 +117,14 @@ fn statement_data<'p>(
     if out.is_empty() && call.kind() == "call" {
         // `self.tags.upsert(...)`: a write named on a repository or service.
         out.extend(through_receiver(index, m, h, call));
+    }
+    // `extend_user.save()`, `model.create(...)`: the model the object is.
+    if out.is_empty()
+        && let Some(object) = call
+            .child_by_field_name("function")
+            .and_then(|f| f.child_by_field_name("object"))
+    {
+        out.extend(super::values::traced(index, m, h, object, callers, 0));
     }
     if out.is_empty()
         && let Some(class) = crate::purity::class_of(m, h)
@@ -130,13 +142,21 @@ fn receiver_data<'p>(
     index: &Index<'p>,
     m: &Module<'p>,
     h: &Function<'p>,
-    call: Node,
+    call: Node<'p>,
 ) -> BTreeSet<Resource> {
     let mut out = through_receiver(index, m, h, call);
     if out.is_empty()
         && let Some(args) = call.child_by_field_name("arguments")
     {
         out.extend(models_named(index, m, h, args, 0));
+        // `create(model_class, params)` with `model_class = model_map.get(name)`.
+        if out.is_empty() {
+            let mut cursor = args.walk();
+            for arg in args.named_children(&mut cursor) {
+                let value = super::values::argument_value(arg);
+                out.extend(super::values::traced(index, m, h, value, false, 0));
+            }
+        }
     }
     out
 }
@@ -250,7 +270,7 @@ fn models_named<'p>(
 }
 
 /// The values assigned to the local `name` anywhere in `h`'s own body.
-fn assigned_to<'t>(src: &SourceFile, h: &Function<'t>, name: &str) -> Vec<Node<'t>> {
+pub(super) fn assigned_to<'t>(src: &SourceFile, h: &Function<'t>, name: &str) -> Vec<Node<'t>> {
     let mut out = Vec::new();
     let Some(body) = h.site.node.child_by_field_name("body") else {
         return out;

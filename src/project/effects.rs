@@ -86,12 +86,15 @@ pub(crate) struct Summary {
 
 /// Identifies a function across the run: its module (by address: each
 /// parsed version is its own) and its qualified name.
-pub(crate) type FnKey = (usize, String);
+/// A function's source file, qualname, and whether `async with`-entered
+/// objects were followed (two summaries of one function).
+pub(crate) type FnKey = (usize, String, bool);
 
-pub(crate) fn fn_key(module: &Module, qualname: &str) -> FnKey {
+pub(crate) fn fn_key(module: &Module, qualname: &str, entered: bool) -> FnKey {
     (
         std::ptr::from_ref(module.src) as usize,
         qualname.to_string(),
+        entered,
     )
 }
 

@@ -132,6 +132,11 @@ static SQL_LIKE: LazyLock<Regex> = LazyLock::new(|| {
 pub(crate) struct Analyser<'i, 'p> {
     pub(crate) index: &'i Index<'p>,
     pub(crate) patterns: &'i [&'i Pattern],
+    /// Whether calls on an object an `async with` entered are followed:
+    /// a writer's lease taken inside a client's context is a write for
+    /// invalidation, while a read judged for caching stays judged by the
+    /// names it calls (a lease is bookkeeping, not the data it returns).
+    pub(crate) entered: bool,
 }
 
 impl<'p> Analyser<'_, 'p> {
@@ -144,7 +149,7 @@ impl<'p> Analyser<'_, 'p> {
         f: &Function<'p>,
         stack: &mut Vec<FnKey>,
     ) -> Arc<Summary> {
-        let key = fn_key(module, &f.qualname);
+        let key = fn_key(module, &f.qualname, self.entered);
         if let Some(known) = self.index.summary(&key) {
             return known;
         }

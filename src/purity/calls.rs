@@ -253,11 +253,17 @@ impl<'p> Analyser<'_, 'p> {
                 }
                 // A local made from a class or handed back by a provider; in
                 // an inner function, its maker's annotated parameter.
-                let bound = if scope.locals.contains_key(name) {
-                    self.index.local_class(module, f, name, false)
+                let local = scope.locals.contains_key(name);
+                let bound = if local || (self.entered && scope.entered(name)) {
+                    self.index.local_class(module, f, name, self.entered)
                 } else {
-                    self.index.outer_param_class(module, f, name)
-                };
+                    None
+                }
+                .or_else(|| {
+                    (!local)
+                        .then(|| self.index.outer_param_class(module, f, name))
+                        .flatten()
+                });
                 if let Some(def) = bound {
                     return Some((instance(def), Bound::Object(object)));
                 }
@@ -300,6 +306,7 @@ pub(crate) fn argument_target<'p>(
     let analyser = Analyser {
         index,
         patterns: &[],
+        entered: false,
     };
     let scope = Scope::new(module.src, f);
     let (def, bound) = analyser.callee(module, f, &scope, call)?;
@@ -311,6 +318,23 @@ pub(crate) fn argument_target<'p>(
         .iter()
         .find(|p| matches!(binder.arg(&p.name), Arg::Given(n) if n.id() == arg.id()))?;
     Some((def, param.name.clone()))
+}
+
+/// The project function (or constructor) a call reaches, as purity
+/// resolves it.
+pub(crate) fn called<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
+    call: Node<'p>,
+) -> Option<Def> {
+    let analyser = Analyser {
+        index,
+        patterns: &[],
+        entered: false,
+    };
+    let scope = Scope::new(module.src, f);
+    analyser.callee(module, f, &scope, call).map(|(def, _)| def)
 }
 
 /// The class a method is defined in.

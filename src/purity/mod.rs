@@ -20,7 +20,7 @@ use crate::project::effects::{Cond, Holder};
 pub(crate) use crate::project::effects::Effect;
 pub(crate) use args::string_value;
 pub(crate) use body::{Analyser, first_line};
-pub(crate) use calls::{argument_target, class_of};
+pub(crate) use calls::{argument_target, called, class_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -75,14 +75,19 @@ pub(crate) fn names_a_write(name: &str) -> bool {
 
 /// Every effect of `f`'s summary with its whole chain, none merged: the
 /// invalidation asks each chain what it writes (two writes behind one
-/// call are two answers).
+/// call are two answers). Calls on an `async with`-entered object are
+/// followed here: the writes a client's context makes are writes.
 pub(crate) fn chains<'p>(
     index: &Index<'p>,
     module: &Module<'p>,
     f: &Function<'p>,
     patterns: &[&Pattern],
 ) -> Vec<Effect> {
-    let analyser = Analyser { index, patterns };
+    let analyser = Analyser {
+        index,
+        patterns,
+        entered: true,
+    };
     let summary = analyser.summary(module, f, &mut Vec::new());
     summary
         .found
@@ -98,7 +103,11 @@ pub(crate) fn analyse<'p>(
     f: &Function<'p>,
     patterns: &[&Pattern],
 ) -> Purity {
-    let analyser = Analyser { index, patterns };
+    let analyser = Analyser {
+        index,
+        patterns,
+        entered: false,
+    };
     let summary = analyser.summary(module, f, &mut Vec::new());
     let mut effects: Vec<Effect> = summary
         .found

@@ -77,6 +77,8 @@ pub(crate) struct Scope<'s, 't> {
     pub(crate) assigned: BTreeMap<String, Vec<Node<'t>>>,
     pub(crate) local_containers: BTreeSet<String>,
     globals: BTreeSet<String>,
+    /// Names a `with ... as name` (or `as (a, name)`) binds.
+    entered: BTreeSet<String>,
 }
 
 impl<'s, 't> Scope<'s, 't> {
@@ -131,7 +133,12 @@ impl<'s, 't> Scope<'s, 't> {
             assigned,
             local_containers,
             globals,
+            entered: with_aliases(src, f),
         }
+    }
+
+    pub(crate) fn entered(&self, name: &str) -> bool {
+        self.entered.contains(name)
     }
 
     pub(crate) fn is_param(&self, name: &str) -> bool {
@@ -316,4 +323,39 @@ fn module_names(src: &SourceFile) -> BTreeSet<String> {
         .filter(|l| l.kind() == "identifier")
         .filter_map(|l| dotted_name(src, l))
         .collect()
+}
+
+/// The names `with` statements in `f`'s own body bind with `as`.
+fn with_aliases(src: &SourceFile, f: &Function) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Some(body) = f.site.node.child_by_field_name("body") else {
+        return out;
+    };
+    let mut stack = vec![body];
+    while let Some(n) = stack.pop() {
+        match n.kind() {
+            "function_definition" | "class_definition" | "lambda" => continue,
+            "as_pattern_target"
+                if n.parent()
+                    .and_then(|p| p.parent())
+                    .is_some_and(|w| w.kind() == "with_item") =>
+            {
+                let mut names = Vec::new();
+                let mut inner = vec![n];
+                while let Some(i) = inner.pop() {
+                    if i.kind() == "identifier" {
+                        names.push(src.text_of(i).to_string());
+                    }
+                    let mut cursor = i.walk();
+                    inner.extend(i.named_children(&mut cursor));
+                }
+                out.extend(names);
+                continue;
+            }
+            _ => {}
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+    }
+    out
 }
