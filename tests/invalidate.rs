@@ -570,3 +570,88 @@ fn a_query_chain_update_is_a_write() {
     assert_eq!(effects[0]["category"], "db_write", "{effects}");
     assert_eq!(effects[0]["note"], "ORM manager write", "{effects}");
 }
+
+/// A Beanie document's own classmethod reads it (`cls.find_one(...)`); a
+/// chain's delete (`User.find_one(...).delete()`) writes it; a JWT
+/// library minting a token for a loaded user (`create_access_token`)
+/// stores nothing.
+#[test]
+fn a_documents_own_methods_and_chain_deletes_meet_and_tokens_are_no_writes() {
+    let dir = common::project(&[
+        (
+            "pyproject.toml",
+            "[project]\nname = \"accounts\"\ndependencies = [\"beanie\"]\n",
+        ),
+        ("accounts/__init__.py", ""),
+        (
+            "accounts/models.py",
+            "from beanie import Document\n\n\nclass Member(Document):\n    email: str\n\n    @classmethod\n    async def by_email(cls, email: str):\n        return await cls.find_one(cls.email == email)\n",
+        ),
+        (
+            "accounts/routes.py",
+            "from accounts.models import Member\nfrom accounts.security import tokens\n\n\nasync def sign_in(email: str) -> dict:\n    member = await Member.by_email(email)\n    return {\"token\": tokens.create_access_token(member.email)}\n\n\nasync def leave(email: str) -> None:\n    await Member.find_one(Member.email == email).delete()\n",
+        ),
+        (
+            "accounts/security.py",
+            "from jwt_library import Issuer\n\ntokens = Issuer()\n",
+        ),
+    ]);
+    let out = run(
+        dir.path(),
+        &[
+            "accounts/models.py::Member.by_email",
+            "--format",
+            "json",
+            "--no-setup",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inv = &doc["results"][0]["invalidation"];
+    assert_eq!(inv["resources"], serde_json::json!(["model Member"]));
+    let targets: Vec<&str> = inv["writers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["accounts/routes.py::leave"]);
+}
+
+/// A statement a writer builds and hands to a helper that runs it
+/// (`qs = "UPDATE accounts ..."; await execute(path, qs, params)`): the
+/// writer's own line decides the table, so the delete goes there.
+#[test]
+fn a_statement_handed_to_a_runner_gets_its_delete_after_the_call() {
+    let dir = common::project(&[
+        (
+            "pyproject.toml",
+            "[project]\nname = \"pool\"\ndependencies = [\"aiosqlite\"]\n",
+        ),
+        ("pool/__init__.py", ""),
+        (
+            "pool/db.py",
+            "import aiosqlite\n\n\nasync def execute(path: str, qs: str, params: dict | None = None):\n    async with aiosqlite.connect(path) as db:\n        await db.execute(qs, params)\n        await db.commit()\n\n\nasync def fetchall(path: str, qs: str):\n    async with aiosqlite.connect(path) as db:\n        async with db.execute(qs) as cur:\n            return await cur.fetchall()\n",
+        ),
+        (
+            "pool/accounts.py",
+            "from pool.db import execute, fetchall\n\n\nclass Pool:\n    def __init__(self, path: str):\n        self.path = path\n\n    async def stats(self) -> int:\n        rows = await fetchall(self.path, \"SELECT name FROM accounts\")\n        return len(rows)\n\n    async def unlock(self, name: str) -> None:\n        qs = \"UPDATE accounts SET locked = 0 WHERE name = :name\"\n        await execute(self.path, qs, {\"name\": name})\n",
+        ),
+    ]);
+    let out = run(
+        dir.path(),
+        &[
+            "pool/accounts.py::Pool.stats",
+            "--format",
+            "json",
+            "--no-setup",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inv = &doc["results"][0]["invalidation"];
+    assert_eq!(inv["resources"], serde_json::json!(["table accounts"]));
+    assert_eq!(inv["writers"][0]["target"], "pool/accounts.py::Pool.unlock");
+    assert_eq!(inv["edits"][0]["writer"], "pool/accounts.py::Pool.unlock");
+    assert_eq!(inv["edits"][0]["after_line"], 14);
+}

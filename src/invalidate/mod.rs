@@ -108,7 +108,10 @@ fn is_write(e: &Effect) -> bool {
         // called on one (`add_buttons(kb)` only changes its argument).
         "unknown" | "argument_mutation" => {
             let callee = callee_of(statement);
+            // `access_security.create_access_token(sub)`: a JWT library
+            // mints a token, it stores nothing.
             is_method_call(statement)
+                && !callee.ends_with("_token")
                 && (crate::purity::names_a_write(callee) || WRITE_VERBS.contains(&callee))
         }
         _ => false,
@@ -586,6 +589,10 @@ fn touched<'p>(
         }
     }
     if let Some(class) = crate::purity::class_of(module, f) {
+        // A model's own method (`cls.find_one(...)`, `self.save()`) works on it.
+        if is_model(index, &class) {
+            out.insert(Resource::Model(last(&class.qualname).to_string()));
+        }
         // A repository's own model (`model = User`, `BaseRepository[User]`),
         // and the models of the repositories its `self.…` attributes hold
         // (`self.user_repository.update(user)` in a service).

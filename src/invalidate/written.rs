@@ -149,6 +149,18 @@ fn receiver_data<'p>(
         && let Some(args) = call.child_by_field_name("arguments")
     {
         out.extend(models_named(index, m, h, args, 0));
+        // `execute(db, qs, data)` with `qs = "INSERT INTO accounts ..."`:
+        // the statement handed to a helper that runs it.
+        super::sql_tables(m.src, args, &mut out);
+        let mut cursor = args.walk();
+        for arg in args.named_children(&mut cursor) {
+            let value = super::values::argument_value(arg);
+            if value.kind() == "identifier" {
+                for assigned in assigned_to(m.src, h, m.src.text_of(value)) {
+                    super::sql_tables(m.src, assigned, &mut out);
+                }
+            }
+        }
         // `create(model_class, params)` with `model_class = model_map.get(name)`.
         if out.is_empty() {
             let mut cursor = args.walk();
