@@ -200,9 +200,42 @@ pub(crate) fn plan(
         out.shown.push(shown);
         out.edits.extend(edit);
     }
-    // The writers a test reaches with fake inputs first.
-    out.edited.sort_by_key(|(_, _, guarded)| *guarded);
+    in_test_order(index, &mut out.edited);
     out
+}
+
+/// The writers a test reaches with fake inputs first, then those needing
+/// the fewest of them (each fake is a chance to trip a check). `plan` and
+/// `deleting_writers` both order by it: a regenerated test calls the
+/// writer the first one did.
+fn in_test_order(index: &Index, writers: &mut [(PathBuf, String, bool)]) {
+    writers.sort_by_cached_key(|(path, qualname, guarded)| {
+        (*guarded, inputs_needed(index, path, qualname))
+    });
+}
+
+/// How many arguments a call of the writer must pass: its parameters
+/// without a default, the receiver and `*args`/`**kwargs` aside.
+fn inputs_needed(index: &Index, path: &std::path::Path, qualname: &str) -> usize {
+    let Some((m, site)) = index
+        .module(path)
+        .and_then(|m| m.function(qualname).map(|s| (m, s)))
+    else {
+        return usize::MAX;
+    };
+    Function::new(m.src, site)
+        .params
+        .iter()
+        .filter(|p| {
+            p.default.is_none()
+                && !matches!(
+                    p.kind,
+                    crate::function::ParamKind::Receiver
+                        | crate::function::ParamKind::Args
+                        | crate::function::ParamKind::Kwargs
+                )
+        })
+        .count()
 }
 
 /// A `raise` comes before the writer's write (`if taken: raise ...`): a
@@ -433,8 +466,7 @@ pub(crate) fn deleting_writers(
             None => {}
         }
     }
-    // In the order `plan` gives them: a regenerated test calls the same writer.
-    always.sort_by_key(|(_, _, guarded)| *guarded);
+    in_test_order(index, &mut always);
     (
         always.into_iter().map(|(p, q, _)| (p, q)).collect(),
         conditional,
