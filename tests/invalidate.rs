@@ -247,12 +247,16 @@ fn no_invalidate_or_own_tags_leave_the_writers_alone() {
     }
 }
 
-fn writers_in(fixture: &str, target: &str) -> (Vec<String>, Vec<String>) {
-    let dir = fixture_dir("invalidate").join(fixture);
-    let out = run(&dir, &[target, "--format", "json", "--no-setup"]);
+/// The `invalidation` of one target run in `dir`.
+fn invalidation_at(dir: &std::path::Path, target: &str) -> Value {
+    let out = run(dir, &[target, "--format", "json", "--no-setup"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let inv = &doc["results"][0]["invalidation"];
+    doc["results"][0]["invalidation"].clone()
+}
+
+fn writers_in(fixture: &str, target: &str) -> (Vec<String>, Vec<String>) {
+    let inv = &invalidation_at(&fixture_dir("invalidate").join(fixture), target);
     let list = |k: &str, f: &str| -> Vec<String> {
         inv[k]
             .as_array()
@@ -596,18 +600,7 @@ fn a_documents_own_methods_and_chain_deletes_meet_and_tokens_are_no_writes() {
             "from jwt_library import Issuer\n\ntokens = Issuer()\n",
         ),
     ]);
-    let out = run(
-        dir.path(),
-        &[
-            "accounts/models.py::Member.by_email",
-            "--format",
-            "json",
-            "--no-setup",
-        ],
-    );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let inv = &doc["results"][0]["invalidation"];
+    let inv = &invalidation_at(dir.path(), "accounts/models.py::Member.by_email");
     assert_eq!(inv["resources"], serde_json::json!(["model Member"]));
     let targets: Vec<&str> = inv["writers"]
         .as_array()
@@ -638,18 +631,7 @@ fn a_statement_handed_to_a_runner_gets_its_delete_after_the_call() {
             "from pool.db import execute, fetchall\n\n\nclass Pool:\n    def __init__(self, path: str):\n        self.path = path\n\n    async def stats(self) -> int:\n        rows = await fetchall(self.path, \"SELECT name FROM accounts\")\n        return len(rows)\n\n    async def unlock(self, name: str) -> None:\n        qs = \"UPDATE accounts SET locked = 0 WHERE name = :name\"\n        await execute(self.path, qs, {\"name\": name})\n",
         ),
     ]);
-    let out = run(
-        dir.path(),
-        &[
-            "pool/accounts.py::Pool.stats",
-            "--format",
-            "json",
-            "--no-setup",
-        ],
-    );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let inv = &doc["results"][0]["invalidation"];
+    let inv = &invalidation_at(dir.path(), "pool/accounts.py::Pool.stats");
     assert_eq!(inv["resources"], serde_json::json!(["table accounts"]));
     assert_eq!(inv["writers"][0]["target"], "pool/accounts.py::Pool.unlock");
     assert_eq!(inv["edits"][0]["writer"], "pool/accounts.py::Pool.unlock");
