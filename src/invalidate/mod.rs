@@ -486,6 +486,11 @@ enum Resource {
 }
 
 impl Resource {
+    /// The resource of a model class: its name.
+    fn model(def: &Def) -> Resource {
+        Resource::Model(last(&def.qualname).to_string())
+    }
+
     fn shown(&self) -> String {
         match self {
             Resource::Model(m) => format!("model {m}"),
@@ -567,7 +572,7 @@ fn touched<'p>(
             _ => continue,
         };
         if is_model(index, &def) {
-            out.insert(Resource::Model(last(&def.qualname).to_string()));
+            out.insert(Resource::model(&def));
         } else if side == Side::Read {
             // `users_service: UserService`: the models of the service it reads through.
             out.extend(class_models(index, &def, 0));
@@ -591,7 +596,7 @@ fn touched<'p>(
     if let Some(class) = crate::purity::class_of(module, f) {
         // A model's own method (`cls.find_one(...)`, `self.save()`) works on it.
         if is_model(index, &class) {
-            out.insert(Resource::Model(last(&class.qualname).to_string()));
+            out.insert(Resource::model(&class));
         }
         // A repository's own model (`model = User`, `BaseRepository[User]`),
         // and the models of the repositories its `self.…` attributes hold
@@ -664,17 +669,14 @@ fn class_models(index: &Index, class: &Def, depth: usize) -> BTreeSet<Resource> 
         return out;
     }
     for info in index.mro(class) {
-        let Some(m) = index.module(&info.def.path) else {
-            continue;
-        };
-        let Some(site) = m.classes.iter().find(|c| c.qualname == info.def.qualname) else {
+        let Some((m, node)) = class_node(index, &info.def) else {
             continue;
         };
         let mut named: Vec<(Node, bool)> = Vec::new();
-        if let Some(bases) = site.node.child_by_field_name("superclasses") {
+        if let Some(bases) = node.child_by_field_name("superclasses") {
             subscript_names(bases, &mut named);
         }
-        if let Some(body) = site.node.child_by_field_name("body") {
+        if let Some(body) = node.child_by_field_name("body") {
             class_assignments(m.src, body, &mut named);
         }
         for (ident, repository) in named {
@@ -684,11 +686,24 @@ fn class_models(index: &Index, class: &Def, depth: usize) -> BTreeSet<Resource> 
             if repository {
                 out.extend(class_models(index, &def, depth + 1));
             } else if is_model(index, &def) {
-                out.insert(Resource::Model(last(&def.qualname).to_string()));
+                out.insert(Resource::model(&def));
             }
         }
     }
     out
+}
+
+/// A project class's module and `class` statement.
+fn class_node<'i, 'p>(index: &'i Index<'p>, def: &Def) -> Option<(&'i Module<'p>, Node<'p>)> {
+    let m = index.module(&def.path)?;
+    let site = m.classes.iter().find(|c| c.qualname == def.qualname)?;
+    Some((m, site.node))
+}
+
+/// A project class's module and the body of its `class` statement.
+fn class_body<'i, 'p>(index: &'i Index<'p>, def: &Def) -> Option<(&'i Module<'p>, Node<'p>)> {
+    let (m, node) = class_node(index, def)?;
+    Some((m, node.child_by_field_name("body")?))
 }
 
 /// The module-level alias an annotation of `class`'s module names, if it
@@ -719,7 +734,7 @@ fn alias_models(index: &Index, alias: &Def) -> BTreeSet<Resource> {
                 && let Symbol::Class(def) = index.resolve_node(m, i)
                 && is_model(index, &def)
             {
-                out.insert(Resource::Model(last(&def.qualname).to_string()));
+                out.insert(Resource::model(&def));
             }
         }
     }
@@ -1013,14 +1028,13 @@ fn shared<'p>(
     // The statement names no model and runs in a generic base's method
     // (`self.session.add(object)` in `BaseRepository.create`): it writes
     // whichever model the base is given.
-    let site = match write.via.last() {
-        Some(step) => function_at(index, &index.root.join(&step.path), &step.function),
-        None => Some((module, Function::new(module.src, g.site.clone()))),
+    let class = match write.via.last() {
+        Some(step) => function_at(index, &index.root.join(&step.path), &step.function)
+            .and_then(|(m, h)| crate::purity::class_of(m, &h)),
+        None => crate::purity::class_of(module, g),
     };
     // A statement, not a transaction: committing whatever ran is no write of its own.
-    if write.category == "db_write"
-        && site.is_some_and(|(m, h)| crate::purity::class_of(m, &h).is_some_and(|c| is_generic(&c)))
-    {
+    if write.category == "db_write" && class.is_some_and(|c| is_generic(&c)) {
         names.insert(Resource::Generic);
     }
     if let Some(Resource::Class(class)) = receiver_class(index, module, g, &write.code) {

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use tree_sitter::Node;
 
-use super::{Resource, is_model, last};
+use super::{Resource, class_body, class_node, is_model, last};
 use crate::module::Module;
 use crate::project::Index;
 use crate::project::resolve::{Def, Symbol};
@@ -63,7 +63,7 @@ pub(super) fn with_eager(
             if !eager || (depth == 0 && !kept(&relationship)) {
                 continue;
             }
-            if resources.insert(Resource::Model(last(&related.qualname).to_string())) {
+            if resources.insert(Resource::model(&related)) {
                 todo.push((related, depth + 1));
             }
         }
@@ -80,16 +80,7 @@ fn on_own_models(index: &Index, own: &BTreeSet<String>, loaded: &BTreeSet<Load>)
             continue;
         }
         for def in own.iter().filter_map(|name| model_named(index, name)) {
-            if let Some((_, _, related)) = relationships(index, &def)
-                .into_iter()
-                .find(|(attribute, _, _)| *attribute == load.1)
-            {
-                out.insert((
-                    last(&def.qualname).to_string(),
-                    load.1.clone(),
-                    last(&related.qualname).to_string(),
-                ));
-            }
+            out.extend(load_of(index, &def, &load.1));
         }
     }
     out
@@ -134,13 +125,7 @@ pub(super) fn model_named(index: &Index, name: &str) -> Option<Def> {
 /// `Mapped[list[TeamMember]]` annotation, as SQLAlchemy 2 reads it).
 fn relationships(index: &Index, def: &Def) -> Vec<(String, Option<String>, Def)> {
     let mut out = Vec::new();
-    let Some(m) = index.module(&def.path) else {
-        return out;
-    };
-    let Some(site) = m.classes.iter().find(|c| c.qualname == def.qualname) else {
-        return out;
-    };
-    let Some(body) = site.node.child_by_field_name("body") else {
+    let Some((m, body)) = class_body(index, def) else {
         return out;
     };
     for (left, right) in crate::source::assignments(body) {
@@ -177,13 +162,10 @@ fn tortoise_relation<'t>(
     m: &Module<'t>,
     node: Node<'t>,
 ) -> Option<(Option<Node<'t>>, Option<String>)> {
-    for field in ["ForeignKeyField", "OneToOneField", "ManyToManyField"] {
-        if let Some((first, _)) = call_of(m, node, field, "") {
-            let target = first.or_else(|| keyword(m, node, "model_name"));
-            return Some((target, None));
-        }
-    }
-    None
+    let first = ["ForeignKeyField", "OneToOneField", "ManyToManyField"]
+        .iter()
+        .find_map(|field| first_argument_of(m, node, field))?;
+    Some((first.or_else(|| keyword(m, node, "model_name")), None))
 }
 
 /// The value of a call's keyword argument `name`.
@@ -296,18 +278,7 @@ fn named_loads(index: &Index, m: &Module, call: Node) -> BTreeSet<Load> {
         };
         let name = path.split("__").next().unwrap_or(&path).to_string();
         match &owner {
-            Some(def) => {
-                if let Some((_, _, related)) = relationships(index, def)
-                    .into_iter()
-                    .find(|(attribute, _, _)| *attribute == name)
-                {
-                    out.insert((
-                        last(&def.qualname).to_string(),
-                        name,
-                        last(&related.qualname).to_string(),
-                    ));
-                }
-            }
+            Some(def) => out.extend(load_of(index, def, &name)),
             None => {
                 out.insert((ANY_MODEL.to_string(), name, String::new()));
             }
@@ -327,7 +298,12 @@ fn related_by(index: &Index, m: &Module, attr: Node) -> Option<Load> {
     if !is_model(index, &def) {
         return None;
     }
-    let (_, _, related) = relationships(index, &def)
+    load_of(index, &def, name)
+}
+
+/// The load of `def`'s relationship `name`, when it has one.
+fn load_of(index: &Index, def: &Def, name: &str) -> Option<Load> {
+    let (_, _, related) = relationships(index, def)
         .into_iter()
         .find(|(attribute, _, _)| attribute == name)?;
     Some((
@@ -393,13 +369,10 @@ pub(super) fn with_cascades(index: &Index, resources: &mut BTreeSet<Resource>) {
 /// `"SET NULL"`: `ForeignKey(Tenant.id, ...)` or `ForeignKey("tenants.id", ...)`.
 fn cascading_parents(index: &Index, def: &Def) -> Vec<String> {
     let mut out = Vec::new();
-    let Some(m) = index.module(&def.path) else {
+    let Some((m, node)) = class_node(index, def) else {
         return out;
     };
-    let Some(site) = m.classes.iter().find(|c| c.qualname == def.qualname) else {
-        return out;
-    };
-    let mut stack = vec![site.node];
+    let mut stack = vec![node];
     while let Some(n) = stack.pop() {
         let mut cursor = n.walk();
         stack.extend(n.named_children(&mut cursor));
@@ -465,27 +438,26 @@ fn call_of<'t>(
     m: &crate::module::Module<'t>,
     node: tree_sitter::Node<'t>,
     name: &str,
-    keyword: &str,
+    keyword_name: &str,
 ) -> Option<(Option<tree_sitter::Node<'t>>, Option<String>)> {
+    let first = first_argument_of(m, node, name)?;
+    let value = keyword(m, node, keyword_name).and_then(|v| crate::purity::string_value(m.src, v));
+    Some((first, value))
+}
+
+/// When `node` calls `name` (its last dotted part): its first positional
+/// argument, if it has one.
+fn first_argument_of<'t>(m: &Module<'t>, node: Node<'t>, name: &str) -> Option<Option<Node<'t>>> {
     if node.kind() != "call" || last(m.src.text_of(node.child_by_field_name("function")?)) != name {
         return None;
     }
     let args = node.child_by_field_name("arguments")?;
     let mut cursor = args.walk();
-    let args: Vec<_> = args.named_children(&mut cursor).collect();
-    let value = args.iter().find_map(|a| {
-        (a.kind() == "keyword_argument"
-            && a.child_by_field_name("name")
-                .is_some_and(|k| m.src.text_of(k) == keyword))
-        .then(|| a.child_by_field_name("value"))
-        .flatten()
-        .and_then(|v| crate::purity::string_value(m.src, v))
-    });
     let first = args
-        .first()
-        .filter(|a| a.kind() != "keyword_argument")
-        .copied();
-    Some((first, value))
+        .named_children(&mut cursor)
+        .next()
+        .filter(|a| a.kind() != "keyword_argument");
+    Some(first)
 }
 
 #[cfg(test)]

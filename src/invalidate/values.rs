@@ -38,7 +38,7 @@ pub(super) fn collection_models(index: &Index, m: &Module, value: Node) -> BTree
             && let Symbol::Class(def) = index.resolve_node_in(m, item)
             && is_model(index, &def)
         {
-            out.insert(Resource::Model(last(&def.qualname).to_string()));
+            out.insert(Resource::model(&def));
         }
     }
     out
@@ -61,15 +61,7 @@ pub(super) fn module_collection<'p>(
 /// {"AdminUser": AdminUser}` read as `cls.EXTEND_MODEL_MAP`, along the MRO.
 pub(super) fn class_collection(index: &Index, class: &Def, attr: &str) -> BTreeSet<Resource> {
     for info in index.mro(class) {
-        let Some(m) = index.module(&info.def.path) else {
-            continue;
-        };
-        let Some(body) = m
-            .classes
-            .iter()
-            .find(|c| c.qualname == info.def.qualname)
-            .and_then(|c| c.node.child_by_field_name("body"))
-        else {
+        let Some((m, body)) = super::class_body(index, &info.def) else {
             continue;
         };
         if let Some((_, value)) = crate::source::assignments(body)
@@ -108,27 +100,15 @@ pub(super) fn passed_arguments<'i, 'p>(
         };
         for site in crate::locate::with_nested(m.src, &m.functions) {
             let f = Function::new(m.src, site.clone());
-            for call in f.body.calls.clone() {
+            for &call in &f.body.calls {
                 let callee = call
                     .child_by_field_name("function")
                     .map(|c| last(m.src.text_of(c)));
                 if callee != Some(name) {
                     continue;
                 }
-                let Some(args) = call.child_by_field_name("arguments") else {
-                    continue;
-                };
-                let mut cursor = args.walk();
-                let given: Vec<Node> = args
-                    .named_children(&mut cursor)
-                    .map(argument_value)
-                    .collect();
-                for arg in given {
-                    if crate::purity::argument_target(index, m, &f, call, arg)
-                        .is_some_and(|(d, p)| &d == def && p == param)
-                    {
-                        out.push((m, site.clone(), arg));
-                    }
+                if let Some(arg) = crate::purity::argument_for(index, m, &f, call, def, param) {
+                    out.push((m, site.clone(), arg));
                 }
             }
         }
@@ -211,7 +191,7 @@ fn traced_name<'p>(
     let name = m.src.text_of(ident);
     if let Symbol::Class(def) = index.resolve_node_in(m, ident) {
         return if is_model(index, &def) {
-            BTreeSet::from([Resource::Model(last(&def.qualname).to_string())])
+            BTreeSet::from([Resource::model(&def)])
         } else {
             BTreeSet::new()
         };

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use tree_sitter::Node;
 
-use super::{Resource, class_models, function_at, is_generic, is_model, last};
+use super::{Resource, class_models, function_at, is_generic, is_model};
 use crate::function::Function;
 use crate::module::Module;
 use crate::project::Index;
@@ -239,7 +239,7 @@ fn through_receiver<'p>(
 /// the class itself when it names none (an aiosql repository).
 fn class_data(index: &Index, def: &Def) -> BTreeSet<Resource> {
     if is_model(index, def) {
-        return BTreeSet::from([Resource::Model(last(&def.qualname).to_string())]);
+        return BTreeSet::from([Resource::model(def)]);
     }
     let models = class_models(index, def, 0);
     if models.is_empty() && !is_generic(def) {
@@ -266,7 +266,7 @@ fn models_named<'p>(
                 if let Symbol::Class(def) = index.resolve_node_in(m, n)
                     && is_model(index, &def)
                 {
-                    out.insert(Resource::Model(last(&def.qualname).to_string()));
+                    out.insert(Resource::model(&def));
                 }
             } else if depth == 0 {
                 for value in assigned_to(m.src, h, name) {

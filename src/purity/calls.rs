@@ -267,7 +267,7 @@ impl<'p> Analyser<'_, 'p> {
                 if let Some(def) = bound {
                     return Some((instance(def), Bound::Object(object)));
                 }
-                if scope.locals.contains_key(name) {
+                if local {
                     return None;
                 }
                 let symbol = self.index.resolve_node_in(module, object);
@@ -303,6 +303,43 @@ pub(crate) fn argument_target<'p>(
     call: Node<'p>,
     arg: Node<'p>,
 ) -> Option<(Def, String)> {
+    bound_call(index, module, f, call, |def, callee, binder| {
+        let param = callee
+            .params
+            .iter()
+            .find(|p| matches!(binder.arg(&p.name), Arg::Given(n) if n.id() == arg.id()))?;
+        Some((def, param.name.clone()))
+    })
+}
+
+/// The argument a call passes for `def`'s parameter `param`, when the call
+/// reaches `def`: the inverse of `argument_target`, for invalidation to
+/// learn what callers hand a generic helper.
+pub(crate) fn argument_for<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
+    call: Node<'p>,
+    def: &Def,
+    param: &str,
+) -> Option<Node<'p>> {
+    bound_call(index, module, f, call, |reached, _, binder| {
+        match (&reached == def, binder.arg(param)) {
+            (true, Arg::Given(n)) => Some(n),
+            _ => None,
+        }
+    })
+}
+
+/// The project function `call` reaches, with how its arguments bind to
+/// its parameters, handed to `then`.
+fn bound_call<'p, T>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    f: &Function<'p>,
+    call: Node<'p>,
+    then: impl FnOnce(Def, &Function<'p>, &Binder<'_, 'p>) -> Option<T>,
+) -> Option<T> {
     let analyser = Analyser {
         index,
         patterns: &[],
@@ -313,11 +350,7 @@ pub(crate) fn argument_target<'p>(
     let callee_module = index.module_of(module, &def.path)?;
     let callee = Function::new(callee_module.src, callee_module.function(&def.qualname)?);
     let binder = Binder::new(module.src, &callee, call, bound, f);
-    let param = callee
-        .params
-        .iter()
-        .find(|p| matches!(binder.arg(&p.name), Arg::Given(n) if n.id() == arg.id()))?;
-    Some((def, param.name.clone()))
+    then(def, &callee, &binder)
 }
 
 /// The project function (or constructor) a call reaches, as purity

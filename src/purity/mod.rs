@@ -20,7 +20,7 @@ use crate::project::effects::{Cond, Holder};
 pub(crate) use crate::project::effects::Effect;
 pub(crate) use args::string_value;
 pub(crate) use body::{Analyser, first_line};
-pub(crate) use calls::{argument_target, called, class_of};
+pub(crate) use calls::{argument_for, argument_target, called, class_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

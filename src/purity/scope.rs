@@ -77,8 +77,10 @@ pub(crate) struct Scope<'s, 't> {
     pub(crate) assigned: BTreeMap<String, Vec<Node<'t>>>,
     pub(crate) local_containers: BTreeSet<String>,
     globals: BTreeSet<String>,
-    /// Names a `with ... as name` (or `as (a, name)`) binds.
-    entered: BTreeSet<String>,
+    /// Names a `with ... as name` (or `as (a, name)`) binds, read off
+    /// `body` when first asked: only the writer search asks.
+    entered: std::cell::OnceCell<BTreeSet<String>>,
+    body: Option<Node<'t>>,
 }
 
 impl<'s, 't> Scope<'s, 't> {
@@ -133,12 +135,15 @@ impl<'s, 't> Scope<'s, 't> {
             assigned,
             local_containers,
             globals,
-            entered: with_aliases(src, f),
+            entered: std::cell::OnceCell::new(),
+            body: f.site.node.child_by_field_name("body"),
         }
     }
 
     pub(crate) fn entered(&self, name: &str) -> bool {
-        self.entered.contains(name)
+        self.entered
+            .get_or_init(|| with_aliases(self.src, self.body))
+            .contains(name)
     }
 
     pub(crate) fn is_param(&self, name: &str) -> bool {
@@ -325,10 +330,10 @@ fn module_names(src: &SourceFile) -> BTreeSet<String> {
         .collect()
 }
 
-/// The names `with` statements in `f`'s own body bind with `as`.
-fn with_aliases(src: &SourceFile, f: &Function) -> BTreeSet<String> {
+/// The names `with` statements in a function's own body bind with `as`.
+fn with_aliases(src: &SourceFile, body: Option<Node>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let Some(body) = f.site.node.child_by_field_name("body") else {
+    let Some(body) = body else {
         return out;
     };
     let mut stack = vec![body];
