@@ -401,7 +401,7 @@ fn writer_edit(
     };
     let (after, when) = match returned {
         Some(_) => (write, "kept in a name, the delete before the return"),
-        None => after_commit(src, write),
+        None => after_each_write(src, &g, w, write),
     };
     let (tag, how) = writer_tag(src, &g, write, family);
     let choice = crate::rewrite::cache_object(index, m, g.site.node.start_byte(), library_cache);
@@ -593,6 +593,81 @@ fn after_commit<'t>(src: &SourceFile, write: Node<'t>) -> (Node<'t>, &'static st
             "right after the write (nothing in this function commits: if a caller commits later, a read in between can store the old value again until the TTL ends)",
         ),
     }
+}
+
+/// Where the delete follows the write at `write` and the writer's other
+/// writes like it (`if row: await row.save() else: await Model.create(...)`):
+/// each one's place, or the statement that holds them all.
+fn after_each_write<'t>(
+    src: &SourceFile,
+    g: &Function<'t>,
+    w: &Writer,
+    write: Node<'t>,
+) -> (Node<'t>, &'static str) {
+    let first = after_commit(src, write);
+    let places: Vec<Node> = w
+        .lines
+        .iter()
+        .filter(|l| **l != w.line)
+        .filter_map(|l| statement_at(g, *l))
+        .filter(|s| s.kind() != "return_statement")
+        .map(|s| after_commit(src, s).0)
+        .collect();
+    match holding(first.0, &places) {
+        Some(n) if n.id() != first.0.id() => {
+            (n, "after the statement that holds each of its writes")
+        }
+        _ => first,
+    }
+}
+
+/// The statement after which every place in `places` and `first` has
+/// run: `first` when it holds them, else their common statement (a block's
+/// last statement holding one of them). None when that statement never
+/// ends normally (both branches return).
+fn holding<'t>(first: Node<'t>, places: &[Node<'t>]) -> Option<Node<'t>> {
+    let within = |outer: Node, inner: &Node| {
+        outer.start_byte() <= inner.start_byte() && inner.end_byte() <= outer.end_byte()
+    };
+    let mut node = first;
+    while !places.iter().all(|p| within(node, p)) {
+        node = node
+            .parent()
+            .filter(|p| p.kind() != "function_definition")?;
+    }
+    if node.kind() == "block" {
+        let mut cursor = node.walk();
+        let last = node
+            .named_children(&mut cursor)
+            .filter(|s| within(*s, &first) || places.iter().any(|p| within(*s, p)))
+            .last();
+        return last;
+    }
+    while let Some(parent) = node.parent().filter(|p| p.kind() != "block") {
+        node = parent;
+    }
+    (!every_branch_leaves(node)).then_some(node)
+}
+
+/// `if …: return a` / `else: return b`: nothing after the statement runs.
+fn every_branch_leaves(stmt: Node) -> bool {
+    if stmt.kind() != "if_statement" {
+        return false;
+    }
+    let mut cursor = stmt.walk();
+    let clauses: Vec<Node> = stmt.named_children(&mut cursor).collect();
+    let has_else = clauses.iter().any(|c| c.kind() == "else_clause");
+    let leaves = |block: Node| {
+        let last = block.named_child(block.named_child_count().saturating_sub(1));
+        last.is_some_and(|l| matches!(l.kind(), "return_statement" | "raise_statement"))
+    };
+    let blocks = std::iter::once(stmt.child_by_field_name("consequence"))
+        .chain(clauses.iter().map(|c| {
+            c.child_by_field_name("consequence")
+                .or_else(|| c.child_by_field_name("body"))
+        }))
+        .flatten();
+    has_else && blocks.into_iter().all(leaves)
 }
 
 /// The statement that runs a write: the write itself, or, when it only

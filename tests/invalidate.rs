@@ -337,6 +337,21 @@ fn each_write_counts_for_the_data_its_own_chain_writes() {
     assert!(writers.is_empty(), "{writers:?}");
 }
 
+/// A delete cascades up more than one foreign key (a depot's delete
+/// removes its bays' crates); a model parameter used only by its id is
+/// no read of it; a commit writes what its function added, not what it
+/// read; a rollback and a message sent write nothing
+/// (fixtures/invalidate/cascade).
+#[test]
+fn cascades_chain_and_commits_write_what_was_added() {
+    let (resources, writers) = writers_in("cascade", "depot/stock.py::crates_in");
+    assert_eq!(resources, ["model Crate"]);
+    assert_eq!(
+        writers,
+        ["depot/stock.py::close_depot", "depot/stock.py::relabel"]
+    );
+}
+
 /// aiosql keeps its SQL in `.sql` files: each `-- name:` block is a method
 /// of the loader, a read or a write by its suffix and statement, with its
 /// tables; the class the methods share is not the data.
@@ -505,7 +520,9 @@ fn models_handed_over_by_callers_maps_and_contexts_lead_to_their_writers() {
     let patients = [
         "clinic/desk.py::Desk.check_in",
         "clinic/desk.py::Desk.rename_patient",
+        "clinic/seed.py::admit",
         "clinic/seed.py::load",
+        "clinic/seed.py::merge_patient",
         "clinic/seed.py::put_rows",
     ];
     // `Lookup(Doctor, pk)` and `Lookup(Patient, pk)`: the generic read
@@ -552,6 +569,56 @@ fn models_handed_over_by_callers_maps_and_contexts_lead_to_their_writers() {
     let (resources, writers) = writers_in("handed", "clinic/store.py::BaseStore.get");
     assert_eq!(resources, ["generic repository"]);
     assert_eq!(writers, ["clinic/store.py::BaseStore.put"]);
+}
+
+/// A writer whose writes sit in two branches (`if known: known.save()
+/// else: Patient.create(...)`) gets one delete after the statement that
+/// holds both; when both branches return, the delete stays in the first
+/// (after the `if` it would never run).
+#[test]
+fn a_delete_follows_every_branch_that_writes() {
+    let dir = fixture_dir("invalidate").join("handed");
+    let inv = invalidation_at(&dir, "clinic/desk.py::patient");
+    let edit = |writer: &str| {
+        inv["edits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["writer"] == writer)
+            .unwrap_or_else(|| panic!("{writer} in {inv}"))
+            .clone()
+    };
+    let seed = std::fs::read_to_string(dir.join("clinic/seed.py")).unwrap();
+    // The first line holding `text` after the line holding `anchor`.
+    let line_after = |anchor: &str, text: &str| {
+        let start = seed.lines().position(|l| l.contains(anchor)).unwrap();
+        start
+            + seed
+                .lines()
+                .skip(start)
+                .position(|l| l.contains(text))
+                .unwrap()
+            + 1
+    };
+    let merged = edit("clinic/seed.py::merge_patient");
+    assert_eq!(
+        merged["after_line"],
+        line_after("def merge_patient", "await Patient.create(**row)"),
+        "{merged}"
+    );
+    assert!(
+        merged["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("after the statement that holds each"),
+        "{merged}"
+    );
+    let admitted = edit("clinic/seed.py::admit");
+    assert_eq!(
+        admitted["after_line"],
+        line_after("def admit", "await known.save()"),
+        "{admitted}"
+    );
 }
 
 /// Calls on a model's query chain that write (`Patient.filter(...).update(...)`,

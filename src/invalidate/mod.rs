@@ -65,6 +65,10 @@ pub(crate) struct Writer {
     /// a repository, its statement): the invalidation goes after it here.
     #[serde(skip)]
     pub(crate) here: bool,
+    /// Every line of the writer with a write of the shared data (`line`
+    /// among them): the delete goes where it follows them all.
+    #[serde(skip)]
+    pub(crate) lines: Vec<usize>,
     /// The writer's file and qualname, for the edit that invalidates.
     #[serde(skip)]
     pub(crate) path: PathBuf,
@@ -101,7 +105,10 @@ fn is_write(e: &Effect) -> bool {
     let statement = e.via.last().map_or(e.code.as_str(), |s| s.code.as_str());
     match e.category.as_str() {
         // Filling or clearing a cache changes no data a read depends on.
-        "db_write" => e.note != "cache write",
+        // A rollback undoes; it stores nothing.
+        "db_write" => {
+            e.note != "cache write" && !(is_commit_note(e) && callee_of(statement) == "rollback")
+        }
         // `session.refresh(obj)` reloads a row: part of a write at most.
         "db_unknown" => callee_of(statement) != "refresh",
         // `users_service.update(data)`: a library service or repository,
@@ -112,10 +119,28 @@ fn is_write(e: &Effect) -> bool {
             // mints a token, it stores nothing.
             is_method_call(statement)
                 && !callee.ends_with("_token")
+                && !is_delivery(callee)
                 && (crate::purity::names_a_write(callee) || WRITE_VERBS.contains(&callee))
         }
         _ => false,
     }
+}
+
+/// `email_sender.send_to_user(...)`, `bus.publish_event(...)`: a message
+/// goes out; nothing a read loads changes.
+fn is_delivery(callee: &str) -> bool {
+    let bare = callee.trim_start_matches('_');
+    ["send_", "notify_", "publish_"]
+        .iter()
+        .any(|p| bare.starts_with(p))
+}
+
+/// The catalogue's note (data/side_effects.toml) on `commit`, `flush`,
+/// `rollback`: statements that end a transaction and name no data.
+const COMMIT_NOTE: &str = "transaction commit: only writes need one";
+
+fn is_commit_note(e: &Effect) -> bool {
+    e.note == COMMIT_NOTE
 }
 
 /// `session.delete(obj)`, `delete(User)`, `users_service.delete(id)`,
@@ -150,6 +175,9 @@ const WRITE_VERBS: &[&str] = &[
     "bulk_update",
     "patch",
     "destroy",
+    "get_or_create",
+    "get_or_upsert",
+    "update_or_create",
 ];
 
 /// `queries.create_user(` -> `create_user`; `super().update(` -> `update`.
@@ -547,7 +575,15 @@ fn touched<'p>(
     if side == Side::Read
         && let Some(params) = f.site.node.child_by_field_name("parameters")
     {
-        collect_idents(params, &mut names);
+        // `user: User` used only as `user.id`: the row's identity is the
+        // key, none of its data is read.
+        let mut cursor = params.walk();
+        for param in params.named_children(&mut cursor) {
+            let name = param_name(src, param);
+            if !name.is_some_and(|n| identity_only(src, f, n)) {
+                collect_idents(param, &mut names);
+            }
+        }
         // An inner function reads through its maker's parameters
         // (`repository: PermissionRepository = Depends(...)`) it uses.
         let used: BTreeSet<&str> = f.body.idents.iter().map(|i| src.text_of(*i)).collect();
@@ -809,6 +845,38 @@ enum Side {
     Write,
 }
 
+/// `user` of `user`, `user: User`, `user: User = Depends(...)`.
+fn param_name<'t>(src: &'t crate::source::SourceFile, param: Node) -> Option<&'t str> {
+    let name = match param.kind() {
+        "identifier" => Some(param),
+        "typed_parameter" => param.named_child(0),
+        _ => param.child_by_field_name("name"),
+    }?;
+    (name.kind() == "identifier").then(|| src.text_of(name))
+}
+
+/// Whether `f`'s body uses `name` only for its identity (`name.id`,
+/// `name.pk`, `name.team_id`), or not at all.
+fn identity_only(src: &crate::source::SourceFile, f: &Function, name: &str) -> bool {
+    f.body
+        .idents
+        .iter()
+        .filter(|i| src.text_of(**i) == name)
+        .all(|i| {
+            i.parent()
+                .filter(|p| p.kind() == "attribute")
+                .filter(|p| {
+                    p.child_by_field_name("object")
+                        .is_some_and(|o| o.id() == i.id())
+                })
+                .and_then(|p| p.child_by_field_name("attribute"))
+                .is_some_and(|a| {
+                    let attr = src.text_of(a);
+                    matches!(attr, "id" | "pk" | "uuid") || attr.ends_with("_id")
+                })
+        })
+}
+
 fn collect_idents<'t>(node: Node<'t>, out: &mut Vec<Node<'t>>) {
     if node.kind() == "identifier" {
         out.push(node);
@@ -933,13 +1001,24 @@ fn writers_in<'p>(
             writes.retain(|e| e.category != "db_unknown");
         }
         writes.sort_by_key(|e| e.category != "db_write");
+        let staged = staged(index, m, &g, &writes);
         // The chain decided on the writer's own line first: its edit goes there.
-        let write = writes
+        let found: Vec<_> = writes
             .into_iter()
-            .filter_map(|e| shared(index, m, &g, e, resources).map(|r| (e, r)))
-            .min_by_key(|(e, (_, here))| (e.category != "db_write", !here));
+            .filter_map(|e| shared(index, m, &g, e, resources, &staged).map(|r| (e, r)))
+            .collect();
+        // A write statement before the commit that follows it: the tag is
+        // built from the statement's values.
+        let rank = |e: &Effect, here: bool| (e.category != "db_write", !here, is_commit_note(e));
+        let write = found.iter().min_by_key(|(e, (_, here))| rank(e, *here));
         if let Some((e, (resource, here))) = write {
+            // Writes elsewhere in the function (`if row: row.save() else:
+            // Model.create(...)`): the delete must follow each.
+            let mut lines: Vec<usize> = found.iter().map(|(o, _)| o.line).collect();
+            lines.sort_unstable();
+            lines.dedup();
             out.push(Writer {
+                lines,
                 target: target_name(&m.src.path, &g.qualname),
                 line: e.line,
                 code: e.code.clone(),
@@ -951,13 +1030,30 @@ fn writers_in<'p>(
                     .iter()
                     .map(|s| target_name(&index.root.join(&s.path), &s.function))
                     .collect(),
-                here,
+                here: *here,
                 path: m.src.path.clone(),
                 qualname: g.qualname.clone(),
             });
         }
     }
     out
+}
+
+/// What `g`'s own write statements change, commits aside: a commit or
+/// flush writes what they staged (`session.add(post)` then `commit()`),
+/// not every model its function reads on the way.
+fn staged<'p>(
+    index: &Index<'p>,
+    module: &Module<'p>,
+    g: &Function<'p>,
+    writes: &[&Effect],
+) -> BTreeSet<Resource> {
+    writes
+        .iter()
+        .filter(|e| !is_commit_note(e))
+        .filter_map(|e| written::written(index, module, g, e))
+        .flat_map(|(data, _)| data)
+        .collect()
 }
 
 /// A test writes fixture data, not the data a deployed cache serves.
@@ -1008,8 +1104,34 @@ fn shared<'p>(
     g: &Function<'p>,
     write: &Effect,
     resources: &BTreeSet<Resource>,
+    staged: &BTreeSet<Resource>,
 ) -> Option<(Resource, bool)> {
-    if let Some((data, step)) = written::written(index, module, g, write) {
+    let own = written::written(index, module, g, write);
+    let own = match own {
+        // Decided where the commit runs: the writer's own line only when it commits itself.
+        None if is_commit_note(write) && !staged.is_empty() => {
+            Some((staged.clone(), write.via.len()))
+        }
+        own => own,
+    };
+    // A call taken for a write by its name alone (`instances.update(...)`)
+    // writes what the function holding it names: nothing lent by its
+    // writer or the services on the way (`response.set_cookie(...)` in
+    // `AuthenticationFlow` writes none of the flow's models).
+    if own.is_none() && matches!(write.category.as_str(), "unknown" | "argument_mutation") {
+        let named = match write.via.last() {
+            Some(step) => {
+                let (m, h) = function_at(index, &index.root.join(&step.path), &step.function)?;
+                touched(index, m, &h, Side::Write)
+            }
+            None => touched(index, module, g, Side::Write),
+        };
+        return named
+            .into_iter()
+            .find(|r| resources.contains(r))
+            .map(|r| (r, write.via.is_empty()));
+    }
+    if let Some((data, step)) = own {
         let direct = data.iter().find(|r| resources.contains(r)).cloned();
         // A delete of the parent writes the rows that cascade from it.
         let cascaded = || {

@@ -351,19 +351,35 @@ pub(super) fn model_names(resources: &BTreeSet<Resource>) -> BTreeSet<String> {
 /// `resources` with, for each model, the parents whose delete cascades to it.
 pub(super) fn with_cascades(index: &Index, resources: &mut BTreeSet<Resource>) {
     for child in model_names(resources) {
-        let Some(def) = model_named(index, &child) else {
-            continue;
-        };
-        for parent in cascading_parents(index, &def) {
-            if parent != child {
+        // A tenant's delete removes its users, whose delete removes their
+        // permissions: every model up the chain of cascades, a few levels.
+        let mut seen = BTreeSet::from([child.clone()]);
+        let mut level = vec![child.clone()];
+        for _ in 0..CASCADE_LEVELS {
+            let mut next = Vec::new();
+            for name in &level {
+                let Some(def) = model_named(index, name) else {
+                    continue;
+                };
+                next.extend(
+                    cascading_parents(index, &def)
+                        .into_iter()
+                        .filter(|p| seen.insert(p.clone())),
+                );
+            }
+            for parent in &next {
                 resources.insert(Resource::Cascade {
-                    parent,
+                    parent: parent.clone(),
                     child: child.clone(),
                 });
             }
+            level = next;
         }
     }
 }
+
+/// How far up a chain of cascading foreign keys a delete is followed.
+const CASCADE_LEVELS: usize = 3;
 
 /// The models `def`'s foreign keys point at with `ondelete="CASCADE"` or
 /// `"SET NULL"`: `ForeignKey(Tenant.id, ...)` or `ForeignKey("tenants.id", ...)`.

@@ -104,6 +104,7 @@ fn statement_data<'p>(
     call: Node<'p>,
     callers: bool,
 ) -> BTreeSet<Resource> {
+    let call = called(call);
     if let Some(query) = index.aiosql_query(m, call) {
         let tables = if query.written.is_empty() {
             &query.tables
@@ -126,12 +127,42 @@ fn statement_data<'p>(
     {
         out.extend(super::values::traced(index, m, h, object, callers, 0));
     }
+    // Only a statement on the method's own object (`self.session.add(x)`,
+    // `delete(self.model)`): `response.set_cookie(...)` in a service
+    // writes none of the models its class holds.
     if out.is_empty()
+        && mentions_receiver(m.src, h, call)
         && let Some(class) = crate::purity::class_of(m, h)
     {
         out.extend(class_models(index, &class, 0));
     }
     out
+}
+
+fn mentions_receiver(src: &SourceFile, h: &Function, node: Node) -> bool {
+    let Some(receiver) = h.receiver().map(|p| p.name.as_str()) else {
+        return false;
+    };
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "identifier" && src.text_of(n) == receiver {
+            return true;
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+    }
+    false
+}
+
+/// The call a statement makes: `instance = await model.create(**row)`
+/// is `model.create(**row)`.
+fn called(node: Node) -> Node {
+    let inner = match node.kind() {
+        "expression_statement" | "await" => node.named_child(0),
+        "assignment" | "augmented_assignment" => node.child_by_field_name("right"),
+        _ => None,
+    };
+    inner.map_or(node, called)
 }
 
 /// The data of the object a call goes through: `self.authors.save(...)`
@@ -315,7 +346,10 @@ mod tests {
     #[test]
     fn the_key_value_notes_are_the_catalogues() {
         let catalogue = include_str!("../../data/side_effects.toml");
-        for note in super::KEY_VALUE_WRITES {
+        let notes = super::KEY_VALUE_WRITES
+            .iter()
+            .chain([&super::super::COMMIT_NOTE]);
+        for note in notes {
             assert!(catalogue.contains(&format!("note = \"{note}\"")), "{note}");
         }
     }
