@@ -407,6 +407,30 @@ pub(crate) fn assignments(block: Node) -> Vec<(Node, Node)> {
         .collect()
 }
 
+/// What `for NAME in X:` walks, for the first such loop in `body` (nested
+/// functions and classes aside): the loop variable is each item of `X`.
+pub(crate) fn loop_over<'t>(src: &SourceFile, body: Node<'t>, name: &str) -> Option<Node<'t>> {
+    let mut stack = vec![body];
+    while let Some(n) = stack.pop() {
+        if matches!(
+            n.kind(),
+            "function_definition" | "class_definition" | "lambda"
+        ) {
+            continue;
+        }
+        if n.kind() == "for_statement"
+            && let Some(left) = n.child_by_field_name("left")
+            && left.kind() == "identifier"
+            && src.text_of(left) == name
+        {
+            return n.child_by_field_name("right");
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+    }
+    None
+}
+
 /// tree-sitter-python's one known gap in valid code: an annotation that is
 /// a boolean expression starting with a generic type (`-> list["A"] or "A":`,
 /// `labels: list[str] or None = None`; valid Python, meaningless as a type).

@@ -182,13 +182,13 @@ pub(crate) fn plan(
         let Some(family) = families.iter().find(|f| f.resource == w.resource) else {
             continue;
         };
-        let (shown, edit) = writer_edit(index, w, family, library_cache);
+        let (shown, edits) = writer_edit(index, w, family, library_cache);
         // A writer deleting already (an earlier run's edit) counts as one
         // given a delete: a regenerated test is the same as the first.
-        let always = edit
-            .as_ref()
-            .map(|e| e.always)
-            .or_else(|| existing_delete(index, w));
+        let always = match edits.is_empty() {
+            true => existing_delete(index, w),
+            false => Some(edits.iter().all(|e| e.always)),
+        };
         let guarded = guarded(index, w);
         match always {
             Some(true) => out
@@ -197,8 +197,8 @@ pub(crate) fn plan(
             Some(false) => out.conditional.push(w.qualname.clone()),
             None => {}
         }
-        out.shown.push(shown);
-        out.edits.extend(edit);
+        out.shown.extend(shown);
+        out.edits.extend(edits);
     }
     in_test_order(index, &mut out.edited);
     out
@@ -351,7 +351,7 @@ fn writer_edit(
     w: &Writer,
     family: &Family,
     library_cache: Option<&(String, String)>,
-) -> (InvalidationEdit, Option<WriterEdit>) {
+) -> (Vec<InvalidationEdit>, Vec<WriterEdit>) {
     let mut shown = InvalidationEdit {
         writer: w.target.clone(),
         after_line: w.line,
@@ -360,17 +360,17 @@ fn writer_edit(
     };
     let Some(m) = index.module(&w.path) else {
         shown.why = "its file could not be read again".into();
-        return (shown, None);
+        return (vec![shown], Vec::new());
     };
     let Some(site) = m.function(&w.qualname) else {
         shown.why = "its function could not be found again".into();
-        return (shown, None);
+        return (vec![shown], Vec::new());
     };
     let g = Function::new(m.src, site);
     let src = m.src;
     let Some(write) = statement_at(&g, w.line) else {
         shown.why = "the write statement could not be found again".into();
-        return (shown, None);
+        return (vec![shown], Vec::new());
     };
     // The inner function is a writer of its own (a CLI command's
     // coroutine): it gets the delete, after the write it runs.
@@ -379,41 +379,100 @@ fn writer_edit(
         "function_definition" | "class_definition" | "decorated_definition"
     ) {
         shown.why = "the write runs in a function defined inside it, which gets the delete".into();
-        return (shown, None);
+        return (vec![shown], Vec::new());
     }
     if !g.is_async {
         shown.why = "a sync writer cannot await cache.delete_tags(...): call it from the async code that runs this write".into();
-        return (shown, None);
+        return (vec![shown], Vec::new());
     }
     if src.text_of(g.site.node).contains("delete_tags(") {
         shown.why = "it already deletes tags".into();
-        return (shown, None);
+        return (vec![shown], Vec::new());
     }
+    let choice = crate::rewrite::cache_object(index, m, g.site.node.start_byte(), library_cache);
+    let mut out = (Vec::new(), Vec::new());
+    for site in write_sites(src, &g, w, write) {
+        let mut shown = shown.clone();
+        let edit = edit_at(src, &g, w, family, &choice, site, &mut shown);
+        out.0.push(shown);
+        out.1.extend(edit);
+    }
+    out
+}
+
+/// The writes that each get a delete, with the place one goes when it is
+/// not the write's own: one statement holding all of the writer's writes
+/// (`if`/`else`), else each write its own when every branch returns.
+fn write_sites<'t>(
+    src: &SourceFile,
+    g: &Function<'t>,
+    w: &Writer,
+    write: Node<'t>,
+) -> Vec<Site<'t>> {
+    let others: Vec<Node> = w
+        .lines
+        .iter()
+        .filter(|l| **l != w.line)
+        .filter_map(|l| statement_at(g, *l))
+        .filter(|s| s.id() != write.id())
+        .collect();
+    if others.is_empty() || write.kind() == "return_statement" {
+        return vec![(write, None)];
+    }
+    let first = after_commit(src, write).0;
+    let places: Vec<Node> = others.iter().map(|s| after_commit(src, *s).0).collect();
+    match holding(first, &places) {
+        Some(n) if n.id() == first.id() => vec![(write, None)],
+        Some(n) => vec![(
+            write,
+            Some((n, "after the statement that holds each of its writes")),
+        )],
+        // Every branch returns: a delete in each.
+        None => std::iter::once(write)
+            .chain(others)
+            .map(|s| (s, None))
+            .collect(),
+    }
+}
+
+/// One write of `g` and where its delete goes when not after it.
+type Site<'t> = (Node<'t>, Option<(Node<'t>, &'static str)>);
+
+/// The delete after one write of `g` (or at the place its site names).
+fn edit_at<'t>(
+    src: &SourceFile,
+    g: &Function<'t>,
+    w: &Writer,
+    family: &Family,
+    choice: &crate::rewrite::CacheChoice,
+    (write, place): Site<'t>,
+    shown: &mut InvalidationEdit,
+) -> Option<WriterEdit> {
     let returned = match write.kind() {
-        "return_statement" => match returned(src, &g, write) {
+        "return_statement" => match returned(src, g, write) {
             Some(r) => Some(r),
             None => {
                 shown.why = "the write is returned inside its transaction: nothing after it runs; add the delete after the transaction".into();
-                return (shown, None);
+                return None;
             }
         },
         _ => None,
     };
-    let (after, when) = match returned {
-        Some(_) => (write, "kept in a name, the delete before the return"),
-        None => after_each_write(src, &g, w, write),
+    let (after, when) = match (&returned, place) {
+        (Some(_), _) => (write, "kept in a name, the delete before the return"),
+        (None, Some(place)) => place,
+        (None, None) => after_commit(src, write),
     };
-    let (tag, how) = writer_tag(src, &g, write, family);
-    let choice = crate::rewrite::cache_object(index, m, g.site.node.start_byte(), library_cache);
+    let (tag, how) = writer_tag(src, g, write, family);
     let at = line_end(&src.text, after.end_byte());
     let eol = crate::plan::file_line_ending(&src.text);
     let edit = WriterEdit {
         path: w.path.clone(),
-        imports: choice.import.into_iter().collect(),
+        imports: choice.import.clone().into_iter().collect(),
         at,
         lead: crate::imports::break_at_end(&src.text, at, eol).to_string(),
         indent: line_indent(&src.text, after.start_byte()),
-        cache: choice.local,
+        cache: choice.local.clone(),
         eol,
         tags: vec![(family.name.clone(), tag)],
         always: unconditional(after),
@@ -422,7 +481,7 @@ fn writer_edit(
     shown.after_line = after.end_position().row + 1;
     shown.code = edit.code();
     shown.why = format!("{when}; {how}");
-    (shown, Some(edit))
+    Some(edit)
 }
 
 /// `return await repo.save(x)` outside a transaction: where the return
@@ -592,32 +651,6 @@ fn after_commit<'t>(src: &SourceFile, write: Node<'t>) -> (Node<'t>, &'static st
             write,
             "right after the write (nothing in this function commits: if a caller commits later, a read in between can store the old value again until the TTL ends)",
         ),
-    }
-}
-
-/// Where the delete follows the write at `write` and the writer's other
-/// writes like it (`if row: await row.save() else: await Model.create(...)`):
-/// each one's place, or the statement that holds them all.
-fn after_each_write<'t>(
-    src: &SourceFile,
-    g: &Function<'t>,
-    w: &Writer,
-    write: Node<'t>,
-) -> (Node<'t>, &'static str) {
-    let first = after_commit(src, write);
-    let places: Vec<Node> = w
-        .lines
-        .iter()
-        .filter(|l| **l != w.line)
-        .filter_map(|l| statement_at(g, *l))
-        .filter(|s| s.kind() != "return_statement")
-        .map(|s| after_commit(src, s).0)
-        .collect();
-    match holding(first.0, &places) {
-        Some(n) if n.id() != first.0.id() => {
-            (n, "after the statement that holds each of its writes")
-        }
-        _ => first,
     }
 }
 

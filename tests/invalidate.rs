@@ -340,7 +340,9 @@ fn each_write_counts_for_the_data_its_own_chain_writes() {
 /// A delete cascades up more than one foreign key (a depot's delete
 /// removes its bays' crates); a model parameter used only by its id is
 /// no read of it; a commit writes what its function added, not what it
-/// read; a rollback and a message sent write nothing
+/// read, a row changed in place is a write of its model (not one handed
+/// back to the caller to save); a rollback and a
+/// message sent write nothing
 /// (fixtures/invalidate/cascade).
 #[test]
 fn cascades_chain_and_commits_write_what_was_added() {
@@ -348,8 +350,35 @@ fn cascades_chain_and_commits_write_what_was_added() {
     assert_eq!(resources, ["model Crate"]);
     assert_eq!(
         writers,
-        ["depot/stock.py::close_depot", "depot/stock.py::relabel"]
+        [
+            "depot/stock.py::close_depot",
+            "depot/stock.py::empty_bay",
+            "depot/stock.py::relabel"
+        ]
     );
+    // A row changed in place through a loop over a relationship of an
+    // argument (`for crate in bay.crates: crate.label = ...`) mutates the
+    // argument, so it is not cached either.
+    let dir = fixture_dir("invalidate").join("cascade");
+    let out = run(
+        &dir,
+        &[
+            "depot/stock.py::empty_bay",
+            "--format",
+            "json",
+            "--no-setup",
+        ],
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let effects = &doc["results"][0]["purity"]["effects"];
+    assert_eq!(doc["results"][0]["status"], "refused", "{effects}");
+    let mutation = effects
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["category"] == "argument_mutation")
+        .unwrap_or_else(|| panic!("{effects}"));
+    assert_eq!(mutation["code"], "crate.label = \"empty\"", "{effects}");
 }
 
 /// aiosql keeps its SQL in `.sql` files: each `-- name:` block is a method
@@ -573,8 +602,8 @@ fn models_handed_over_by_callers_maps_and_contexts_lead_to_their_writers() {
 
 /// A writer whose writes sit in two branches (`if known: known.save()
 /// else: Patient.create(...)`) gets one delete after the statement that
-/// holds both; when both branches return, the delete stays in the first
-/// (after the `if` it would never run).
+/// holds both; when both branches return (after the `if` nothing runs),
+/// each branch gets its own.
 #[test]
 fn a_delete_follows_every_branch_that_writes() {
     let dir = fixture_dir("invalidate").join("handed");
@@ -613,11 +642,30 @@ fn a_delete_follows_every_branch_that_writes() {
             .starts_with("after the statement that holds each"),
         "{merged}"
     );
-    let admitted = edit("clinic/seed.py::admit");
+    // Both branches of `admit` return: a delete in each, the returned
+    // write's value kept in a name until its delete has run.
+    let admitted: Vec<&Value> = inv["edits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["writer"] == "clinic/seed.py::admit")
+        .collect();
+    assert_eq!(admitted.len(), 2, "{admitted:?}");
     assert_eq!(
-        admitted["after_line"],
+        admitted[0]["after_line"],
         line_after("def admit", "await known.save()"),
-        "{admitted}"
+        "{admitted:?}"
+    );
+    assert_eq!(
+        admitted[1]["after_line"],
+        line_after("def admit", "return await Patient.create(**row)"),
+        "{admitted:?}"
+    );
+    assert!(
+        admitted[1]["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("kept in a name")
     );
 }
 

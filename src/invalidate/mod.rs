@@ -102,7 +102,7 @@ const ORM_BASES: &[&str] = &[
 /// transaction (`db_unknown`), or a call of unknown type whose name says it
 /// writes (`queries.create_user(...)`, aiosql's loaded statements).
 fn is_write(e: &Effect) -> bool {
-    let statement = e.via.last().map_or(e.code.as_str(), |s| s.code.as_str());
+    let statement = statement_of(e);
     match e.category.as_str() {
         // Filling or clearing a cache changes no data a read depends on.
         // A rollback undoes; it stores nothing.
@@ -113,6 +113,8 @@ fn is_write(e: &Effect) -> bool {
         "db_unknown" => callee_of(statement) != "refresh",
         // `users_service.update(data)`: a library service or repository,
         // called on one (`add_buttons(kb)` only changes its argument).
+        // `member.is_owner = True`: a changed row, written at its session's flush.
+        "argument_mutation" if assigns_attribute(statement) => true,
         "unknown" | "argument_mutation" => {
             let callee = callee_of(statement);
             // `access_security.create_access_token(sub)`: a JWT library
@@ -124,6 +126,53 @@ fn is_write(e: &Effect) -> bool {
         }
         _ => false,
     }
+}
+
+/// The write statement of an effect: its own line, or the last step's.
+fn statement_of(e: &Effect) -> &str {
+    e.via.last().map_or(e.code.as_str(), |s| s.code.as_str())
+}
+
+/// Whether an attribute change (`member.is_owner = True`) stays on a
+/// stored row: made in an async function that does not hand the object
+/// back. A function returning the row it fills (`set_user_attributes(user)
+/// -> user`) or a sync event hook prepares it for the save its caller makes.
+fn changed_in_place(index: &Index, module: &Module, g: &Function, e: &Effect) -> bool {
+    let statement = statement_of(e);
+    let root = statement.split('.').next().unwrap_or_default().trim();
+    let check = |m: &Module, h: &Function| {
+        let body = h.site.node.child_by_field_name("body");
+        let over = body.and_then(|b| crate::source::loop_over(m.src, b, root));
+        let owner = over.map(|o| {
+            m.src
+                .text_of(o)
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .trim()
+        });
+        h.is_async
+            && !h.body.returns.iter().any(|r| {
+                r.named_child(0)
+                    .is_some_and(|v| [Some(root), owner].contains(&Some(m.src.text_of(v))))
+            })
+    };
+    match e.via.last() {
+        Some(step) => function_at(index, &index.root.join(&step.path), &step.function)
+            .is_some_and(|(m, h)| check(m, &h)),
+        None => check(module, g),
+    }
+}
+
+/// `row.name = value`, `row.count += 1`: an attribute of an object set.
+fn assigns_attribute(statement: &str) -> bool {
+    if statement.contains("==") {
+        return false;
+    }
+    statement.split_once('=').is_some_and(|(left, _)| {
+        let left = left.trim_end_matches(['+', '-', '*', '/', '|', '&', ' ']);
+        left.contains('.') && !left.contains(['(', '[', ',', ' '])
+    })
 }
 
 /// `email_sender.send_to_user(...)`, `bus.publish_event(...)`: a message
@@ -146,7 +195,7 @@ fn is_commit_note(e: &Effect) -> bool {
 /// `session.delete(obj)`, `delete(User)`, `users_service.delete(id)`,
 /// `repo.remove(x)`: a write that removes rows.
 fn is_delete(e: &Effect) -> bool {
-    let statement = e.via.last().map_or(e.code.as_str(), |s| s.code.as_str());
+    let statement = statement_of(e);
     let callee = callee_of(statement);
     callee.contains("delete") || matches!(callee, "remove" | "destroy")
 }
@@ -1000,6 +1049,7 @@ fn writers_in<'p>(
         if writes.iter().any(|e| e.category != "db_unknown") {
             writes.retain(|e| e.category != "db_unknown");
         }
+        writes.retain(|e| !assigns_attribute(statement_of(e)) || changed_in_place(index, m, &g, e));
         writes.sort_by_key(|e| e.category != "db_write");
         let staged = staged(index, m, &g, &writes);
         // The chain decided on the writer's own line first: its edit goes there.
@@ -1119,6 +1169,10 @@ fn shared<'p>(
     // writer or the services on the way (`response.set_cookie(...)` in
     // `AuthenticationFlow` writes none of the flow's models).
     if own.is_none() && matches!(write.category.as_str(), "unknown" | "argument_mutation") {
+        // A row changed in place is a write only of the model it is.
+        if assigns_attribute(statement_of(write)) {
+            return None;
+        }
         let named = match write.via.last() {
             Some(step) => {
                 let (m, h) = function_at(index, &index.root.join(&step.path), &step.function)?;

@@ -301,6 +301,16 @@ fn related_by(index: &Index, m: &Module, attr: Node) -> Option<Load> {
     load_of(index, &def, name)
 }
 
+/// The model the relationship `attribute` of the model `owner` holds
+/// (`Team.members`: `TeamMember`).
+pub(super) fn related_model(index: &Index, owner: &str, attribute: &str) -> Option<Resource> {
+    let def = model_named(index, owner)?;
+    let (_, _, related) = relationships(index, &def)
+        .into_iter()
+        .find(|(name, _, _)| name == attribute)?;
+    Some(Resource::model(&related))
+}
+
 /// The load of `def`'s relationship `name`, when it has one.
 fn load_of(index: &Index, def: &Def, name: &str) -> Option<Load> {
     let (_, _, related) = relationships(index, def)

@@ -159,14 +159,22 @@ pub(super) fn traced<'p>(
         }
         "attribute" => {
             let receiver = h.receiver().map(|p| p.name.as_str());
-            if let (Some(object), Some(attr)) = (
+            let (Some(object), Some(attr)) = (
                 expr.child_by_field_name("object"),
                 expr.child_by_field_name("attribute"),
-            ) && object.kind() == "identifier"
-                && Some(m.src.text_of(object)) == receiver
-                && let Some(class) = crate::purity::class_of(m, h)
-            {
-                out = class_collection(index, &class, m.src.text_of(attr));
+            ) else {
+                return out;
+            };
+            let attr = m.src.text_of(attr);
+            if object.kind() == "identifier" && Some(m.src.text_of(object)) == receiver {
+                if let Some(class) = crate::purity::class_of(m, h) {
+                    out = class_collection(index, &class, attr);
+                }
+            } else {
+                // `team.members` with `team: Team`: the model the relationship holds.
+                for owner in super::related::model_names(&next(object)) {
+                    out.extend(super::related::related_model(index, &owner, attr));
+                }
             }
         }
         "identifier" => out = traced_name(index, m, h, expr, callers, depth),
@@ -205,6 +213,23 @@ fn traced_name<'p>(
     }
     if let Some((call, position)) = unpacked(m.src, h, name) {
         return returned_element(index, m, h, call, position, depth + 1);
+    }
+    // `for member in team.members`: an item of what the loop walks.
+    if h.param(name).is_none()
+        && let Some(over) = h
+            .site
+            .node
+            .child_by_field_name("body")
+            .and_then(|b| crate::source::loop_over(m.src, b, name))
+    {
+        return traced(index, m, h, over, callers, depth + 1);
+    }
+    // `team: m.Team`: the row of the model it is annotated with.
+    if let Some(annotation) = h.param(name).and_then(|p| p.annotation.as_deref())
+        && let Some(Symbol::Class(def)) = index.annotation_text_class(m, annotation)
+        && is_model(index, &def)
+    {
+        return BTreeSet::from([Resource::model(&def)]);
     }
     if h.param(name).is_some() {
         if !callers || h.receiver().is_some_and(|p| p.name == name) {

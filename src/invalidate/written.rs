@@ -104,6 +104,10 @@ fn statement_data<'p>(
     call: Node<'p>,
     callers: bool,
 ) -> BTreeSet<Resource> {
+    // `member.is_owner = True`: a loaded row changed, saved at the next flush.
+    if let Some(object) = assigned_object(call) {
+        return super::values::traced(index, m, h, object, callers, 0);
+    }
     let call = called(call);
     if let Some(query) = index.aiosql_query(m, call) {
         let tables = if query.written.is_empty() {
@@ -152,6 +156,20 @@ fn mentions_receiver(src: &SourceFile, h: &Function, node: Node) -> bool {
         stack.extend(n.named_children(&mut cursor));
     }
     false
+}
+
+/// `row` of `row.name = value` (or `row.count += 1`).
+pub(super) fn assigned_object(node: Node) -> Option<Node> {
+    let mut node = node;
+    // The loop body `crate.label = "empty"` alone: a block of that one line.
+    while matches!(node.kind(), "block" | "expression_statement") {
+        node = node.named_child(0)?;
+    }
+    if !matches!(node.kind(), "assignment" | "augmented_assignment") {
+        return None;
+    }
+    let left = node.child_by_field_name("left")?;
+    (left.kind() == "attribute").then(|| left.child_by_field_name("object"))?
 }
 
 /// The call a statement makes: `instance = await model.create(**row)`

@@ -173,8 +173,24 @@ impl<'s, 't> Scope<'s, 't> {
     /// Whose state an expression is: what a caller's argument maps to.
     /// None for a local object, a literal, a call's result.
     pub(crate) fn holder_of(&self, expr: Node) -> Option<Result<Holder, &'static str>> {
+        self.holder_within(expr, 0)
+    }
+
+    fn holder_within(&self, expr: Node, depth: usize) -> Option<Result<Holder, &'static str>> {
         let root = self.root(expr)?;
         let name = self.src.text_of(root);
+        // `for member in team.members: member.role = ...` changes an item
+        // of the argument: whose the loop walks is whose it changes.
+        if depth < 3
+            && !self.params.contains(name)
+            && !self.locals.contains_key(name)
+            && self.receiver.as_deref() != Some(name)
+            && let Some(over) = self
+                .body
+                .and_then(|b| crate::source::loop_over(self.src, b, name))
+        {
+            return self.holder_within(over, depth + 1);
+        }
         if self.receiver.as_deref() == Some(name) {
             Some(Ok(Holder::Receiver))
         } else if self.fresh.contains(name) {
