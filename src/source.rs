@@ -407,9 +407,10 @@ pub(crate) fn assignments(block: Node) -> Vec<(Node, Node)> {
         .collect()
 }
 
-/// What `for NAME in X:` walks, for the first such loop in `body` (nested
-/// functions and classes aside): the loop variable is each item of `X`.
-pub(crate) fn loop_over<'t>(src: &SourceFile, body: Node<'t>, name: &str) -> Option<Node<'t>> {
+/// Every named node under `body` that belongs to its own scope: nested
+/// functions, classes and lambdas left out.
+pub(crate) fn own_scope_nodes(body: Node) -> Vec<Node> {
+    let mut out = Vec::new();
     let mut stack = vec![body];
     while let Some(n) = stack.pop() {
         if matches!(
@@ -418,17 +419,23 @@ pub(crate) fn loop_over<'t>(src: &SourceFile, body: Node<'t>, name: &str) -> Opt
         ) {
             continue;
         }
-        if n.kind() == "for_statement"
-            && let Some(left) = n.child_by_field_name("left")
-            && left.kind() == "identifier"
-            && src.text_of(left) == name
-        {
-            return n.child_by_field_name("right");
-        }
+        out.push(n);
         let mut cursor = n.walk();
         stack.extend(n.named_children(&mut cursor));
     }
-    None
+    out
+}
+
+/// What `for NAME in X:` walks, for the first such loop in `body` (nested
+/// functions and classes aside): the loop variable is each item of `X`.
+pub(crate) fn loop_over<'t>(src: &SourceFile, body: Node<'t>, name: &str) -> Option<Node<'t>> {
+    own_scope_nodes(body).into_iter().find_map(|n| {
+        let left = n
+            .child_by_field_name("left")
+            .filter(|_| n.kind() == "for_statement")?;
+        (left.kind() == "identifier" && src.text_of(left) == name)
+            .then(|| n.child_by_field_name("right"))?
+    })
 }
 
 /// tree-sitter-python's one known gap in valid code: an annotation that is

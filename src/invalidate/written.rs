@@ -332,31 +332,21 @@ fn models_named<'p>(
 
 /// The values assigned to the local `name` anywhere in `h`'s own body.
 pub(super) fn assigned_to<'t>(src: &SourceFile, h: &Function<'t>, name: &str) -> Vec<Node<'t>> {
-    let mut out = Vec::new();
     let Some(body) = h.site.node.child_by_field_name("body") else {
-        return out;
+        return Vec::new();
     };
-    let mut stack = vec![body];
-    while let Some(n) = stack.pop() {
-        if matches!(
-            n.kind(),
-            "function_definition" | "class_definition" | "lambda"
-        ) {
-            continue;
-        }
-        if n.kind() == "assignment"
-            && let (Some(left), Some(right)) = (
-                n.child_by_field_name("left"),
-                n.child_by_field_name("right"),
-            )
-            && src.text_of(left) == name
-        {
-            out.push(right);
-        }
-        let mut cursor = n.walk();
-        stack.extend(n.named_children(&mut cursor));
-    }
-    out
+    crate::source::own_scope_nodes(body)
+        .into_iter()
+        .filter(|n| n.kind() == "assignment")
+        .filter_map(|n| {
+            Some((
+                n.child_by_field_name("left")?,
+                n.child_by_field_name("right")?,
+            ))
+        })
+        .filter(|(left, _)| src.text_of(*left) == name)
+        .map(|(_, right)| right)
+        .collect()
 }
 
 #[cfg(test)]
